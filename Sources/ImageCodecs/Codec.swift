@@ -1,0 +1,48 @@
+import ImageCore
+
+/// Reading and writing PNG and JPEG. The format is always found from the
+/// bytes, never from a file name.
+public enum Codec {
+    /// Format, size and channels from the header, without decoding pixels.
+    public static func probe(_ bytes: [UInt8]) throws(CodecError) -> ImageInfo {
+        try withBytes(bytes) { raw throws(CodecError) in
+            switch try ImageFormat.sniff(raw) {
+            case .png: return try PNGCodec.probe(raw)
+            case .jpeg: return try JPEGCodec.probe(raw)
+            }
+        }
+    }
+
+    /// Decodes a PNG or JPEG. The header is checked against `limits` before
+    /// the pixel buffer is allocated.
+    /// - Returns: the image and the format it was stored in.
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default) throws(CodecError) -> (image: Image, format: ImageFormat) {
+        try withBytes(bytes) { raw throws(CodecError) in
+            let format = try ImageFormat.sniff(raw)
+            switch format {
+            case .png: return (try PNGCodec.decode(raw, limits: limits), format)
+            case .jpeg: return (try JPEGCodec.decode(raw, limits: limits), format)
+            }
+        }
+    }
+
+    /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
+    /// - Parameter quality: JPEG quality 1...100 (ignored for PNG, which is lossless).
+    public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
+        guard image.width > 0, image.height > 0 else { throw CodecError(.encodeFailed, "cannot encode an empty image") }
+        switch format {
+        case .png: return try PNGCodec.encode(image)
+        case .jpeg:
+            guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "JPEG quality must be 1...100, not \(quality)") }
+            return try JPEGCodec.encode(image, quality: quality)
+        }
+    }
+}
+
+/// `withUnsafeBytes` keeping the typed error (the standard one only rethrows `any Error`).
+private func withBytes<T>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CodecError) -> T) throws(CodecError) -> T {
+    let result: Result<T, CodecError> = bytes.withUnsafeBytes { raw in
+        Result { () throws(CodecError) in try body(raw) }
+    }
+    return try result.get()
+}

@@ -1,0 +1,48 @@
+/// The image formats imgproc reads and writes.
+public enum ImageFormat: String, Sendable, CaseIterable {
+    case png
+    case jpeg
+
+    public var name: String { self == .png ? "PNG" : "JPEG" }
+    public var fileExtension: String { self == .png ? "png" : "jpg" }
+    public var mimeType: String { self == .png ? "image/png" : "image/jpeg" }
+
+    /// The format named by a file name's extension (`.png`, `.jpg`, `.jpeg`), for output names only.
+    public init?(fileExtension ext: String) {
+        switch ext.lowercased() {
+        case "png": self = .png
+        case "jpg", "jpeg": self = .jpeg
+        default: return nil
+        }
+    }
+
+    /// The format given by the magic bytes at the start of `bytes`.
+    /// - Throws: ``CodecError`` `.empty`, `.unsupported` for other known
+    ///   image formats, `.unknownFormat` otherwise.
+    public static func sniff(_ bytes: UnsafeRawBufferPointer) throws(CodecError) -> ImageFormat {
+        func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
+            bytes.count >= offset + magic.count && zip(magic, bytes[offset...]).allSatisfy { $0 == $1 }
+        }
+        if bytes.isEmpty { throw CodecError(.empty, "the file is empty") }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        let others: [(String, [UInt8], Int)] = [
+            ("GIF", Array("GIF8".utf8), 0), ("WebP", Array("WEBP".utf8), 8), ("BMP", Array("BM".utf8), 0),
+            ("TIFF", [0x49, 0x49, 0x2A, 0x00], 0), ("TIFF", [0x4D, 0x4D, 0x00, 0x2A], 0),
+            ("JPEG 2000", [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50], 0), ("HEIF/AVIF", Array("ftyp".utf8), 4),
+        ]
+        for (name, magic, offset) in others where starts(magic, at: offset) {
+            throw CodecError(.unsupported, "\(name) images are not supported; send PNG or JPEG")
+        }
+        throw CodecError(.unknownFormat, "not a PNG or JPEG image (unrecognised first bytes)")
+    }
+}
+
+/// What a header says about an image, read without decoding pixels.
+public struct ImageInfo: Sendable, Equatable {
+    public let format: ImageFormat
+    public let width: Int
+    public let height: Int
+    /// Channels the decoded image will have (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
+    public let channels: Int
+}

@@ -1,0 +1,208 @@
+/// `flip:h` mirrors left to right, `flip:v` top to bottom.
+public struct Flip: TileOperation {
+    public enum Axis: String, Sendable { case h, v }
+    public let axis: Axis
+    public init(axis: Axis) { self.axis = axis }
+    public var description: String { "flip:\(axis.rawValue)" }
+
+    public func outputShape(for input: Shape) -> Shape { input }
+
+    public func inputRect(for output: Rect, input: Shape) -> Rect {
+        var r = output
+        switch axis {
+        case .h: r.x = input.width - output.maxX
+        case .v: r.y = input.height - output.maxY
+        }
+        return r
+    }
+
+    public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
+        let src = source.cropped(to: inputRect(for: output, input: input)).image
+        let ch = src.channels, w = src.width, h = src.height, row = src.rowBytes
+        let out = src.pixels.withUnsafeBufferPointer { sp in
+            Image(width: w, height: h, channels: ch) { d in
+                let s = sp.baseAddress!
+                for y in 0..<h {
+                    switch axis {
+                    case .v:
+                        (d + y * row).update(from: s + (h - 1 - y) * row, count: row)
+                    case .h:
+                        let sr = s + y * row, dr = d + y * row
+                        for x in 0..<w {
+                            (dr + x * ch).update(from: sr + (w - 1 - x) * ch, count: ch)
+                        }
+                    }
+                }
+            }
+        }
+        return Region(image: out, x: output.x, y: output.y)
+    }
+}
+
+/// `rotate:90|180|270`: rotates clockwise by that many degrees (as
+/// `cv2.rotate` with ROTATE_90_CLOCKWISE, ROTATE_180, ROTATE_90_COUNTERCLOCKWISE).
+public struct Rotate: TileOperation {
+    public let degrees: Int
+    public init(degrees: Int) {
+        precondition([90, 180, 270].contains(degrees))
+        self.degrees = degrees
+    }
+    public var description: String { "rotate:\(degrees)" }
+
+    public func outputShape(for input: Shape) -> Shape {
+        degrees == 180 ? input : Shape(width: input.height, height: input.width, channels: input.channels)
+    }
+
+    public func inputRect(for o: Rect, input: Shape) -> Rect {
+        switch degrees {
+        case 90:  // out(x, y) = in(y, H-1-x)
+            return Rect(x: o.y, y: input.height - o.maxX, width: o.height, height: o.width)
+        case 270: // out(x, y) = in(W-1-y, x)
+            return Rect(x: input.width - o.maxY, y: o.x, width: o.height, height: o.width)
+        default:  // out(x, y) = in(W-1-x, H-1-y)
+            return Rect(x: input.width - o.maxX, y: input.height - o.maxY, width: o.width, height: o.height)
+        }
+    }
+
+    public func apply(_ source: Region, output o: Rect, input: Shape) -> Region {
+        let need = inputRect(for: o, input: input)
+        let src = source.cropped(to: need).image
+        let ch = src.channels, sw = src.width, sh = src.height
+        let out = src.pixels.withUnsafeBufferPointer { sp in
+            Image(width: o.width, height: o.height, channels: ch) { d in
+                let s = sp.baseAddress!
+                for y in 0..<o.height {
+                    let dr = d + y * o.width * ch
+                    for x in 0..<o.width {
+                        // Local source coordinates of output pixel (x, y).
+                        let (sx, sy): (Int, Int)
+                        switch degrees {
+                        case 90: (sx, sy) = (y, sh - 1 - x)
+                        case 270: (sx, sy) = (sw - 1 - y, x)
+                        default: (sx, sy) = (sw - 1 - x, sh - 1 - y)
+                        }
+                        (dr + x * ch).update(from: s + (sy * sw + sx) * ch, count: ch)
+                    }
+                }
+            }
+        }
+        return Region(image: out, x: o.x, y: o.y)
+    }
+}
+
+/// `resize:WxH` or `resize:SCALE`: bilinear resampling with OpenCV's
+/// `INTER_LINEAR` pixel-centre mapping and 11-bit fixed-point weights, so it
+/// matches `cv2.resize` within ±1. `SCALE` multiplies both sides (rounded, at
+/// least 1). Like OpenCV's default it does not pre-filter, so large
+/// reductions alias; blur first when that matters.
+public struct Resize: TileOperation {
+    public enum Target: Sendable, Equatable {
+        case size(width: Int, height: Int)
+        case scale(Double)
+    }
+    public let target: Target
+    public init(_ target: Target) { self.target = target }
+
+    public var description: String {
+        switch target {
+        case let .size(w, h): return "resize:\(w)x\(h)"
+        case let .scale(s): return "resize:\(formatNumber(s))"
+        }
+    }
+
+    public func outputShape(for input: Shape) -> Shape {
+        switch target {
+        case let .size(w, h):
+            return Shape(width: w, height: h, channels: input.channels)
+        case let .scale(s):
+            func scaled(_ v: Int) -> Int { max(1, Int((Double(v) * s).rounded(.toNearestOrEven))) }
+            return Shape(width: scaled(input.width), height: scaled(input.height), channels: input.channels)
+        }
+    }
+
+    /// Source index and weight (of 2048) of the first of two taps, per output coordinate.
+    struct Taps {
+        var index: [Int]
+        var weight: [Int32]
+    }
+
+    static func taps(from start: Int, count: Int, inSize: Int, outSize: Int) -> Taps {
+        let scale = Double(inSize) / Double(outSize)
+        var index = [Int](repeating: 0, count: count)
+        var weight = [Int32](repeating: 0, count: count)
+        for k in 0..<count {
+            let d = start + k
+            var f = (Double(d) + 0.5) * scale - 0.5
+            var s = Int(f.rounded(.down))
+            f -= Double(s)
+            if s < 0 { s = 0; f = 0 }
+            if s >= inSize - 1 { s = inSize - 1; f = 0 }
+            index[k] = s
+            weight[k] = Int32((1 - f) * 2048 + 0.5) // cvRound of a non-negative value
+        }
+        return Taps(index: index, weight: weight)
+    }
+
+    public func inputRect(for o: Rect, input: Shape) -> Rect {
+        let out = outputShape(for: input)
+        let tx = Self.taps(from: o.x, count: 1, inSize: input.width, outSize: out.width).index[0]
+        let tx1 = Self.taps(from: o.maxX - 1, count: 1, inSize: input.width, outSize: out.width).index[0]
+        let ty = Self.taps(from: o.y, count: 1, inSize: input.height, outSize: out.height).index[0]
+        let ty1 = Self.taps(from: o.maxY - 1, count: 1, inSize: input.height, outSize: out.height).index[0]
+        let x1 = min(input.width, tx1 + 2), y1 = min(input.height, ty1 + 2)
+        return Rect(x: tx, y: ty, width: x1 - tx, height: y1 - ty)
+    }
+
+    public func apply(_ source: Region, output o: Rect, input: Shape) -> Region {
+        let out = outputShape(for: input)
+        let ch = input.channels
+        let xt = Self.taps(from: o.x, count: o.width, inSize: input.width, outSize: out.width)
+        let yt = Self.taps(from: o.y, count: o.height, inSize: input.height, outSize: out.height)
+        let src = source.image
+        let sw = src.width
+        let rowLen = o.width * ch
+        // Horizontal pass results for the two source rows of an output row, cached by source row.
+        var rowA = [Int32](repeating: 0, count: rowLen), rowB = rowA
+        var rowAIndex = -1, rowBIndex = -1
+        let image = src.pixels.withUnsafeBufferPointer { sp in
+            Image(width: o.width, height: o.height, channels: ch) { d in
+                let s = sp.baseAddress!
+                func horizontal(_ sy: Int, into row: inout [Int32]) {
+                    let line = s + (sy - source.y) * sw * ch
+                    row.withUnsafeMutableBufferPointer { r in
+                        for k in 0..<o.width {
+                            let sx = xt.index[k] - source.x
+                            let w0 = xt.weight[k], w1 = 2048 - w0
+                            let p = line + sx * ch
+                            // At the last column w1 is 0 and the second tap is never read.
+                            let q = w1 == 0 ? p : p + ch
+                            for c in 0..<ch {
+                                r[k * ch + c] = Int32(p[c]) * w0 + Int32(q[c]) * w1
+                            }
+                        }
+                    }
+                }
+                for y in 0..<o.height {
+                    let sy0 = yt.index[y]
+                    let b0 = yt.weight[y], b1 = 2048 - b0
+                    let sy1 = b1 == 0 ? sy0 : sy0 + 1
+                    if rowAIndex != sy0 {
+                        if rowBIndex == sy0 { swap(&rowA, &rowB); swap(&rowAIndex, &rowBIndex) }
+                        else { horizontal(sy0, into: &rowA); rowAIndex = sy0 }
+                    }
+                    if rowBIndex != sy1 { horizontal(sy1, into: &rowB); rowBIndex = sy1 }
+                    let dr = d + y * rowLen
+                    rowA.withUnsafeBufferPointer { ra in
+                        rowB.withUnsafeBufferPointer { rb in
+                            for i in 0..<rowLen {
+                                let v = (Int64(ra[i]) * Int64(b0) + Int64(rb[i]) * Int64(b1) + (1 << 21)) >> 22
+                                dr[i] = UInt8(truncatingIfNeeded: v)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Region(image: image, x: o.x, y: o.y)
+    }
+}

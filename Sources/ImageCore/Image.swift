@@ -1,0 +1,101 @@
+/// An 8-bit image with interleaved channels.
+///
+/// Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. Rows are packed: the
+/// sample of channel `c` at `(x, y)` is `pixels[(y * width + x) * channels + c]`.
+public struct Image: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public let channels: Int
+    public var pixels: [UInt8]
+
+    /// An image over existing pixels.
+    /// - Precondition: `pixels.count == width * height * channels`.
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        precondition(width >= 0 && height >= 0 && (1...4).contains(channels), "bad image shape")
+        precondition(pixels.count == width * height * channels, "pixel count does not match the shape")
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+    }
+
+    /// An image with every sample set to `value`.
+    public init(width: Int, height: Int, channels: Int, value: UInt8 = 0) {
+        self.init(width: width, height: height, channels: channels,
+                  pixels: [UInt8](repeating: value, count: width * height * channels))
+    }
+
+    /// An image whose samples are written by `body`, without zero-filling first.
+    /// `body` must write every one of the `width * height * channels` samples.
+    @inlinable
+    public init(width: Int, height: Int, channels: Int,
+                writing body: (UnsafeMutablePointer<UInt8>) -> Void) {
+        let count = width * height * channels
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { body(buffer.baseAddress!) }
+            initialized = count
+        }
+        self.init(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    public var shape: Shape { Shape(width: width, height: height, channels: channels) }
+    public var rowBytes: Int { width * channels }
+
+    /// The sample of channel `c` at `(x, y)`; for tests and small tools, not inner loops.
+    public subscript(x: Int, y: Int, c: Int) -> UInt8 {
+        get { pixels[(y * width + x) * channels + c] }
+        set { pixels[(y * width + x) * channels + c] = newValue }
+    }
+
+    /// A copy of the pixels inside `rect`.
+    public func cropped(to rect: Rect) -> Image {
+        precondition(Rect(x: 0, y: 0, width: width, height: height).contains(rect), "crop outside the image")
+        let rowBytes = self.rowBytes
+        let outRow = rect.width * channels
+        return pixels.withUnsafeBufferPointer { src in
+            Image(width: rect.width, height: rect.height, channels: channels) { dst in
+                for y in 0..<rect.height {
+                    let from = src.baseAddress! + (rect.y + y) * rowBytes + rect.x * channels
+                    (dst + y * outRow).update(from: from, count: outRow)
+                }
+            }
+        }
+    }
+
+    /// Copies `tile` into this image with its top-left corner at `(x, y)`.
+    public mutating func paste(_ tile: Image, atX x: Int, y: Int) {
+        precondition(tile.channels == channels, "channel count differs")
+        precondition(Rect(x: 0, y: 0, width: width, height: height)
+            .contains(Rect(x: x, y: y, width: tile.width, height: tile.height)), "paste outside the image")
+        let rowBytes = self.rowBytes
+        let tileRow = tile.rowBytes
+        tile.pixels.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                for row in 0..<tile.height {
+                    (dst.baseAddress! + (y + row) * rowBytes + x * channels)
+                        .update(from: src.baseAddress! + row * tileRow, count: tileRow)
+                }
+            }
+        }
+    }
+}
+
+/// Width, height and channel count of an image, without its pixels.
+public struct Shape: Sendable, Hashable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+
+    public init(width: Int, height: Int, channels: Int) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+    }
+
+    public var pixelCount: Int { width * height }
+    public var bounds: Rect { Rect(x: 0, y: 0, width: width, height: height) }
+    /// Channels that carry colour, alpha excluded (1 for gray and gray+alpha, 3 for RGB and RGBA).
+    public var colorChannels: Int { channels >= 3 ? 3 : 1 }
+    public var hasAlpha: Bool { channels == 2 || channels == 4 }
+    public var description: String { "\(width)x\(height)x\(channels)" }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// 8-bit CIE L*a*b* (D65, sRGB primaries) as OpenCV stores it:
+/// `L · 255/100`, `a + 128`, `b + 128`. Used by `clahe` to equalise
+/// lightness and keep colour. Float maths, the same on every host.
+enum Lab {
+    static let whiteX: Float = 0.950456
+    static let whiteZ: Float = 1.088754
+
+    /// Linear light at which the sRGB encoding crosses `k + 0.5` (k = 0..<255):
+    /// counting the thresholds below a value rounds its encoding exactly.
+    static let encodeThresholds: [Float] = (0..<255).map { k in
+        let v = (Double(k) + 0.5) / 255
+        return Float(v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4))
+    }
+
+    @inline(__always)
+    static func finv(_ t: Float) -> Float { t > 6.0 / 29.0 ? t * t * t : (t - 16.0 / 116.0) / 7.787 }
+
+    @inline(__always)
+    static func byte(_ v: Float) -> UInt8 {
+        let r = v.rounded(.toNearestOrEven)
+        return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+    }
+
+    // RGB to Lab follows OpenCV's 8-bit integer path (RGB2Lab_b) so that
+    // lightness histograms, and so clahe's tables, match cv2's.
+    static let labShift = 12, gammaShift = 3, labShift2 = 15
+
+    /// sRGB byte to linear light scaled by 255 · 2^3.
+    static let gammaTable: [Int32] = (0...255).map { i in
+        let x = Float(i) / 255
+        let v = x <= 0.04045 ? x * (1 / 12.92) : Float(pow(Double(x + 0.055) / 1.055, 2.4))
+        return Int32(min(65535, max(0, (255 * 8 * v).rounded(.toNearestOrEven))))
+    }
+
+    /// Cube root (or its linear toe) of linear light in 15-bit fixed point.
+    static let cbrtTable: [Int32] = (0..<(256 * 3 / 2 * 8)).map { i in
+        let x = Float(i) * (1 / (255 * 8))
+        let v = x < 0.008856 ? x * 7.787 + 0.13793103448275862 : Float(cbrt(Double(x)))
+        return Int32(min(65535, max(0, (32768 * v).rounded(.toNearestOrEven))))
+    }
+
+    /// sRGB to XYZ over the white point, in 12-bit fixed point.
+    static let coefficients: [Int32] = {
+        let m: [Double] = [0.412453, 0.357580, 0.180423, 0.212671, 0.715160, 0.072169, 0.019334, 0.119193, 0.950227]
+        let white: [Double] = [0.950456, 1, 1.088754]
+        return (0..<9).map { Int32((4096 * m[$0] / white[$0 / 3]).rounded(.toNearestOrEven)) }
+    }()
+
+    @inline(__always)
+    static func descale(_ v: Int32, _ n: Int) -> Int32 { (v + (1 << (n - 1))) >> n }
+
+    @inline(__always)
+    static func saturate(_ v: Int32) -> UInt8 { v < 0 ? 0 : (v > 255 ? 255 : UInt8(v)) }
+
+    /// 8-bit L, a, b of an sRGB pixel.
+    @inline(__always)
+    static func fromRGB(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> (UInt8, UInt8, UInt8) {
+        let c = t.coefficients, g = t.gamma, cb = t.cbrt
+        let r = g[Int(r8)], gg = g[Int(g8)], b = g[Int(b8)]
+        let fx = cb[Int(descale(r * c[0] + gg * c[1] + b * c[2], labShift))]
+        let fy = cb[Int(descale(r * c[3] + gg * c[4] + b * c[5], labShift))]
+        let fz = cb[Int(descale(r * c[6] + gg * c[7] + b * c[8], labShift))]
+        let lScale: Int32 = (116 * 255 + 50) / 100
+        let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
+        let l = descale(lScale * fy + lShift, labShift2)
+        let a = descale(500 * (fx - fy) + 128 * (1 << 15), labShift2)
+        let bb = descale(200 * (fy - fz) + 128 * (1 << 15), labShift2)
+        return (saturate(l), saturate(a), saturate(bb))
+    }
+
+    /// 8-bit L only: all that the histograms need.
+    @inline(__always)
+    static func lightness(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> UInt8 {
+        let c = t.coefficients, g = t.gamma
+        let fy = t.cbrt[Int(descale(g[Int(r8)] * c[3] + g[Int(g8)] * c[4] + g[Int(b8)] * c[5], labShift))]
+        let lScale: Int32 = (116 * 255 + 50) / 100
+        let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
+        return saturate(descale(lScale * fy + lShift, labShift2))
+    }
+
+    /// The sRGB pixel of 8-bit L, a, b.
+    @inline(__always)
+    static func toRGB(_ l8: UInt8, _ a8: UInt8, _ b8: UInt8,
+                      thresholds t: UnsafePointer<Float>) -> (UInt8, UInt8, UInt8) {
+        let l = Float(l8) * (100.0 / 255.0), a = Float(a8) - 128, b = Float(b8) - 128
+        let fy: Float, y: Float
+        if l <= 7.9996248 {
+            y = l / 903.3
+            fy = 7.787 * y + 16.0 / 116.0
+        } else {
+            fy = (l + 16) / 116
+            y = fy * fy * fy
+        }
+        let x = finv(fy + a / 500) * whiteX
+        let z = finv(fy - b / 200) * whiteZ
+        let r = 3.240479 * x - 1.53715 * y - 0.498535 * z
+        let g = -0.969256 * x + 1.875991 * y + 0.041556 * z
+        let bl = 0.055648 * x - 0.204043 * y + 1.057311 * z
+        return (encode(r, t), encode(g, t), encode(bl, t))
+    }
+
+    /// Linear light to the nearest sRGB byte, by binary search of the thresholds.
+    @inline(__always)
+    static func encode(_ v: Float, _ t: UnsafePointer<Float>) -> UInt8 {
+        var lo = 0, hi = 255
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if t[mid] <= v { lo = mid + 1 } else { hi = mid }
+        }
+        return UInt8(lo)
+    }
+
+    /// The value clahe equalises for every pixel: gray, or 8-bit Lab lightness.
+    static func lightnessPlane(_ image: Image) -> [UInt8] {
+        let n = image.width * image.height, ch = image.channels
+        return image.pixels.withUnsafeBufferPointer { sp in
+            LabTables.with { t in
+                [UInt8](unsafeUninitializedCapacity: n) { out, count in
+                    for i in 0..<n {
+                        let p = i * ch
+                        out[i] = ch < 3 ? sp[p] : lightness(sp[p], sp[p + 1], sp[p + 2], tables: t)
+                    }
+                    count = n
+                }
+            }
+        }
+    }
+}
+
+/// Pointers to the Lab tables, lent for the length of a loop.
+struct LabTables {
+    let gamma: UnsafePointer<Int32>
+    let cbrt: UnsafePointer<Int32>
+    let coefficients: UnsafePointer<Int32>
+    let thresholds: UnsafePointer<Float>
+
+    static func with<T>(_ body: (LabTables) -> T) -> T {
+        Lab.gammaTable.withUnsafeBufferPointer { g in
+            Lab.cbrtTable.withUnsafeBufferPointer { c in
+                Lab.coefficients.withUnsafeBufferPointer { k in
+                    Lab.encodeThresholds.withUnsafeBufferPointer { t in
+                        body(LabTables(gamma: g.baseAddress!, cbrt: c.baseAddress!,
+                                       coefficients: k.baseAddress!, thresholds: t.baseAddress!))
+                    }
+                }
+            }
+        }
+    }
+}

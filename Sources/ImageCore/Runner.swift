@@ -1,0 +1,40 @@
+/// Runs a plan in one process: whole image at once (the reference), or tile by tile.
+public enum Runner {
+    /// The reference result: every stage on the whole image as one tile.
+    public static func reference(_ image: Image, plan: Plan) -> Image {
+        run(image, plan: plan, tileSize: nil)
+    }
+
+    /// Every stage cut into `tileSize` × `tileSize` output tiles, each
+    /// processed on its own from its input region and stitched. Byte for
+    /// byte the reference result.
+    public static func tiled(_ image: Image, plan: Plan, tileSize: Int) -> Image {
+        run(image, plan: plan, tileSize: tileSize)
+    }
+
+    static func run(_ image: Image, plan: Plan, tileSize: Int?) -> Image {
+        precondition(image.shape == plan.input, "image is \(image.shape), plan is for \(plan.input)")
+        var current = image
+        var tables: ClaheTables?
+        for stage in plan.stages {
+            let out = stage.output
+            let grid = TileGrid(width: out.width, height: out.height, tileSize: tileSize ?? max(out.width, out.height))
+            var result = Image(width: out.width, height: out.height, channels: out.channels)
+            var histograms = stage.histograms.map { [UInt32](repeating: 0, count: $0.histogramCount) }
+            for rect in grid.rects {
+                let need = stage.inputRect(for: rect)
+                let source = Region(image: need == current.shape.bounds ? current : current.cropped(to: need),
+                                    x: need.x, y: need.y)
+                let tile = stage.process(source, output: rect, tables: tables)
+                result.paste(tile.image, atX: rect.x, y: rect.y)
+                if let settings = stage.histograms {
+                    let part = settings.histograms(of: tile, imageShape: out)
+                    for i in part.indices { histograms![i] &+= part[i] }
+                }
+            }
+            current = stage.finishing(result)
+            tables = stage.histograms.map { ClaheTables(settings: $0, histograms: histograms!, imageShape: out) }
+        }
+        return current
+    }
+}

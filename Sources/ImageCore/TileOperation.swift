@@ -1,0 +1,75 @@
+/// A tile-local operation: it produces any rectangle of its output from a
+/// rectangle of its input, and says which input rectangle it needs.
+///
+/// This is the demand-driven rule of libvips: tiles are cut on the *output*
+/// grid and their input regions found by walking a pipeline backwards, so
+/// halos (blur, median) and geometry (resize, rotate) need no special cases.
+///
+/// The contract that makes tiled runs exact: the pixels `apply` writes for an
+/// output rectangle depend only on the whole input image, never on where the
+/// rectangle or the source region was cut. Border rules therefore use
+/// whole-image coordinates (see ``Border``).
+public protocol TileOperation: Sendable, CustomStringConvertible {
+    /// The shape of the output for an input of shape `input`.
+    func outputShape(for input: Shape) -> Shape
+
+    /// The rectangle of the input (inside `input.bounds`) that `apply` reads
+    /// to produce `output`.
+    func inputRect(for output: Rect, input: Shape) -> Rect
+
+    /// The pixels of `output`, read from `source`, which covers at least
+    /// `inputRect(for: output, input: input)`.
+    func apply(_ source: Region, output: Rect, input: Shape) -> Region
+}
+
+/// An operation whose output pixel depends on the input pixel at the same place only.
+protocol PointOperation: TileOperation {
+    /// Maps `count` pixels of `shape.channels` samples from `src` to `dst`.
+    func map(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, shape: Shape)
+}
+
+extension PointOperation {
+    public func outputShape(for input: Shape) -> Shape { input }
+    public func inputRect(for output: Rect, input: Shape) -> Rect { output }
+
+    public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
+        let src = source.cropped(to: output).image
+        let out = src.pixels.withUnsafeBufferPointer { s in
+            Image(width: src.width, height: src.height, channels: src.channels) { d in
+                map(s.baseAddress!, d, count: src.width * src.height, shape: input)
+            }
+        }
+        return Region(image: out, x: output.x, y: output.y)
+    }
+}
+
+/// A point operation given by a 256-entry table, applied to colour channels
+/// and leaving alpha as it is.
+protocol LookupOperation: PointOperation {
+    var table: [UInt8] { get }
+}
+
+extension LookupOperation {
+    func map(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, shape: Shape) {
+        table.withUnsafeBufferPointer { lut in
+            let t = lut.baseAddress!
+            let ch = shape.channels
+            if !shape.hasAlpha {
+                for i in 0..<(count * ch) { dst[i] = t[Int(src[i])] }
+                return
+            }
+            for p in 0..<count {
+                let base = p * ch
+                for c in 0..<(ch - 1) { dst[base + c] = t[Int(src[base + c])] }
+                dst[base + ch - 1] = src[base + ch - 1]
+            }
+        }
+    }
+}
+
+/// Rounds half away from zero and clamps to 0...255.
+@inlinable
+func clampToByte(_ v: Double) -> UInt8 {
+    let r = v.rounded(.toNearestOrAwayFromZero)
+    return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+}

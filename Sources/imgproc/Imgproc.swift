@@ -1,0 +1,20 @@
+import ArgumentParser
+
+@main
+struct Imgproc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imgproc",
+        abstract: "Distributed image processing: run pipelines of image operations.",
+        discussion: """
+            Pipelines are operations separated by commas, each NAME or NAME:ARG:ARG,
+            for example 'grayscale,blur:3,canny:100:200'. 'imgproc ops' lists them.
+            """,
+        subcommands: [ProcessCommand.self, OpsCommand.self]
+    )
+}
+
+/// A failure to report on stderr with a non-zero exit status.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import ImageCodecs
+import ImageCore
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Process one image in this process (the reference result).",
+        discussion: """
+            Without --tile the whole image is processed at once: the reference
+            every distributed run must equal byte for byte. With --tile N it is
+            cut into NxN tiles processed one by one and stitched; the result is
+            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg).
+
+            Example: imgproc process photo.jpg edges.png --ops grayscale,blur:1.5,canny:50:150
+            """
+    )
+
+    @Argument(help: "Input image (PNG or JPEG, recognised by its content).")
+    var input: String
+
+    @Argument(help: "Output image; .png, .jpg or .jpeg.")
+    var output: String
+
+    @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")
+    var ops: String
+
+    @Option(help: "Process in NxN tiles (1...65536) instead of the whole image at once.")
+    var tile: Int?
+
+    @Option(help: "JPEG quality, 1...100.")
+    var quality: Int = 90
+
+    @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
+    var maxMegapixels: Int = 100
+
+    func validate() throws {
+        if let tile, !(1...65536).contains(tile) { throw ValidationError("--tile must be 1...65536, not \(tile)") }
+        if !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
+        if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
+    }
+
+    func run() throws {
+        let pipeline: Pipeline
+        do { pipeline = try Pipeline(parsing: ops) } catch { throw CLIError("\(error)") }
+        let ext = URL(fileURLWithPath: output).pathExtension
+        guard let format = ImageFormat(fileExtension: ext) else {
+            throw CLIError("cannot tell the output format from '\(output)': use .png, .jpg or .jpeg")
+        }
+        let bytes = try readFile(input)
+        let maxPixels = maxMegapixels * 1_000_000
+        let image: Image
+        do { image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels)).image } catch {
+            throw CLIError("\(input): \(error)")
+        }
+        let plan: Plan
+        do { plan = try Plan(pipeline, input: image.shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
+        let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
+        let encoded: [UInt8]
+        do { encoded = try Codec.encode(result, as: format, quality: quality) } catch { throw CLIError("\(error)") }
+        try writeFile(output, encoded)
+    }
+}
+
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIError("\(path) is a directory, not an image")
+        }
+        throw CLIError("cannot read \(path): no such file or no permission")
+    }
+    return [UInt8](data)
+}
+
+/// Writes via a temporary file and a rename, so a failed run never leaves half a file.
+func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try Data(bytes).write(to: url, options: .atomic)
+    } catch {
+        throw CLIError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
