@@ -14,7 +14,8 @@ let package = Package(
     ],
     targets: [
         // C libraries, each touched by one Swift module only.
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        // libpng: a small C target keeps its setjmp-based error handling on the C side.
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // Pure image code: no C, no I/O.
@@ -31,8 +32,11 @@ let package = Package(
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs"]),
 
-        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore"]),
-        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs"]),
-        .testTarget(name: "CLITests", dependencies: ["ImageCodecs"]),
+        .target(name: "TestSupport", dependencies: ["ImageCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
+        .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],
+                    exclude: ["opencv_reference.py"]),
+        .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"]),
     ]
 )

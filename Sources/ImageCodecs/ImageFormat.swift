@@ -45,4 +45,11 @@ public struct ImageInfo: Sendable, Equatable {
     public let height: Int
     /// Channels the decoded image will have (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
     public let channels: Int
+
+    public init(format: ImageFormat, width: Int, height: Int, channels: Int) {
+        self.format = format
+        self.width = width
+        self.height = height
+        self.channels = channels
+    }
 }

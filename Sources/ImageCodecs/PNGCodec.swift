@@ -1,98 +1,59 @@
 import CPNG
 import ImageCore
 
-/// PNG through libpng's simplified `png_image_*` API, which reports errors
-/// by return code (no setjmp in Swift). All of libpng is touched here only.
+/// PNG through libpng. All of libpng is touched here and in the `CPNG` C
+/// target below it.
 ///
-/// Every colour type and bit depth is read: palette images expand to RGB(A),
-/// 16-bit samples are reduced to 8 bits, interlaced images de-interlaced.
-/// libpng applies a gAMA chunk, so images are returned in sRGB.
+/// Every colour type and bit depth is read: palette images expand to
+/// RGB(A), low bit depths to 8 bits, tRNS to alpha, 16-bit samples are
+/// scaled to 8 bits (`v · 255 / 65535`, rounded), interlacing is undone.
+/// Colour-space chunks (gAMA, sRGB, iCCP) are not applied: pixels are the
+/// stored values, as OpenCV, Pillow and libvips read them.
 enum PNGCodec {
-    /// Runs `body` with a `png_image` whose header has been read from `bytes`.
-    private static func withHeader<T>(_ bytes: UnsafeRawBufferPointer,
-                                      _ body: (inout png_image) throws(CodecError) -> T) throws(CodecError) -> T {
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        guard png_image_begin_read_from_memory(&image, bytes.baseAddress, bytes.count) != 0 else {
-            throw CodecError(.corrupt, "corrupt PNG: \(message(&image))")
+    private static func message(_ buffer: [CChar]) -> String {
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? "unknown libpng error" : text
+    }
+
+    private static func failure(_ text: String) -> CodecError {
+        if text.contains("truncated") || text.contains("end of") || text.contains("Not enough") {
+            return CodecError(.corrupt, "truncated PNG: \(text)")
         }
-        return try body(&image)
-    }
-
-    private static func message(_ image: inout png_image) -> String {
-        withUnsafeBytes(of: &image.message) { raw in
-            let text = raw.prefix { $0 != 0 }
-            return text.isEmpty ? "unknown libpng error" : String(decoding: text, as: UTF8.self)
-        }
-    }
-
-    /// Channels kept when decoding a file of `format`.
-    private static func channels(_ format: png_uint_32) -> Int {
-        let alpha = format & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
-        let color = format & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
-        return (color ? 3 : 1) + (alpha ? 1 : 0)
-    }
-
-    private static func format(channels: Int) -> png_uint_32 {
-        let alpha = channels == 2 || channels == 4 ? png_uint_32(PNG_FORMAT_FLAG_ALPHA) : 0
-        let color = channels >= 3 ? png_uint_32(PNG_FORMAT_FLAG_COLOR) : 0
-        return alpha | color
+        return CodecError(.corrupt, "corrupt PNG: \(text)")
     }
 
     static func probe(_ bytes: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
-        try withHeader(bytes) { image throws(CodecError) in
-            ImageInfo(format: .png, width: Int(image.width), height: Int(image.height),
-                      channels: channels(image.format))
-        }
+        var info = cpng_info()
+        var text = [CChar](repeating: 0, count: 256)
+        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard cpng_probe(base, bytes.count, &info, &text, text.count) == 0 else { throw failure(message(text)) }
+        return ImageInfo(format: .png, width: Int(info.width), height: Int(info.height), channels: Int(info.channels))
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, limits: DecodeLimits) throws(CodecError) -> Image {
-        try withHeader(bytes) { image throws(CodecError) in
-            let info = ImageInfo(format: .png, width: Int(image.width), height: Int(image.height),
-                                 channels: channels(image.format))
-            try limits.check(info)
-            image.format = format(channels: info.channels)
-            var failure: String?
-            let pixels = [UInt8](unsafeUninitializedCapacity: info.width * info.height * info.channels) { buffer, count in
-                count = buffer.count
-                if png_image_finish_read(&image, nil, buffer.baseAddress, 0, nil) == 0 {
-                    failure = message(&image)
-                }
-            }
-            if let failure {
-                let truncated = failure.contains("end of") || failure.contains("EOF") || failure.contains("truncated")
-                throw CodecError(.corrupt, truncated ? "truncated PNG: \(failure)" : "corrupt PNG: \(failure)")
-            }
-            return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
+        let info = try probe(bytes)
+        try limits.check(info)
+        var text = [CChar](repeating: 0, count: 256)
+        var status: Int32 = 0
+        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let pixels = [UInt8](unsafeUninitializedCapacity: info.width * info.height * info.channels) { buffer, count in
+            status = cpng_decode(base, bytes.count, buffer.baseAddress, buffer.count, &text, text.count)
+            count = buffer.count
         }
+        guard status == 0 else { throw failure(message(text)) }
+        return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
     }
 
-    static func encode(_ source: Image) throws(CodecError) -> [UInt8] {
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        image.width = png_uint_32(source.width)
-        image.height = png_uint_32(source.height)
-        image.format = format(channels: source.channels)
-        defer { png_image_free(&image) }
-        return try source.pixels.withUnsafeBufferPointer { px throws(CodecError) in
-            var size = 0
-            // First call measures, second writes.
-            guard png_image_write_to_memory(&image, nil, &size, 0, px.baseAddress, 0, nil) != 0 else {
-                throw CodecError(.encodeFailed, "PNG encoder: \(message(&image))")
-            }
-            var failure: String?
-            let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                var written = size
-                if png_image_write_to_memory(&image, buffer.baseAddress, &written, 0, px.baseAddress, 0, nil) == 0 {
-                    failure = message(&image)
-                    count = 0
-                } else {
-                    count = written
-                }
-            }
-            if let failure { throw CodecError(.encodeFailed, "PNG encoder: \(failure)") }
-            return out
+    static func encode(_ image: Image) throws(CodecError) -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var text = [CChar](repeating: 0, count: 256)
+        let status = image.pixels.withUnsafeBufferPointer { px in
+            cpng_encode(px.baseAddress, UInt32(image.width), UInt32(image.height), Int32(image.channels),
+                        &out, &size, &text, text.count)
         }
+        defer { cpng_free(out) }
+        guard status == 0, let out else { throw CodecError(.encodeFailed, "PNG encoder: \(message(text))") }
+        return Array(UnsafeBufferPointer(start: out, count: size))
     }
 }

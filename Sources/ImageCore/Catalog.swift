@@ -93,8 +93,9 @@ extension OperationInfo {
         OperationInfo(name: "rotate", summary: "Rotates clockwise.", parameters: [
             .init(name: "DEGREES", defaultValue: "90", help: "90, 180 or 270"),
         ]) { a throws(ArgumentError) in
-            let d = try integer(a[0], "DEGREES", 90...270)
-            guard [90, 180, 270].contains(d) else { throw ArgumentError(message: "DEGREES must be 90, 180 or 270") }
+            guard let d = Int(a[0]), [90, 180, 270].contains(d) else {
+                throw ArgumentError(message: "DEGREES must be 90, 180 or 270, not '\(a[0])'")
+            }
             return .local(Rotate(degrees: d))
         },
         OperationInfo(name: "flip", summary: "Mirrors the image.", parameters: [

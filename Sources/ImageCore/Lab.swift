@@ -34,11 +34,16 @@ enum Lab {
         return Int32(min(65535, max(0, (255 * 8 * v).rounded(.toNearestOrEven))))
     }
 
-    /// Cube root (or its linear toe) of linear light in 15-bit fixed point.
+    /// Cube root (or its linear toe) of linear light in 15-bit fixed point,
+    /// in single precision as OpenCV builds it. OpenCV's software cube root
+    /// rounds entry 324 down where the correctly rounded one goes up; it is
+    /// pinned so that 8-bit Lab equals cv2's for all 2^24 colours.
     static let cbrtTable: [Int32] = (0..<(256 * 3 / 2 * 8)).map { i in
-        let x = Float(i) * (1 / (255 * 8))
-        let v = x < 0.008856 ? x * 7.787 + 0.13793103448275862 : Float(cbrt(Double(x)))
-        return Int32(min(65535, max(0, (32768 * v).rounded(.toNearestOrEven))))
+        let x = Float(i) * (1 / Float(255 * 8))
+        let toe: Float = 216 / 24389, scale: Float = 841 / 108, bias: Float = 16 / 116
+        let v = x < toe ? bias.addingProduct(x, scale) : Float(cbrt(Double(x)))
+        let fixed = Int32(min(65535, max(0, (32768 * v).rounded(.toNearestOrEven))))
+        return i == 324 ? 17745 : fixed
     }
 
     /// sRGB to XYZ over the white point, in 12-bit fixed point.

@@ -19,21 +19,22 @@ def load(path):
     if img is None:
         sys.exit(f"cannot read {path}")
     if img.ndim == 3:
-        img = img[:, :, ::-1].copy()  # cv2 reads BGR(A); keep the file's RGB(A)
-        if img.shape[2] == 4:
-            img = img[:, :, [1, 2, 3, 0]] if False else img[:, :, [0, 1, 2, 3]]
+        # cv2 reads BGR(A); keep the file's RGB(A) order.
+        order = [2, 1, 0] if img.shape[2] == 3 else [2, 1, 0, 3]
+        img = img[:, :, order].copy()
     return img
 
 
 def save(path, img):
     if img.ndim == 3:
-        img = img[:, :, ::-1]
+        order = [2, 1, 0] if img.shape[2] == 3 else [2, 1, 0, 3]
+        img = img[:, :, order]
     cv2.imwrite(path, img)
 
 
 def reference(img, spec):
     name, *args = spec.split(":")
-    f = [float(a) for a in args if a.replace(".", "").replace("-", "").isdigit()]
+    f = [float(a) for a in args if a.replace(".", "").replace("-", "").isdigit()]  # numeric arguments
     if name == "grayscale":
         return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
     if name == "invert":
@@ -41,8 +42,7 @@ def reference(img, spec):
     if name == "brightness":
         return np.clip(img.astype(int) + int(f[0]), 0, 255).astype(np.uint8)
     if name == "contrast":
-        return cv2.convertScaleAbs(img, alpha=1, beta=0) if False else \
-            cv2.addWeighted(img, f[0], img, 0, 128 * (1 - f[0]))
+        return cv2.addWeighted(img, f[0], img, 0, 128 * (1 - f[0]))
     if name == "gamma":
         lut = np.clip(np.round(255 * (np.arange(256) / 255) ** (1 / f[0])), 0, 255).astype(np.uint8)
         return cv2.LUT(img, lut)

@@ -1,0 +1,51 @@
+# imgproc — the commands a newcomer types. See README.md.
+
+SWIFT        ?= swift
+CONFIG       ?= release
+SWIFT_FLAGS  ?= -c $(CONFIG)
+APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
+                libjpeg62-turbo-dev libturbojpeg0-dev redis-server rabbitmq-server
+PIP_PACKAGES  = opencv-python-headless pillow
+
+.PHONY: all run test build bench deps clean
+
+all: build
+
+## deps: install the system packages imgproc needs, when missing (apt-get), and the
+## Python peers tests and benchmarks compare against (pip; optional).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# The OpenCV and Pillow comparisons skip, saying why, when these cannot be had.
+	@python3 -c "import cv2, PIL" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
+	    || echo "warning: pip could not install $(PIP_PACKAGES); OpenCV comparison tests will skip"
+
+## build: release build of every executable.
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+## run: start imgproc (for now: build and show how to use it).
+run: build
+	@echo
+	@.build/$(CONFIG)/imgproc --help
+	@echo
+	@echo "Try: .build/$(CONFIG)/imgproc process IN.jpg OUT.png --ops grayscale,blur:2,canny"
+
+## test: every test, in release mode (pixel loops are 10-50x slower in debug).
+test: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+
+## bench: speed figures (release build), printed.
+bench: build
+	.build/$(CONFIG)/imgproc-bench
+
+clean:
+	rm -rf .build
