@@ -2,7 +2,12 @@
 
 SWIFT        ?= swift
 CONFIG       ?= release
-SWIFT_FLAGS  ?= -c $(CONFIG)
+# Kernels are written for the vector units of the CPU they run on; CPU=x86-64
+# (or another LLVM CPU name) builds binaries for older or other machines.
+CPU          ?= native
+SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
+# Large pixel buffers on transparent huge pages: fewer page faults per image.
+export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
                 libjpeg62-turbo-dev libturbojpeg0-dev redis-server rabbitmq-server
 PIP_PACKAGES  = opencv-python-headless pillow

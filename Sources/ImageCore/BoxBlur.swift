@@ -19,51 +19,85 @@ public struct BoxBlur: TileOperation {
 
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
         let hood = neighbourhood(output, input)
-        let need = hood.inputRect
         let ch = input.channels, r = radius, n = output.width * ch, taps = 2 * r + 1
         let columns = hood.columns(originX: source.x)
-        let rowMap = hood.rows(originY: need.y)
-        // Row sums of 2R+1 samples: at most 255 · 257, which fits 16 bits.
-        let sums = RowBuffer<UInt16>(rows: need.height, length: n)
-        let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch)
+        let rowMap = hood.rows(originY: source.y)
+        // Row sums (at most 255 · 257, so 16 bits) in a ring keyed by source row; one
+        // output row adds the row entering the window and drops the one leaving, so
+        // 2R+3 consecutive source rows are live at once.
+        let slots = 2 * r + 3
+        let ring = RowBuffer<UInt16>(rows: slots, length: n + 32)
+        var held = [Int](repeating: -1, count: slots)
+        let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 64)
         let srcRowBytes = source.image.rowBytes
-        source.image.pixels.withUnsafeBufferPointer { sp in
+        let area = Double(taps * taps)
+        let image = source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { cols in
-                for row in 0..<need.height {
-                    let line = sp.baseAddress! + (need.y + row - source.y) * srcRowBytes
-                    let p = padded.base, out = sums.row(row)
-                    fillPaddedRow(line, p, columns: cols, channels: ch)
-                    for c in 0..<ch {
-                        var s = 0
-                        for k in 0..<taps { s += Int(p[k * ch + c]) }
-                        out[c] = UInt16(s)
+                Image(width: output.width, height: output.height, channels: ch) { dst in
+                    func rowSums(_ row: Int) -> UnsafeMutablePointer<UInt16> {
+                        let slot = row % slots
+                        if held[slot] != row {
+                            fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, columns: cols, channels: ch)
+                            Self.rowPass(padded.base, ring.row(slot), count: n, channels: ch, taps: taps)
+                            held[slot] = row
+                        }
+                        return ring.row(slot)
                     }
-                    // Slide the window one pixel: add the sample entering, drop the one leaving.
-                    for i in ch..<n {
-                        out[i] = out[i - ch] &+ UInt16(p[i + (taps - 1) * ch]) &- UInt16(p[i - ch])
+                    let column = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+                    defer { column.deallocate() }
+                    column.initialize(repeating: 0, count: n)
+                    for k in 0..<taps {
+                        let s = rowSums(rowMap[k])
+                        for i in 0..<n { column[i] &+= UInt32(s[i]) }
+                    }
+                    for y in 0..<output.height {
+                        if y > 0 {
+                            let drop = rowSums(rowMap[y - 1]), add = rowSums(rowMap[y + taps - 1])
+                            for i in 0..<n { column[i] = column[i] &+ UInt32(add[i]) &- UInt32(drop[i]) }
+                        }
+                        let d = dst + y * n
+                        // The exact mean is never halfway (the area is odd) and a correctly
+                        // rounded quotient keeps it on the right side of the half.
+                        for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: Int32(Double(column[i]) / area + 0.5)) }
                     }
                 }
-            }
-        }
-        let inverse = 1.0 / Double(taps * taps)
-        let image = Image(width: output.width, height: output.height, channels: ch) { dst in
-            let column = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-            defer { column.deallocate() }
-            column.initialize(repeating: 0, count: n)
-            for k in 0..<taps {
-                let s = sums.row(rowMap[k])
-                for i in 0..<n { column[i] &+= UInt32(s[i]) }
-            }
-            for y in 0..<output.height {
-                if y > 0 {
-                    let add = sums.row(rowMap[y + taps - 1]), drop = sums.row(rowMap[y - 1])
-                    for i in 0..<n { column[i] = column[i] &+ UInt32(add[i]) &- UInt32(drop[i]) }
-                }
-                let d = dst + y * n
-                // The exact mean is never halfway (the window area is odd), so rounding is unambiguous.
-                for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: Int((Double(column[i]) * inverse).rounded())) }
             }
         }
         return Region(image: image, x: output.x, y: output.y)
     }
+
+    /// `out[i] = Σ src[i + k·ch]` for k < taps: directly, 16 at a time, for small
+    /// windows; as a running sum for large ones.
+    static func rowPass(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt16>, count n: Int,
+                        channels ch: Int, taps: Int) {
+        if taps <= 9 {
+            var i = 0
+            while i < n {
+                var s = SIMD16<UInt16>()
+                for k in 0..<taps {
+                    let v = UnsafeRawPointer(p + (i &+ k &* ch)).loadUnaligned(as: SIMD16<UInt8>.self)
+                    s &+= SIMD16<UInt16>(lowHalf: widen(v.lowHalf), highHalf: widen(v.highHalf))
+                }
+                UnsafeMutableRawPointer(out + i).storeBytes(of: s, as: SIMD16<UInt16>.self)
+                i += 16
+            }
+            return
+        }
+        for c in 0..<ch {
+            var s: UInt16 = 0
+            for k in 0..<taps { s &+= UInt16(p[k &* ch &+ c]) }
+            out[c] = s
+        }
+        for i in ch..<n {
+            out[i] = out[i &- ch] &+ UInt16(p[i &+ (taps &- 1) &* ch]) &- UInt16(p[i &- ch])
+        }
+    }
+}
+
+/// Zero-extends 8 bytes to 16-bit lanes, element by element (which the
+/// compiler turns into one widening instruction, unlike the generic initialiser).
+@inline(__always)
+func widen(_ v: SIMD8<UInt8>) -> SIMD8<UInt16> {
+    SIMD8<UInt16>(UInt16(v[0]), UInt16(v[1]), UInt16(v[2]), UInt16(v[3]),
+                  UInt16(v[4]), UInt16(v[5]), UInt16(v[6]), UInt16(v[7]))
 }

@@ -169,7 +169,7 @@ public struct ClaheApply: TileOperation {
                                         if ch == 2 { d[i + 1] = sp[i + 1] }
                                     } else {
                                         let (l, a, b) = Lab.fromRGB(sp[i], sp[i + 1], sp[i + 2], tables: labTables)
-                                        let (r, g, bl) = Lab.toRGB(equalise(l), a, b, thresholds: labTables.thresholds)
+                                        let (r, g, bl) = Lab.toRGB(equalise(l), a, b, tables: labTables)
                                         d[i] = r; d[i + 1] = g; d[i + 2] = bl
                                         if ch == 4 { d[i + 3] = sp[i + 3] }
                                     }

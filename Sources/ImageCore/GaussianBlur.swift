@@ -64,82 +64,105 @@ struct SeparableKernel: Sendable {
     /// The convolved pixels of `output`.
     func convolve(_ source: Region, output: Rect, input: Shape) -> Image {
         let hood = neighbourhood(output, input)
-        let need = hood.inputRect
         let ch = input.channels, r = radius, n = output.width * ch
         let columns = hood.columns(originX: source.x)
-        // Rows of `need`, relative to need.y; padded row j reads horizontal row rowMap[j].
-        let rowMap = hood.rows(originY: need.y)
-        let horizontal = RowBuffer<UInt16>(rows: need.height, length: n)
-        let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 16)
-        let w = weights
+        // Padded row j (output row j - r) reads source row rowMap[j], relative to the region.
+        let rowMap = hood.rows(originY: source.y)
+        // Row-pass results in a ring of 2r+2 slots keyed by source row: the rows one
+        // output row needs lie within 2r+1 consecutive source rows, so they never
+        // collide, and each row is filtered once while the ring stays in cache.
+        let slots = 2 * r + 2
+        let ring = RowBuffer<UInt16>(rows: slots, length: n + 32)
+        var held = [Int](repeating: -1, count: slots)
+        let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 64)
         let srcRowBytes = source.image.rowBytes
-
-        source.image.pixels.withUnsafeBufferPointer { sp in
+        return source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { cols in
-                w.withUnsafeBufferPointer { wp in
-                    for row in 0..<need.height {
-                        let line = sp.baseAddress! + (need.y + row - source.y) * srcRowBytes
-                        fillPaddedRow(line, padded.base, columns: cols, channels: ch)
-                        Self.rowPass(padded.base, horizontal.row(row), count: n, channels: ch,
-                                     weights: wp.baseAddress!, radius: r)
+                weights.withUnsafeBufferPointer { wp in
+                    Image(width: output.width, height: output.height, channels: ch) { dst in
+                        let taps = UnsafeMutablePointer<UnsafePointer<UInt16>>.allocate(capacity: 2 * r + 1)
+                        defer { taps.deallocate() }
+                        for y in 0..<output.height {
+                            for k in 0...(2 * r) {
+                                let row = rowMap[y + k], slot = row % slots
+                                if held[slot] != row {
+                                    fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, columns: cols, channels: ch)
+                                    Self.rowPass(padded.base, ring.row(slot), count: n, channels: ch,
+                                                 weights: wp.baseAddress!, radius: r)
+                                    held[slot] = row
+                                }
+                                taps[k] = UnsafePointer(ring.row(slot))
+                            }
+                            Self.columnPass(taps, dst + y * n, count: n, weights: wp.baseAddress!, radius: r)
+                        }
                     }
                 }
             }
         }
-        return Image(width: output.width, height: output.height, channels: ch) { dst in
-            let taps = UnsafeMutablePointer<UnsafePointer<UInt16>>.allocate(capacity: 2 * r + 1)
-            defer { taps.deallocate() }
-            w.withUnsafeBufferPointer { wp in
-                for y in 0..<output.height {
-                    for k in 0...(2 * r) { taps[k] = UnsafePointer(horizontal.row(rowMap[y + k])) }
-                    Self.columnPass(taps, dst + y * n, count: n, weights: wp.baseAddress!, radius: r)
-                }
-            }
-        }
     }
 
-    /// `out[i] = Σ w[k] · src[i + k·ch]` over 16 samples at a time; sums are
-    /// exact modulo 2^16 and below 2^16, so wrapping arithmetic is exact.
+    // Both passes work on 32 samples at a time in 16-bit lanes without
+    // widening: 32 bytes loaded as 16 UInt16 hold the even samples in their
+    // low bytes and the odd ones in their high bytes. Row-pass results keep
+    // that split (16 even, then 16 odd, per block of 32), and the column pass
+    // packs them back as `even | odd << 8`, which is the bytes in order.
+
+    /// Row pass: `out[i] = Σ w[k] · src[i + k·ch]` with 8 fractional bits.
+    /// Sums are below 2^16 and exact modulo 2^16, so wrapping arithmetic is exact.
     @inline(__always)
     static func rowPass(_ src: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt16>, count: Int,
                         channels ch: Int, weights w: UnsafePointer<UInt16>, radius r: Int) {
+        let mask = SIMD16<UInt16>(repeating: 0xFF)
         var i = 0
         while i < count {
-            let p = src + i
-            var acc = SIMD16<UInt16>(truncatingIfNeeded: load16(p + r * ch)) &* w[r]
+            let p = UnsafeRawPointer(src + i)
+            let c = p.loadUnaligned(fromByteOffset: r * ch, as: SIMD16<UInt16>.self)
+            var even = (c & mask) &* w[r], odd = (c &>> 8) &* w[r]
             for k in 0..<r {
-                let a = SIMD16<UInt16>(truncatingIfNeeded: load16(p + k * ch))
-                let b = SIMD16<UInt16>(truncatingIfNeeded: load16(p + (2 * r - k) * ch))
-                acc &+= (a &+ b) &* w[k]
+                let a = p.loadUnaligned(fromByteOffset: k * ch, as: SIMD16<UInt16>.self)
+                let b = p.loadUnaligned(fromByteOffset: (2 * r - k) * ch, as: SIMD16<UInt16>.self)
+                even &+= ((a & mask) &+ (b & mask)) &* w[k]
+                odd &+= ((a &>> 8) &+ (b &>> 8)) &* w[k]
             }
-            store16(acc, UnsafeMutableRawPointer(out + i))
-            i += 16
+            let o = UnsafeMutableRawPointer(out + i)
+            o.storeBytes(of: even, as: SIMD16<UInt16>.self)
+            o.storeBytes(of: odd, toByteOffset: 32, as: SIMD16<UInt16>.self)
+            i += 32
         }
     }
 
-    /// `out[i] = round(Σ w[k] · rows[k][i] / 2^16)`, 16 samples at a time.
+    /// Column pass: `out[i] = round(Σ w[k] · rows[k][i] / 2^16)`.
+    ///
+    /// Each 16-bit sample splits into its high and low bytes, whose weighted
+    /// sums (at most 255 · 256) fit 16 bits; `(hi + lo >> 8 + 128) >> 8` then
+    /// equals the rounded 24-bit sum shifted by 16.
     @inline(__always)
     static func columnPass(_ rows: UnsafeMutablePointer<UnsafePointer<UInt16>>, _ out: UnsafeMutablePointer<UInt8>,
                            count: Int, weights w: UnsafePointer<UInt16>, radius r: Int) {
-        var i = 0
-        var tail = SIMD16<UInt8>()
-        while i < count {
-            var acc = SIMD16<UInt32>(truncatingIfNeeded: load16(rows[r] + i)) &* UInt32(w[r])
+        @inline(__always)
+        func half(_ offset: Int) -> SIMD16<UInt16> {
+            let low = SIMD16<UInt16>(repeating: 0xFF)
+            let c = UnsafeRawPointer(rows[r] + offset).loadUnaligned(as: SIMD16<UInt16>.self)
+            var hi = (c &>> 8) &* w[r], lo = (c & low) &* w[r]
             for k in 0..<r {
-                let a = SIMD16<UInt32>(truncatingIfNeeded: load16(rows[k] + i))
-                let b = SIMD16<UInt32>(truncatingIfNeeded: load16(rows[2 * r - k] + i))
-                acc &+= (a &+ b) &* UInt32(w[k])
+                let a = UnsafeRawPointer(rows[k] + offset).loadUnaligned(as: SIMD16<UInt16>.self)
+                let b = UnsafeRawPointer(rows[2 * r - k] + offset).loadUnaligned(as: SIMD16<UInt16>.self)
+                hi &+= ((a &>> 8) &+ (b &>> 8)) &* w[k]
+                lo &+= ((a & low) &+ (b & low)) &* w[k]
             }
-            let v = SIMD16<UInt8>(truncatingIfNeeded: (acc &+ 32768) &>> 16)
-            if i + 16 <= count {
-                store16(v, UnsafeMutableRawPointer(out + i))
+            return (hi &+ (lo &>> 8) &+ 128) &>> 8
+        }
+        var i = 0
+        while i < count {
+            var packed = half(i) | (half(i + 16) &<< 8)
+            if i + 32 <= count {
+                UnsafeMutableRawPointer(out + i).storeBytes(of: packed, as: SIMD16<UInt16>.self)
             } else {
-                tail = v
-                withUnsafeBytes(of: &tail) { t in
+                withUnsafeBytes(of: &packed) { t in
                     for j in 0..<(count - i) { out[i + j] = t[j] }
                 }
             }
-            i += 16
+            i += 32
         }
     }
 }

@@ -28,9 +28,7 @@ public struct Flip: TileOperation {
                         (d + y * row).update(from: s + (h - 1 - y) * row, count: row)
                     case .h:
                         let sr = s + y * row, dr = d + y * row
-                        for x in 0..<w {
-                            (dr + x * ch).update(from: sr + (w - 1 - x) * ch, count: ch)
-                        }
+                        mirrorRow(sr, dr, width: w, channels: ch)
                     }
                 }
             }
@@ -67,21 +65,27 @@ public struct Rotate: TileOperation {
     public func apply(_ source: Region, output o: Rect, input: Shape) -> Region {
         let need = inputRect(for: o, input: input)
         let src = source.cropped(to: need).image
-        let ch = src.channels, sw = src.width, sh = src.height
+        let ch = src.channels, sw = src.width, sh = src.height, rowOut = o.width * ch
         let out = src.pixels.withUnsafeBufferPointer { sp in
             Image(width: o.width, height: o.height, channels: ch) { d in
                 let s = sp.baseAddress!
-                for y in 0..<o.height {
-                    let dr = d + y * o.width * ch
-                    for x in 0..<o.width {
-                        // Local source coordinates of output pixel (x, y).
-                        let (sx, sy): (Int, Int)
-                        switch degrees {
-                        case 90: (sx, sy) = (y, sh - 1 - x)
-                        case 270: (sx, sy) = (sw - 1 - y, x)
-                        default: (sx, sy) = (sw - 1 - x, sh - 1 - y)
+                if degrees == 180 {
+                    for y in 0..<o.height { mirrorRow(s + (sh - 1 - y) * sw * ch, d + y * rowOut, width: o.width, channels: ch) }
+                    return
+                }
+                // Quarter turns transpose: walk 32×32 blocks so reads and writes stay in cache.
+                let block = 32
+                for by in stride(from: 0, to: o.height, by: block) {
+                    for bx in stride(from: 0, to: o.width, by: block) {
+                        for y in by..<min(by + block, o.height) {
+                            let dr = d + y * rowOut
+                            for x in bx..<min(bx + block, o.width) {
+                                // Local source coordinates of output pixel (x, y).
+                                let sx = degrees == 90 ? y : sw - 1 - y
+                                let sy = degrees == 90 ? sh - 1 - x : x
+                                copyPixel(s + (sy * sw + sx) * ch, dr + x * ch, ch)
+                            }
                         }
-                        (dr + x * ch).update(from: s + (sy * sw + sx) * ch, count: ch)
                     }
                 }
             }
@@ -159,25 +163,34 @@ public struct Resize: TileOperation {
         let xt = Self.taps(from: o.x, count: o.width, inSize: input.width, outSize: out.width)
         let yt = Self.taps(from: o.y, count: o.height, inSize: input.height, outSize: out.height)
         let src = source.image
-        let sw = src.width
         let rowLen = o.width * ch
-        // Horizontal pass results for the two source rows of an output row, cached by source row.
+        // Per output sample: the offset of its first tap in a source row, and its weight.
+        var offsets = [Int](repeating: 0, count: rowLen), weights = [Int32](repeating: 0, count: rowLen)
+        var steps = [Int](repeating: 0, count: rowLen)
+        for k in 0..<o.width {
+            for c in 0..<ch {
+                offsets[k * ch + c] = (xt.index[k] - source.x) * ch + c
+                weights[k * ch + c] = xt.weight[k]
+                // At the last column the second weight is 0 and its tap is never read.
+                steps[k * ch + c] = xt.weight[k] == 2048 ? 0 : ch
+            }
+        }
+        // Horizontal results for the two source rows of an output row, cached by source row.
         var rowA = [Int32](repeating: 0, count: rowLen), rowB = rowA
         var rowAIndex = -1, rowBIndex = -1
         let image = src.pixels.withUnsafeBufferPointer { sp in
             Image(width: o.width, height: o.height, channels: ch) { d in
-                let s = sp.baseAddress!
                 func horizontal(_ sy: Int, into row: inout [Int32]) {
-                    let line = s + (sy - source.y) * sw * ch
-                    row.withUnsafeMutableBufferPointer { r in
-                        for k in 0..<o.width {
-                            let sx = xt.index[k] - source.x
-                            let w0 = xt.weight[k], w1 = 2048 - w0
-                            let p = line + sx * ch
-                            // At the last column w1 is 0 and the second tap is never read.
-                            let q = w1 == 0 ? p : p + ch
-                            for c in 0..<ch {
-                                r[k * ch + c] = Int32(p[c]) * w0 + Int32(q[c]) * w1
+                    let line = sp.baseAddress! + (sy - source.y) * src.rowBytes
+                    offsets.withUnsafeBufferPointer { off in
+                        weights.withUnsafeBufferPointer { w in
+                            steps.withUnsafeBufferPointer { st in
+                                row.withUnsafeMutableBufferPointer { r in
+                                    for i in 0..<rowLen {
+                                        let p = line + off[i]
+                                        r[i] = Int32(p[0]) &* w[i] &+ Int32(p[st[i]]) &* (2048 &- w[i])
+                                    }
+                                }
                             }
                         }
                     }
@@ -194,9 +207,9 @@ public struct Resize: TileOperation {
                     let dr = d + y * rowLen
                     rowA.withUnsafeBufferPointer { ra in
                         rowB.withUnsafeBufferPointer { rb in
+                            // At most 255 · 2048 · 2048 < 2^31: 32-bit lanes suffice.
                             for i in 0..<rowLen {
-                                let v = (Int64(ra[i]) * Int64(b0) + Int64(rb[i]) * Int64(b1) + (1 << 21)) >> 22
-                                dr[i] = UInt8(truncatingIfNeeded: v)
+                                dr[i] = UInt8(truncatingIfNeeded: (ra[i] &* b0 &+ rb[i] &* b1 &+ (1 << 21)) &>> 22)
                             }
                         }
                     }
@@ -205,4 +218,21 @@ public struct Resize: TileOperation {
         }
         return Region(image: image, x: o.x, y: o.y)
     }
+}
+
+/// Copies one pixel of `ch` samples; a switch beats a variable-length copy call.
+@inline(__always)
+func copyPixel(_ from: UnsafePointer<UInt8>, _ to: UnsafeMutablePointer<UInt8>, _ ch: Int) {
+    switch ch {
+    case 1: to[0] = from[0]
+    case 2: to[0] = from[0]; to[1] = from[1]
+    case 3: to[0] = from[0]; to[1] = from[1]; to[2] = from[2]
+    default: to[0] = from[0]; to[1] = from[1]; to[2] = from[2]; to[3] = from[3]
+    }
+}
+
+/// Writes the pixels of a row in reverse order.
+@inline(__always)
+func mirrorRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, width w: Int, channels ch: Int) {
+    for x in 0..<w { copyPixel(src + (w &- 1 &- x) &* ch, dst + x &* ch, ch) }
 }

@@ -9,10 +9,11 @@ enum Lab {
 
     /// Linear light at which the sRGB encoding crosses `k + 0.5` (k = 0..<255):
     /// counting the thresholds below a value rounds its encoding exactly.
+    /// (A 256th threshold at infinity keeps ``encode(_:_:_:)`` branch-free.)
     static let encodeThresholds: [Float] = (0..<255).map { k in
         let v = (Double(k) + 0.5) / 255
         return Float(v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4))
-    }
+    } + [.infinity]
 
     @inline(__always)
     static func finv(_ t: Float) -> Float { t > 6.0 / 29.0 ? t * t * t : (t - 16.0 / 116.0) / 7.787 }
@@ -87,34 +88,58 @@ enum Lab {
 
     /// The sRGB pixel of 8-bit L, a, b.
     @inline(__always)
-    static func toRGB(_ l8: UInt8, _ a8: UInt8, _ b8: UInt8,
-                      thresholds t: UnsafePointer<Float>) -> (UInt8, UInt8, UInt8) {
-        let l = Float(l8) * (100.0 / 255.0), a = Float(a8) - 128, b = Float(b8) - 128
-        let fy: Float, y: Float
-        if l <= 7.9996248 {
-            y = l / 903.3
-            fy = 7.787 * y + 16.0 / 116.0
-        } else {
-            fy = (l + 16) / 116
-            y = fy * fy * fy
-        }
-        let x = finv(fy + a / 500) * whiteX
-        let z = finv(fy - b / 200) * whiteZ
+    static func toRGB(_ l8: UInt8, _ a8: UInt8, _ b8: UInt8, tables: LabTables) -> (UInt8, UInt8, UInt8) {
+        let t = tables.thresholds, start = tables.encodeStart
+        let y = tables.y[Int(l8)]
+        let x = tables.x[Int(l8) &<< 8 | Int(a8)], z = tables.z[Int(l8) &<< 8 | Int(b8)]
         let r = 3.240479 * x - 1.53715 * y - 0.498535 * z
         let g = -0.969256 * x + 1.875991 * y + 0.041556 * z
         let bl = 0.055648 * x - 0.204043 * y + 1.057311 * z
-        return (encode(r, t), encode(g, t), encode(bl, t))
+        return (encode(r, t, start), encode(g, t, start), encode(bl, t, start))
     }
 
-    /// Linear light to the nearest sRGB byte, by binary search of the thresholds.
+    /// `f(Y)` and Y of 8-bit L, as OpenCV's Lab to RGB (linear toe below L = 8).
     @inline(__always)
-    static func encode(_ v: Float, _ t: UnsafePointer<Float>) -> UInt8 {
-        var lo = 0, hi = 255
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if t[mid] <= v { lo = mid + 1 } else { hi = mid }
+    static func lightnessTerms(_ l8: Int) -> (fy: Float, y: Float) {
+        let l = Float(l8) * (100.0 / 255.0)
+        if l <= 7.9996248 {
+            let y = l / 903.3
+            return (7.787 * y + 16.0 / 116.0, y)
         }
-        return UInt8(lo)
+        let fy = (l + 16) / 116
+        return (fy, fy * fy * fy)
+    }
+
+    /// Y of each 8-bit L.
+    static let yTable: [Float] = (0..<256).map { lightnessTerms($0).y }
+    /// X of each (L, a) pair, at `L << 8 | a`, and Z of each (L, b) pair: the
+    /// only parts of Lab to RGB that mix two inputs, so that a pixel needs
+    /// three table loads and a 3×3 product.
+    static let xTable: [Float] = (0..<65536).map { i in
+        finv(lightnessTerms(i >> 8).fy + (Float(i & 255) - 128) / 500) * whiteX
+    }
+    static let zTable: [Float] = (0..<65536).map { i in
+        finv(lightnessTerms(i >> 8).fy - (Float(i & 255) - 128) / 200) * whiteZ
+    }
+
+    /// Buckets of linear light: the sRGB byte at each bucket's lower edge.
+    static let encodeBuckets = 8192
+    static let encodeStart: [UInt8] = {
+        let start = (0..<encodeBuckets).map { j in
+            UInt8(encodeThresholds.filter { $0 <= Float(j) / Float(encodeBuckets - 1) }.count)
+        }
+        for j in 0..<(encodeBuckets - 1) { precondition(start[j + 1] - start[j] <= 1, "two thresholds in one bucket") }
+        return start
+    }()
+
+    /// Linear light to the nearest sRGB byte: the byte at the bucket's edge,
+    /// plus one if the bucket's threshold (never more than one: the steepest
+    /// slope of the encoding is 0.4 bytes per bucket) lies at or below `v`.
+    @inline(__always)
+    static func encode(_ v: Float, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
+        let j = Int(min(max(v, 0), 1) * Float(encodeBuckets - 1))
+        let e = start[j]
+        return e &+ (t[Int(e)] <= v ? 1 : 0)
     }
 
     /// The value clahe equalises for every pixel: gray, or 8-bit Lab lightness.
@@ -140,14 +165,28 @@ struct LabTables {
     let cbrt: UnsafePointer<Int32>
     let coefficients: UnsafePointer<Int32>
     let thresholds: UnsafePointer<Float>
+    let encodeStart: UnsafePointer<UInt8>
+    let x: UnsafePointer<Float>
+    let y: UnsafePointer<Float>
+    let z: UnsafePointer<Float>
 
     static func with<T>(_ body: (LabTables) -> T) -> T {
         Lab.gammaTable.withUnsafeBufferPointer { g in
             Lab.cbrtTable.withUnsafeBufferPointer { c in
                 Lab.coefficients.withUnsafeBufferPointer { k in
                     Lab.encodeThresholds.withUnsafeBufferPointer { t in
-                        body(LabTables(gamma: g.baseAddress!, cbrt: c.baseAddress!,
-                                       coefficients: k.baseAddress!, thresholds: t.baseAddress!))
+                        Lab.encodeStart.withUnsafeBufferPointer { e in
+                            Lab.xTable.withUnsafeBufferPointer { x in
+                                Lab.yTable.withUnsafeBufferPointer { y in
+                                    Lab.zTable.withUnsafeBufferPointer { z in
+                                        body(LabTables(gamma: g.baseAddress!, cbrt: c.baseAddress!,
+                                                       coefficients: k.baseAddress!, thresholds: t.baseAddress!,
+                                                       encodeStart: e.baseAddress!, x: x.baseAddress!,
+                                                       y: y.baseAddress!, z: z.baseAddress!))
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -19,20 +19,21 @@ public enum Runner {
         for stage in plan.stages {
             let out = stage.output
             let grid = TileGrid(width: out.width, height: out.height, tileSize: tileSize ?? max(out.width, out.height))
-            var result = Image(width: out.width, height: out.height, channels: out.channels)
+            // One tile is the whole output: no stitching buffer needed.
+            var result = grid.count == 1 ? nil : Image(width: out.width, height: out.height, channels: out.channels)
             var histograms = stage.histograms.map { [UInt32](repeating: 0, count: $0.histogramCount) }
             for rect in grid.rects {
                 let need = stage.inputRect(for: rect)
                 let source = Region(image: need == current.shape.bounds ? current : current.cropped(to: need),
                                     x: need.x, y: need.y)
                 let tile = stage.process(source, output: rect, tables: tables)
-                result.paste(tile.image, atX: rect.x, y: rect.y)
+                if result == nil { result = tile.image } else { result!.paste(tile.image, atX: rect.x, y: rect.y) }
                 if let settings = stage.histograms {
                     let part = settings.histograms(of: tile, imageShape: out)
                     for i in part.indices { histograms![i] &+= part[i] }
                 }
             }
-            current = stage.finishing(result)
+            current = stage.finishing(result!)
             tables = stage.histograms.map { ClaheTables(settings: $0, histograms: histograms!, imageShape: out) }
         }
         return current

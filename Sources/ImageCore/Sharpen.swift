@@ -22,14 +22,18 @@ public struct Sharpen: TileOperation {
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
         var blurred = kernel.convolve(source, output: output, input: input)
         let original = source.cropped(to: output).image
-        let ch = input.channels, keepAlpha = input.hasAlpha
-        let a = amount
+        let ch = input.channels
+        let a = Float(amount)
         original.pixels.withUnsafeBufferPointer { sp in
             blurred.pixels.withUnsafeMutableBufferPointer { bp in
                 for i in 0..<sp.count {
-                    if keepAlpha && i % ch == ch - 1 { bp[i] = sp[i]; continue }
-                    let v = Double(sp[i])
-                    bp[i] = clampToByte(v + a * (v - Double(bp[i])))
+                    let v = Float(sp[i])
+                    // Clamped first, so truncating `r + 0.5` rounds half up.
+                    let r = min(max(v + a * (v - Float(bp[i])), 0), 255)
+                    bp[i] = UInt8(truncatingIfNeeded: Int32(r + 0.5))
+                }
+                if input.hasAlpha {
+                    for i in stride(from: ch - 1, to: sp.count, by: ch) { bp[i] = sp[i] }
                 }
             }
         }

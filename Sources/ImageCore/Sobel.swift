@@ -22,8 +22,10 @@ public struct Sobel: TileOperation {
         let srcRowBytes = source.image.rowBytes
         let w = output.width
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
+            sobelRoot.withUnsafeBufferPointer { rootTable in
             Image(width: w, height: output.height, channels: ch) { dst in
-                let padded = RowBuffer<UInt8>(rows: 3, length: (w + 2) * ch)
+                let root = rootTable.baseAddress!
+                let padded = RowBuffer<UInt8>(rows: 3, length: (w + 2) * ch + 64)
                 columns.withUnsafeBufferPointer { cols in
                     for y in 0..<output.height {
                         for k in 0..<3 {
@@ -32,22 +34,30 @@ public struct Sobel: TileOperation {
                         }
                         let a = padded.row(0), b = padded.row(1), c = padded.row(2)
                         let d = dst + y * w * ch
-                        for x in 0..<w {
-                            let l = x * ch, m = l + ch, rr = m + ch
-                            for k in 0..<colorCh {
-                                let gx = (Int(a[rr + k]) - Int(a[l + k])) + 2 * (Int(b[rr + k]) - Int(b[l + k]))
-                                    + (Int(c[rr + k]) - Int(c[l + k]))
-                                let gy = (Int(c[l + k]) + 2 * Int(c[m + k]) + Int(c[rr + k]))
-                                    - (Int(a[l + k]) + 2 * Int(a[m + k]) + Int(a[rr + k]))
-                                let mag = Double(gx * gx + gy * gy).squareRoot().rounded()
-                                d[x * ch + k] = mag >= 255 ? 255 : UInt8(mag)
-                            }
-                            if colorCh < ch { d[x * ch + ch - 1] = b[m + ch - 1] }
+                        // Over samples, not pixels: left, centre and right are ch apart.
+                        let c2 = 2 &* ch
+                        for i in 0..<(w &* ch) {
+                            let gx = (Int32(a[i &+ c2]) &- Int32(a[i])) &+ 2 &* (Int32(b[i &+ c2]) &- Int32(b[i]))
+                                &+ (Int32(c[i &+ c2]) &- Int32(c[i]))
+                            let gy = (Int32(c[i]) &+ 2 &* Int32(c[i &+ ch]) &+ Int32(c[i &+ c2]))
+                                &- (Int32(a[i]) &+ 2 &* Int32(a[i &+ ch]) &+ Int32(a[i &+ c2]))
+                            let x = abs(gx), y = abs(gy)
+                            d[i] = x > 255 || y > 255 ? 255 : root[Int(x &<< 8 | y)]
+                        }
+                        if colorCh < ch {
+                            for x in 0..<w { d[x &* ch &+ ch &- 1] = b[x &* ch &+ ch &+ ch &- 1] }
                         }
                     }
                 }
             }
+            }
         }
         return Region(image: image, x: output.x, y: output.y)
     }
+}
+
+/// `min(255, round(sqrt(x² + y²)))` for x, y in 0...255, indexed by `x << 8 | y`.
+let sobelRoot: [UInt8] = (0..<65536).map { i in
+    let x = Double(i >> 8), y = Double(i & 255)
+    return UInt8(min(255, (x * x + y * y).squareRoot().rounded()))
 }

@@ -55,7 +55,7 @@ extension LookupOperation {
             let t = lut.baseAddress!
             let ch = shape.channels
             if !shape.hasAlpha {
-                for i in 0..<(count * ch) { dst[i] = t[Int(src[i])] }
+                for i in 0..<(count &* ch) { dst[i] = t[Int(src[i])] }
                 return
             }
             for p in 0..<count {

@@ -1,1 +1,89 @@
-print("bench")
+import Foundation
+import ImageCodecs
+import ImageCore
+
+// Speed figures for `make bench`: release build, one core, printed.
+// Each figure is the best of a few runs, beside OpenCV on the same pixels
+// where Python with cv2 is installed.
+
+let arguments = CommandLine.arguments
+let width = 6000, height = 4000
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func best(of runs: Int, _ body: () -> Void) -> Double {
+    (0..<runs).map { _ in seconds(body) }.min()!
+}
+
+/// A 24-megapixel RGB picture with gradients, shapes and noise (cheap to make).
+func benchImage() -> Image {
+    var state: UInt32 = 2463534242
+    return Image(width: width, height: height, channels: 3) { p in
+        for y in 0..<height {
+            for x in 0..<width {
+                state ^= state << 13; state ^= state >> 17; state ^= state << 5
+                let noise = Int(state & 31) - 16
+                let inside = (x / 500 + y / 500) % 3 == 0
+                let base = inside ? 200 : (x * 255 / width + y * 128 / height) / 2
+                let i = (y * width + x) * 3
+                p[i] = UInt8(clamping: base + noise)
+                p[i + 1] = UInt8(clamping: (base * 3) / 4 + noise)
+                p[i + 2] = UInt8(clamping: 255 - base + noise)
+            }
+        }
+    }
+}
+
+/// OpenCV's time for each spec on the same image, from the helper script.
+func opencvTimes(_ specs: [String], imagePath: String) -> [String: Double] {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("opencv_bench.py").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script, imagePath] + specs
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return [:] }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return [:] }
+    var times: [String: Double] = [:]
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        let parts = line.split(separator: " ")
+        if parts.count == 2, let t = Double(parts[1]) { times[String(parts[0])] = t }
+    }
+    return times
+}
+
+let specs = arguments.count > 1 ? Array(arguments.dropFirst()) : [
+    "grayscale", "invert", "brightness:20", "contrast:1.2", "gamma:2.2", "blur:1", "blur:3", "boxblur:2",
+    "median:1", "median:3", "sharpen:1:1", "sobel", "canny:100:200", "clahe:2:8", "resize:0.5", "resize:1.5",
+    "rotate:90", "flip:h",
+]
+
+print("imgproc bench: \(width)x\(height) RGB (\(width * height / 1_000_000) MP), one core, best of 3")
+let image = benchImage()
+let skipPeers = ProcessInfo.processInfo.environment["IMGPROC_BENCH_NO_PEERS"] != nil
+let path = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-bench-\(getpid()).png").path
+var cv: [String: Double] = [:]
+if !skipPeers {
+    try Data(Codec.encode(image, as: .png)).write(to: URL(fileURLWithPath: path))
+    cv = opencvTimes(specs, imagePath: path)
+    try? FileManager.default.removeItem(atPath: path)
+}
+if cv.isEmpty { print("(OpenCV figures left out: python3 with cv2 not found; run make deps)") }
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+print(pad("operation", 16) + pad("imgproc s", 11) + pad("MP/s", 9) + pad("OpenCV s", 10) + "imgproc/OpenCV speed")
+for spec in specs {
+    let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+    let t = best(of: 3) { _ = Runner.reference(image, plan: plan) }
+    let mp = Double(width * height) / 1e6 / t
+    var line = pad(spec, 16) + pad(String(format: "%.3f", t), 11) + pad(String(format: "%.0f", mp), 9)
+    if let c = cv[spec] { line += pad(String(format: "%.3f", c), 10) + String(format: "%.2fx", c / t) }
+    print(line)
+}
