@@ -30,7 +30,7 @@ public struct BoxBlur: TileOperation {
         var held = [Int](repeating: -1, count: slots)
         let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 64)
         let srcRowBytes = source.image.rowBytes
-        let area = Double(taps * taps)
+        let inverse = 1 / Double(taps * taps)
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { cols in
                 Image(width: output.width, height: output.height, channels: ch) { dst in
@@ -56,9 +56,9 @@ public struct BoxBlur: TileOperation {
                             for i in 0..<n { column[i] = column[i] &+ UInt32(add[i]) &- UInt32(drop[i]) }
                         }
                         let d = dst + y * n
-                        // The exact mean is never halfway (the area is odd) and a correctly
-                        // rounded quotient keeps it on the right side of the half.
-                        for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: Int32(Double(column[i]) / area + 0.5)) }
+                        // The exact mean is never halfway (the area is odd): it is at least
+                        // 1/(2·area) from a half, far more than double rounding can move it.
+                        for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: Int32(Double(column[i]) * inverse + 0.5)) }
                     }
                 }
             }

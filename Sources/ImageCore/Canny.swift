@@ -28,68 +28,93 @@ public struct CannyClassify: TileOperation {
     }
 
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
-        // Magnitudes and derivatives over the output grown by one pixel,
-        // zero outside the image (as OpenCV's suppression sees it).
+        // Magnitudes over the output grown by one pixel, zero outside the image
+        // (as OpenCV's suppression sees it), kept three rows at a time.
         let ext = output.expanded(by: 1)
         let inside = ext.intersection(input.bounds)
-        let ew = ext.width, eh = ext.height
-        var mag = [Int32](repeating: 0, count: ew * eh)
-        var dxs = [Int32](repeating: 0, count: ew * eh)
-        var dys = [Int32](repeating: 0, count: ew * eh)
+        let ew = ext.width
         let hood = Neighbourhood(output: inside, rx: 1, ry: 1, border: .replicate, input: input)
         let columns = hood.columns(originX: source.x)
         let rowMap = hood.rows(originY: source.y)
         let ch = input.channels, colorCh = input.colorChannels
         let rowBytes = source.image.rowBytes
-        source.image.pixels.withUnsafeBufferPointer { sp in
-            let s = sp.baseAddress!
-            for y in 0..<inside.height {
-                let a = s + rowMap[y] * rowBytes, b = s + rowMap[y + 1] * rowBytes, c = s + rowMap[y + 2] * rowBytes
-                let e = (inside.y + y - ext.y) * ew + (inside.x - ext.x)
-                for x in 0..<inside.width {
-                    let l = columns[x] * ch, m = columns[x + 1] * ch, r = columns[x + 2] * ch
-                    var best: Int32 = -1, bdx: Int32 = 0, bdy: Int32 = 0
-                    for k in 0..<colorCh {
-                        let dx = (Int32(a[r + k]) - Int32(a[l + k])) + 2 * (Int32(b[r + k]) - Int32(b[l + k]))
-                            + (Int32(c[r + k]) - Int32(c[l + k]))
-                        let dy = (Int32(c[l + k]) + 2 * Int32(c[m + k]) + Int32(c[r + k]))
-                            - (Int32(a[l + k]) + 2 * Int32(a[m + k]) + Int32(a[r + k]))
-                        let n = abs(dx) + abs(dy)
-                        if n > best { best = n; bdx = dx; bdy = dy }
-                    }
-                    mag[e + x] = best; dxs[e + x] = bdx; dys[e + x] = bdy
-                }
-            }
-        }
+        var mag = [[Int32]](repeating: [Int32](repeating: 0, count: ew), count: 3)
+        var dxs = [[Int32]](repeating: [Int32](repeating: 0, count: ew), count: 3)
+        var dys = dxs
         let low = Int32(self.low), high = Int32(self.high)
         // tan(22.5°) in 15-bit fixed point, as OpenCV.
         let tg22: Int32 = 13573
-        let image = Image(width: output.width, height: output.height, channels: 1) { d in
-            for y in 0..<output.height {
-                let row = (y + 1) * ew
-                for x in 0..<output.width {
-                    let j = row + x + 1
-                    let m = mag[j]
-                    var cls = EdgeClass.none
-                    if m > low {
-                        let xs = dxs[j], ys = dys[j]
-                        let ax = abs(xs), ay = abs(ys) << 15
-                        let tg22x = ax * tg22
-                        var isMax: Bool
-                        if ay < tg22x {
-                            isMax = m > mag[j - 1] && m >= mag[j + 1]
-                        } else {
-                            let tg67x = tg22x + (ax << 16)
-                            if ay > tg67x {
-                                isMax = m > mag[j - ew] && m >= mag[j + ew]
-                            } else {
-                                let s = (xs ^ ys) < 0 ? -1 : 1
-                                isMax = m > mag[j - ew - s] && m > mag[j + ew + s]
+
+        let image = source.image.pixels.withUnsafeBufferPointer { sp in
+            Image(width: output.width, height: output.height, channels: 1) { d in
+                let s = sp.baseAddress!
+                /// Derivatives and magnitude of row `ey` of the grown rectangle into ring slot `ey % 3`.
+                func computeRow(_ ey: Int) {
+                    let slot = ey % 3
+                    let iy = ext.y + ey
+                    mag[slot].withUnsafeMutableBufferPointer { m in
+                        dxs[slot].withUnsafeMutableBufferPointer { mx in
+                            dys[slot].withUnsafeMutableBufferPointer { my in
+                                m.update(repeating: 0)
+                                guard iy >= inside.y && iy < inside.maxY else { return }
+                                let j = iy - inside.y + 1
+                                let a = s + rowMap[j - 1] * rowBytes, b = s + rowMap[j] * rowBytes, c = s + rowMap[j + 1] * rowBytes
+                                let e0 = inside.x - ext.x
+                                for x in 0..<inside.width {
+                                    let l = columns[x] * ch, mm = columns[x + 1] * ch, r = columns[x + 2] * ch
+                                    var best: Int32 = -1, bdx: Int32 = 0, bdy: Int32 = 0
+                                    for k in 0..<colorCh {
+                                        let dx = (Int32(a[r + k]) &- Int32(a[l + k])) &+ 2 &* (Int32(b[r + k]) &- Int32(b[l + k]))
+                                            &+ (Int32(c[r + k]) &- Int32(c[l + k]))
+                                        let dy = (Int32(c[l + k]) &+ 2 &* Int32(c[mm + k]) &+ Int32(c[r + k]))
+                                            &- (Int32(a[l + k]) &+ 2 &* Int32(a[mm + k]) &+ Int32(a[r + k]))
+                                        let n = abs(dx) &+ abs(dy)
+                                        if n > best { best = n; bdx = dx; bdy = dy }
+                                    }
+                                    m[e0 + x] = best; mx[e0 + x] = bdx; my[e0 + x] = bdy
+                                }
                             }
                         }
-                        if isMax { cls = m > high ? .strong : .weak }
                     }
-                    d[y * output.width + x] = cls.rawValue
+                }
+                computeRow(0)
+                computeRow(1)
+                for y in 0..<output.height {
+                    computeRow(y + 2)
+                    mag[y % 3].withUnsafeBufferPointer { above in
+                    mag[(y + 1) % 3].withUnsafeBufferPointer { row in
+                    mag[(y + 2) % 3].withUnsafeBufferPointer { below in
+                    dxs[(y + 1) % 3].withUnsafeBufferPointer { dxRow in
+                    dys[(y + 1) % 3].withUnsafeBufferPointer { dyRow in
+                        for x in 0..<output.width {
+                            let j = x + 1
+                            let m = row[j]
+                            var cls = EdgeClass.none
+                            if m > low {
+                                let xs = dxRow[j], ys = dyRow[j]
+                                let ax = abs(xs), ay = abs(ys) << 15
+                                let tg22x = ax &* tg22
+                                let isMax: Bool
+                                if ay < tg22x {
+                                    isMax = m > row[j - 1] && m >= row[j + 1]
+                                } else {
+                                    let tg67x = tg22x &+ (ax << 16)
+                                    if ay > tg67x {
+                                        isMax = m > above[j] && m >= below[j]
+                                    } else {
+                                        let s = (xs ^ ys) < 0 ? -1 : 1
+                                        isMax = m > above[j - s] && m > below[j + s]
+                                    }
+                                }
+                                if isMax { cls = m > high ? .strong : .weak }
+                            }
+                            d[y * output.width + x] = cls.rawValue
+                        }
+                    }
+                    }
+                    }
+                    }
+                    }
                 }
             }
         }

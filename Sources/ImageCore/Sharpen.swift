@@ -29,7 +29,8 @@ public struct Sharpen: TileOperation {
                 for i in 0..<sp.count {
                     let v = Float(sp[i])
                     // Clamped first, so truncating `r + 0.5` rounds half up.
-                    let r = min(max(v + a * (v - Float(bp[i])), 0), 255)
+                    let u = v + a * (v - Float(bp[i]))
+                    let r = u < 0 ? 0 : (u > 255 ? 255 : u)
                     bp[i] = UInt8(truncatingIfNeeded: Int32(r + 0.5))
                 }
                 if input.hasAlpha {
