@@ -43,10 +43,11 @@ run: build
 	@echo
 	@echo "Try: .build/$(CONFIG)/imgproc process IN.jpg OUT.png --ops grayscale,blur:2,canny"
 
-## test: every test, in release mode (pixel loops are 10-50x slower in debug).
+## test: every test, in release mode (pixel loops are 10-50x slower in debug),
+## against a redis-server of its own (Tests/with-services.sh starts and stops it).
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
-	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	Tests/with-services.sh $(SWIFT) test $(SWIFT_FLAGS) --skip-build
 
 ## bench: speed figures (release build), printed.
 bench: build

@@ -11,22 +11,28 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         // C libraries, each touched by one Swift module only.
         // libpng: a small C target keeps its setjmp-based error handling on the C side.
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
         .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CTurboJPEG"]),
+        // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
+        .target(name: "TileStore", dependencies: [
+            "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Thin executables.
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs",
+                "ImageCore", "ImageCodecs", "TileStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +43,8 @@ let package = Package(
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
         .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],
                     exclude: ["opencv_reference.py"]),
-        .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport"]),
+        // Live-service tests: a real redis-server (REDIS_URL, or one they start).
+        .testTarget(name: "TileStoreTests", dependencies: ["TileStore", "ImageCore", "TestSupport"]),
     ]
 )

@@ -122,3 +122,26 @@ public struct Stage: Sendable {
         }
     }
 }
+
+/// One tile of a stage: the output rectangle it produces (its core) and the
+/// input rectangle it reads (its halo, which covers the core's neighbourhood).
+public struct StageTile: Sendable, Hashable {
+    public let index: Int
+    public let core: Rect
+    public let halo: Rect
+
+    public init(index: Int, core: Rect, halo: Rect) {
+        self.index = index
+        self.core = core
+        self.halo = halo
+    }
+}
+
+extension Stage {
+    /// The stage's output cut into `tileSize` squares, row by row, with the
+    /// input rectangle each needs.
+    public func tiles(tileSize: Int) -> [StageTile] {
+        let grid = TileGrid(width: output.width, height: output.height, tileSize: tileSize)
+        return grid.rects.enumerated().map { StageTile(index: $0, core: $1, halo: inputRect(for: $1)) }
+    }
+}

@@ -123,12 +123,16 @@ public struct ProcessResult {
 }
 
 /// Runs `executable` with `arguments` and waits for it.
+/// - Parameter capture: read its output; pass false for programs that leave
+///   daemons holding the pipes open.
 @discardableResult
-public func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+public func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                capture: Bool = true) throws -> ProcessResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    if !capture { return ProcessResult(status: try spawnAndWait(executable.path, arguments), stdout: "", stderr: "") }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -139,4 +143,32 @@ public func run(_ executable: URL, _ arguments: [String], environment: [String: 
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus,
                          stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// Runs a program with its output discarded and waits for it with waitpid,
+/// for daemons that fork (Foundation's Process can miss their parent's exit).
+public func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for fd in [STDOUT_FILENO, STDERR_FILENO] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0) }
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    // The calling thread may block signals (test runners do); the child must not
+    // inherit that, or it would ignore the SIGTERM that stops it.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t(), all = sigset_t()
+    sigemptyset(&empty)
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, environ)
+    guard rc == 0 else { throw TestServerError("cannot start \(path): error \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
 }

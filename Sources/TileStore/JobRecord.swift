@@ -1,0 +1,70 @@
+import ImageCore
+
+/// Where a job is: what users see in the CLI, the API and redis-cli.
+public enum JobStatus: String, Sendable, CaseIterable {
+    case queued, running, done, failed
+}
+
+/// A job's hash, read from Redis.
+public struct JobRecord: Sendable {
+    public let id: String
+    public let fields: [String: String]
+
+    public init(id: String, fields: [String: String]) {
+        self.id = id
+        self.fields = fields
+    }
+
+    public var status: JobStatus? { fields["status"].flatMap(JobStatus.init) }
+    public func int(_ name: String) -> Int? { fields[name].flatMap { Int($0) } }
+    public var ops: String { fields["ops"] ?? "" }
+    public var tilesTotal: Int { int("tiles_total") ?? 0 }
+    public var tilesDone: Int { int("tiles_done") ?? 0 }
+    public var attempts: Int { int("attempts") ?? 0 }
+    public var world: Int { int("world") ?? 0 }
+    public var stage: Int { int("stage") ?? 0 }
+    public var tileSize: Int { int("tile_size") ?? 0 }
+    public var error: String? { fields["error"] }
+    public var inputShape: Shape? {
+        guard let w = int("width"), let h = int("height"), let c = int("channels") else { return nil }
+        return Shape(width: w, height: h, channels: c)
+    }
+}
+
+/// A tile as stored in a job's tile stream.
+public struct TileData: Sendable, Equatable {
+    public let index: Int
+    public let core: Rect
+    public let halo: Rect
+    /// Raw pixels of `halo`, row by row.
+    public let pixels: [UInt8]
+
+    public init(index: Int, core: Rect, halo: Rect, pixels: [UInt8]) {
+        self.index = index
+        self.core = core
+        self.halo = halo
+        self.pixels = pixels
+    }
+
+    /// Stream fields: `index i core x,y,w,h halo x,y,w,h pixels <bytes>`.
+    var fields: [RedisArgument] {
+        ["index", .int(index), "core", .text(Self.text(core)), "halo", .text(Self.text(halo)), "pixels", .bytes(pixels)]
+    }
+
+    static func text(_ r: Rect) -> String { "\(r.x),\(r.y),\(r.width),\(r.height)" }
+
+    static func rect(_ bytes: [UInt8]?) -> Rect? {
+        guard let bytes else { return nil }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: ",").compactMap { Int($0) }
+        return parts.count == 4 ? Rect(x: parts[0], y: parts[1], width: parts[2], height: parts[3]) : nil
+    }
+
+    init(reply: RedisReply) throws(RedisError) {
+        let f = reply.fields
+        guard let i = f["index"].flatMap({ Int(String(decoding: $0, as: UTF8.self)) }),
+              let core = Self.rect(f["core"]), let halo = Self.rect(f["halo"]), let pixels = f["pixels"] else {
+            throw RedisError(.protocolError, "malformed tile entry")
+        }
+        self.init(index: i, core: core, halo: halo, pixels: pixels)
+    }
+}

@@ -1,0 +1,32 @@
+/// What went wrong talking to Redis.
+public struct RedisError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case badURL = "bad_url"
+        /// Nothing listens at the address, or it cannot be reached in time.
+        case connectionRefused = "connection_refused"
+        /// AUTH was refused (or Redis wants a password and none was given).
+        case authFailed = "auth_failed"
+        /// A command got no reply in time.
+        case timeout
+        /// The connection broke; the command may or may not have run.
+        case connectionLost = "connection_lost"
+        /// Redis replied with an error.
+        case server
+        /// A Lua script failed; the message is Redis's.
+        case script
+        /// A reply did not have the expected shape.
+        case protocolError = "protocol"
+        /// A Lua script file could not be found or read.
+        case missingScript = "missing_script"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

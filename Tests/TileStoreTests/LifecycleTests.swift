@@ -1,0 +1,159 @@
+import Foundation
+import ImageCore
+import Testing
+import TestSupport
+import TileStore
+
+@Suite("Job life cycle")
+struct LifecycleTests {
+    @Test func requeueAfterACrashDealsOnlyUnfinishedTiles() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 100)
+        #expect(try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start") == .running(attempt: 1, dealt: 100))
+        let a = try store.claim(id: id, rank: 0, count: 10)
+        try store.complete(id: id, rank: 0, outputs: a.prefix(6).map { ($0.index, [9]) })
+        let b = try store.claim(id: id, rank: 1, count: 5)
+        try store.complete(id: id, rank: 1, outputs: b.map { ($0.index, [8]) })
+        // The world dies here: 4 tiles claimed but never completed.
+        let result = try store.deal(id: id, world: 3, maxAttempts: 3, reason: "rank 1 on host-b exited")
+        #expect(result == .running(attempt: 2, dealt: 89))
+        var dealt: [Int] = []
+        for rank in 0..<3 {
+            while true {
+                let tiles = try store.claim(id: id, rank: rank, count: 50)
+                if tiles.isEmpty { break }
+                dealt += tiles.map(\.index)
+            }
+        }
+        let completed = Set(a.prefix(6).map(\.index) + b.map(\.index))
+        #expect(Set(dealt).isDisjoint(with: completed), "completed tiles do not run again")
+        #expect(Set(dealt).union(completed) == Set(0..<100), "nothing is lost")
+        #expect(a.suffix(4).allSatisfy { dealt.contains($0.index) }, "claimed but unfinished tiles come back")
+        let job = try #require(try store.job(id))
+        #expect(job.attempts == 2 && job.world == 3)
+        #expect(job.fields["last_interruption"] == "rank 1 on host-b exited")
+    }
+
+    @Test func aJobThatKeepsCrashingIsFailedWithItsReason() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 8)
+        for attempt in 1...3 {
+            #expect(try store.deal(id: id, world: 2, maxAttempts: 3, reason: "worker crashed (signal 9)")
+                    == .running(attempt: attempt, dealt: 8))
+        }
+        guard case let .failed(reason) = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "worker crashed (signal 9)") else {
+            Issue.record("a fourth attempt was dealt")
+            return
+        }
+        #expect(reason.contains("gave up after 3 attempts") && reason.contains("signal 9"))
+        let job = try #require(try store.job(id))
+        #expect(job.status == .failed && job.error == reason)
+        #expect(throws: RedisError.self) { try store.deal(id: id, world: 2, maxAttempts: 3, reason: "again") }
+    }
+
+    @Test func finishStoresTheResultAndDeletesTheTiles() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 6)
+        _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
+        let tiles = try store.claim(id: id, rank: 0, count: 6)
+        try store.complete(id: id, rank: 0, outputs: tiles.map { ($0.index, [1]) })
+        try store.finish(id: id, result: [137, 80, 78, 71, 0, 0], world: 2, fields: ["output_bytes": "6"])
+        let keys = JobKeys(id)
+        for key in [keys.tiles, keys.out, keys.owner, keys.source, keys.queue(0), keys.queue(1)] {
+            #expect(try store.connection.command(["EXISTS", .text(key)]).int == 0, "\(key) is deleted")
+        }
+        #expect(try store.result(id) == [137, 80, 78, 71, 0, 0])
+        #expect(try store.job(id)?.status == .done)
+        #expect(try store.tileRanks(id, completed: true).count == tiles.count, "the tile map is kept")
+        try store.finish(id: id, result: [0], world: 2)
+        #expect(try store.result(id) == [137, 80, 78, 71, 0, 0], "finishing twice changes nothing")
+    }
+
+    @Test func submitIsAllOrNothing() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 3)
+        // The same id again is refused and the first job is untouched.
+        #expect(throws: RedisError.self) {
+            try store.submit(id: id, fields: ["ops": "invert"], tiles: fakeTiles(3), source: [])
+        }
+        #expect(try store.job(id)?.status == .queued)
+    }
+
+    @Test func advanceStartsTheNextStageWithFreshTiles() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 4)
+        _ = try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start")
+        let tiles = try store.claim(id: id, rank: 0, count: 4)
+        try store.complete(id: id, rank: 0, outputs: tiles.map { ($0.index, [1]) })
+        try store.advance(id: id, stage: 1, tiles: fakeTiles(7), world: 1)
+        #expect(try store.job(id)?.stage == 1)
+        #expect(try store.job(id)?.tilesDone == 0)
+        #expect(try store.deal(id: id, world: 1, maxAttempts: 3, reason: "stage 1") == .running(attempt: 2, dealt: 7))
+    }
+}
+
+@Suite("Redis connection")
+struct ConnectionTests {
+    @Test func aRedisThatIsDownGivesATypedErrorQuickly() throws {
+        let start = Date()
+        let error = #expect(throws: RedisError.self) { try TileStore(url: RedisURL(host: "127.0.0.1", port: freePort())) }
+        #expect(error?.code == .connectionRefused)
+        #expect(Date().timeIntervalSince(start) < 6)
+    }
+
+    @Test func passwords() throws {
+        let server = try RedisTestServer(password: "s3cret")
+        let wrong = #expect(throws: RedisError.self) {
+            try TileStore(url: RedisURL("redis://:nope@127.0.0.1:\(server.port)/0"))
+        }
+        #expect(wrong?.code == .authFailed)
+        let none = try TileStore(url: RedisURL("redis://127.0.0.1:\(server.port)/0"))
+        let refused = #expect(throws: RedisError.self) { try none.job("x") }
+        #expect(refused?.code == .authFailed)
+        let right = try TileStore(url: RedisURL(server.url))
+        #expect(try right.job("x") == nil)
+    }
+
+    @Test func urls() throws {
+        let u = try RedisURL("redis://user:pw@10.0.0.5:7000/3")
+        #expect(u.host == "10.0.0.5" && u.port == 7000 && u.database == 3 && u.user == "user" && u.password == "pw")
+        #expect(u.description == "redis://user:***@10.0.0.5:7000/3")
+        #expect(try RedisURL("redis://localhost") == RedisURL(host: "localhost"))
+        for bad in ["http://x", "redis://", "redis://h:99999", "redis://h/x"] {
+            #expect(throws: RedisError.self, "\(bad)") { try RedisURL(bad) }
+        }
+    }
+
+    @Test func theConnectionComesBackAfterRedisRestarts() throws {
+        let server = try RedisTestServer()
+        let store = try TileStore(url: RedisURL(server.url))
+        let id = try submitFake(store, tiles: 5)
+        server.stop()
+        try server.start()
+        // The first command after the break may report it; the next reconnects.
+        _ = try? store.job(id)
+        #expect(try store.job(id)?.status == .queued, "append-only file kept the job")
+    }
+}
+
+@Suite("The job queue")
+struct QueueTests {
+    @Test func newReclaimedAndDeletedEntries() throws {
+        let store = try makeStore(db: 7)
+        try store.connection.command(["FLUSHDB"])
+        let first = try submitFake(store, tiles: 2), second = try submitFake(store, tiles: 2)
+        let a = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
+        #expect(a.jobID == first && !a.reclaimed)
+        let b = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
+        #expect(b.jobID == second)
+        #expect(try store.nextJob(consumer: "rank0@a", minIdle: 60) == nil)
+        // Consumer a dies holding both; one entry is deleted while pending.
+        try store.connection.command(["XDEL", .text(JobKeys.queue), .text(a.entry)])
+        Thread.sleep(forTimeInterval: 0.05)
+        let taken = try #require(try store.nextJob(consumer: "rank0@b", minIdle: 0.01))
+        #expect(taken.jobID == second && taken.reclaimed, "the live entry is taken over")
+        #expect(try store.nextJob(consumer: "rank0@b", minIdle: 60) == nil, "the deleted one is skipped")
+        try store.acknowledge(taken)
+        #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import ImageCore
+import TestSupport
+import TileStore
+
+/// A store on the shared test Redis, in database `db` (tests that read the
+/// global job queue use a database of their own).
+func makeStore(db: Int = 0) throws -> TileStore {
+    var url = try RedisURL(sharedRedisURL)
+    url.database = db
+    return try TileStore(url: url)
+}
+
+/// `count` small tiles whose pixels spell their index and hold every byte value, NULs included.
+func fakeTiles(_ count: Int, bytes: Int = 64) -> [TileData] {
+    (0..<count).map { i in
+        let pixels = (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) } + [0, 0, UInt8(i % 256), 0]
+        return TileData(index: i, core: Rect(x: i, y: 0, width: 1, height: 1), halo: Rect(x: i, y: 0, width: 1, height: 1),
+                        pixels: pixels)
+    }
+}
+
+/// Submits a job of `count` fake tiles and returns its id.
+func submitFake(_ store: TileStore, tiles count: Int) throws -> String {
+    let id = TileStore.newJobID()
+    try store.submit(id: id, fields: ["ops": "invert", "width": "\(count)", "height": "1", "channels": "1",
+                                      "format": "png", "tile_size": "1", "stages": "1"],
+                     tiles: fakeTiles(count), source: [1, 2, 3])
+    return id
+}
+
+/// Runs `body(i)` on `count` threads at once and waits for all of them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        let thread = Thread {
+            body(i)
+            group.leave()
+        }
+        thread.start()
+    }
+    group.wait()
+}
+
+/// A lock-protected value for results gathered from threads.
+final class Locked<T>: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func with<R>(_ body: (inout T) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}

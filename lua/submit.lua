@@ -1,0 +1,37 @@
+-- submit.lua — publish a job whose tiles are already in its tile stream.
+--
+-- The job hash is written and the job put on the queue in one atomic step,
+-- so a job is either invisible or complete and queued. The tiles were added
+-- beforehand (pipelined, with an expiry so an abandoned upload cleans itself
+-- up); this script checks they are all there and removes the expiry.
+--
+-- This is the one script that also touches global keys (the queue and the
+-- index); every other script touches the keys of one job, i.e. one slot.
+--
+-- KEYS[1] imgproc:{ID}:job     job hash (must not exist)
+-- KEYS[2] imgproc:{ID}:tiles   tile stream of stage 0
+-- KEYS[3] imgproc:{ID}:source  the encoded original
+-- KEYS[4] imgproc:jobs         job queue stream (consumer group "workers")
+-- KEYS[5] imgproc:index        sorted set of job ids by creation time
+-- ARGV[1] job id
+-- ARGV[2] now, milliseconds since the epoch
+-- ARGV[3..] job fields, as name value pairs; must include tiles_total
+-- Reply:  the queue entry id
+-- Errors: "EXISTS ..." when the job exists, "TILES ..." when tiles are missing
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.error_reply('EXISTS job ' .. ARGV[1] .. ' already exists')
+end
+local total = nil
+for i = 3, #ARGV, 2 do
+  if ARGV[i] == 'tiles_total' then total = tonumber(ARGV[i + 1]) end
+end
+local have = redis.call('XLEN', KEYS[2])
+if total == nil or have ~= total then
+  return redis.error_reply('TILES job ' .. ARGV[1] .. ' has ' .. have .. ' tiles, expected ' .. tostring(total))
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'stage', 0, 'tiles_done', 0,
+           'attempts', 0, 'created_at', ARGV[2], unpack(ARGV, 3))
+redis.call('PERSIST', KEYS[2])
+redis.call('PERSIST', KEYS[3])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+return redis.call('XADD', KEYS[4], '*', 'id', ARGV[1])
