@@ -51,7 +51,7 @@ test: deps
 
 ## bench: speed figures (release build), printed.
 bench: build
-	.build/$(CONFIG)/imgproc-bench
+	Tests/with-services.sh .build/$(CONFIG)/imgproc-bench
 
 clean:
 	rm -rf .build

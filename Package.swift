@@ -36,7 +36,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs"], exclude: ["opencv_bench.py"]),
+        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore"],
+                         exclude: ["opencv_bench.py"]),
 
         .target(name: "TestSupport", dependencies: ["ImageCore"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),

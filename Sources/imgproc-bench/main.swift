@@ -1,6 +1,7 @@
 import Foundation
 import ImageCodecs
 import ImageCore
+import TileStore
 
 // Speed figures for `make bench`: release build, one core, printed.
 // Each figure is the best of a few runs, beside OpenCV on the same pixels
@@ -9,9 +10,9 @@ import ImageCore
 let arguments = CommandLine.arguments
 let width = 6000, height = 4000
 
-func seconds(_ body: () -> Void) -> Double {
+func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
@@ -59,6 +60,7 @@ func opencvTimes(_ specs: [String], imagePath: String) -> [String: Double] {
     return times
 }
 
+let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
 let specs = arguments.count > 1 ? Array(arguments.dropFirst()) : [
     "grayscale", "invert", "brightness:20", "contrast:1.2", "gamma:2.2", "blur:1", "blur:3", "boxblur:2",
     "median:1", "median:3", "sharpen:1:1", "sobel", "canny:100:200", "clahe:2:8", "resize:0.5", "resize:1.5",
@@ -86,4 +88,8 @@ for spec in specs {
     var line = pad(spec, 16) + pad(String(format: "%.3f", t), 11) + pad(String(format: "%.0f", mp), 9)
     if let c = cv[spec] { line += pad(String(format: "%.3f", c), 10) + String(format: "%.2fx", c / t) }
     print(line)
+}
+
+if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
+    try RedisBench.run(url: try RedisURL(redisURL), image: image)
 }

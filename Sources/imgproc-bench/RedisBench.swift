@@ -1,0 +1,61 @@
+import Foundation
+import ImageCore
+import TileStore
+
+/// Tile store figures against the Redis named by REDIS_URL (make bench starts one).
+enum RedisBench {
+    static func run(url: RedisURL, image: Image) throws {
+        print("\ntile store: Redis at \(url)")
+        let store = try TileStore(url: url)
+        let plan = try Plan(try Pipeline(parsing: "blur:3"), input: image.shape)
+
+        // Submitting a 24 MP image: cutting tiles (with halos) and storing them.
+        var id = ""
+        var bytes = 0
+        let submit = seconds {
+            let tiles = plan.stages[0].tiles(tileSize: 256).map {
+                TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
+            }
+            bytes = tiles.reduce(0) { $0 + $1.pixels.count }
+            id = TileStore.newJobID()
+            try? store.submit(id: id, fields: ["ops": "blur:3", "stages": "1"], tiles: tiles, source: [])
+        }
+        print(String(format: "submit 24 MP, 256-px tiles:  %.3f s, %d tiles, %.0f MB of tile data, %.0f MB/s",
+                     submit, plan.stages[0].tiles(tileSize: 256).count, Double(bytes) / 1e6, Double(bytes) / 1e6 / submit))
+
+        // Claims of 256×256 RGB tiles, K at a time, by one rank.
+        for k in [1, 8] {
+            let tileCount = 400
+            let tile = Image(width: 256, height: 256, channels: 3, value: 7)
+            let tiles = (0..<tileCount).map {
+                TileData(index: $0, core: Rect(x: 0, y: 0, width: 256, height: 256),
+                         halo: Rect(x: 0, y: 0, width: 256, height: 256), pixels: tile.pixels)
+            }
+            let job = TileStore.newJobID()
+            try store.submit(id: job, fields: ["stages": "1"], tiles: tiles, source: [])
+            _ = try store.deal(id: job, world: 1, maxAttempts: 3, reason: "bench")
+            let before = try evalshaCalls(store)
+            var claimed = 0, claims = 0
+            let t = seconds {
+                while let batch = try? store.claim(id: job, rank: 0, count: k), !batch.isEmpty {
+                    claimed += batch.count
+                    claims += 1
+                }
+            }
+            let roundTrips = try evalshaCalls(store) - before
+            print(String(format: "claim K=%d, 256x256 RGB:        %.0f claims/s, %.0f tiles/s, %.0f MB/s, %.2f round trips per claim",
+                         k, Double(claims) / t, Double(claimed) / t, Double(claimed * tile.pixels.count) / 1e6 / t,
+                         Double(roundTrips) / Double(claims + 1)))
+            try store.fail(id: job, reason: "bench done", world: 1)
+        }
+        try store.fail(id: id, reason: "bench done", world: 1)
+    }
+
+    /// EVALSHA calls Redis has served so far (INFO commandstats).
+    static func evalshaCalls(_ store: TileStore) throws -> Int {
+        let info = try store.connection.command(["INFO", "commandstats"]).text ?? ""
+        guard let line = info.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first else { return 0 }
+        return Int(calls) ?? 0
+    }
+}
