@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "imgproc", targets: ["imgproc"]),
+        .executable(name: "imgproc-worker", targets: ["imgproc-worker"]),
         .library(name: "ImageCore", targets: ["ImageCore"]),
         .library(name: "ImageCodecs", targets: ["ImageCodecs"]),
     ],
@@ -19,6 +20,7 @@ let package = Package(
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
@@ -28,6 +30,13 @@ let package = Package(
             "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
+        .target(name: "Cluster", dependencies: ["CMPI"]),
+        // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
+        .target(name: "Worker", dependencies: [
+            "ImageCore", "ImageCodecs", "TileStore", "Cluster", .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Thin executables.
         .executableTarget(
             name: "imgproc",
@@ -35,6 +44,10 @@ let package = Package(
                 "ImageCore", "ImageCodecs", "TileStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "imgproc-worker",
+            dependencies: ["Worker", "TileStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore"],
                          exclude: ["opencv_bench.py"]),

@@ -17,6 +17,8 @@
 -- ARGV[2] now, milliseconds
 -- ARGV[3] most attempts allowed
 -- ARGV[4] why the job is (re)dealt, kept as last_interruption when restarting
+-- ARGV[5] "attempt" (default) counts an attempt: a start or a restart after a
+--         crash; "continue" does not: the next stage, or tiles lost in transit
 -- Reply:  {"running", attempts, tiles dealt} or {"failed", reason}
 -- Errors: "NOJOB", "FINISHED" (done or failed jobs are not dealt)
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -25,8 +27,9 @@ if status == 'done' or status == 'failed' then
   return redis.error_reply('FINISHED job is ' .. status)
 end
 local n = tonumber(ARGV[1])
-local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') + 1
-if attempts > tonumber(ARGV[3]) then
+local counted = ARGV[5] ~= 'continue'
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') + (counted and 1 or 0)
+if counted and attempts > tonumber(ARGV[3]) then
   local reason = 'gave up after ' .. (attempts - 1) .. ' attempts; last: ' ..
                  (redis.call('HGET', KEYS[1], 'last_interruption') or ARGV[4])
   redis.call('HSET', KEYS[1], 'status', 'failed', 'error', reason, 'finished_at', ARGV[2])
@@ -55,9 +58,9 @@ for r = 0, n - 1 do
   end
 end
 local fields = {'status', 'running', 'attempts', attempts, 'world', n, 'dealt_at', ARGV[2]}
-if attempts == 1 then
+if attempts == 1 and counted then
   fields[#fields + 1] = 'started_at'; fields[#fields + 1] = ARGV[2]
-else
+elseif counted then
   fields[#fields + 1] = 'last_interruption'; fields[#fields + 1] = ARGV[4]
 end
 redis.call('HSET', KEYS[1], unpack(fields))

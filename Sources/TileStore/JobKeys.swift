@@ -26,9 +26,13 @@ public struct JobKeys: Sendable {
     public var out: String { prefix + "out" }
     /// String: the encoded original image.
     public var source: String { prefix + "source" }
+    /// String: statistics reduced over a stage (clahe's cell histograms), for the next stage.
+    public var stats: String { prefix + "stats" }
     /// String: the encoded result, until the server has stored it.
     public var result: String { prefix + "result" }
     /// List: the tile indexes dealt to `rank`.
     public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
     public func queues(_ count: Int) -> [RedisArgument] { (0..<count).map { .text(queue($0)) } }
+    /// Keys deleted when a job ends (its queues added by the caller).
+    var working: [RedisArgument] { [.text(tiles), .text(out), .text(owner), .text(stats), .text(source)] }
 }

@@ -78,7 +78,8 @@ public final class TileStore {
     public struct QueueEntry: Sendable, Equatable {
         public let entry: String
         public let jobID: String
-        /// Taken over from a consumer that went silent (crashed), not new.
+        /// Taken before and not finished (by this consumer's previous run, or by
+        /// one that went silent): the job was interrupted.
         public let reclaimed: Bool
     }
 
@@ -89,7 +90,7 @@ public final class TileStore {
                                    args: [.text(JobKeys.group), .text(consumer), .int(Int(minIdle * 1000))])
         guard let items = reply.array, items.count == 3, let kind = items[0].text,
               let entry = items[1].text, let id = items[2].text else { return nil }
-        return QueueEntry(entry: entry, jobID: id, reclaimed: kind == "reclaimed")
+        return QueueEntry(entry: entry, jobID: id, reclaimed: kind != "new")
     }
 
     /// Removes a finished job's entry from the queue (acknowledged and deleted,
@@ -113,12 +114,16 @@ public final class TileStore {
     }
 
     /// Deals the job's unfinished tiles to `world` rank queues (`deal.lua`).
-    public func deal(id: String, world: Int, maxAttempts: Int, reason: String) throws(RedisError) -> DealResult {
+    /// - Parameter counted: whether this is a new attempt (a start or a restart);
+    ///   false for the next stage or tiles lost in transit.
+    public func deal(id: String, world: Int, maxAttempts: Int, reason: String,
+                     counted: Bool = true) throws(RedisError) -> DealResult {
         let keys = JobKeys(id)
         let previous = try job(id)?.world ?? 0
         let reply = try runner.run("deal", keys: [.text(keys.job), .text(keys.done), .text(keys.owner), .text(keys.tiles)]
                                    + keys.queues(max(world, previous)),
-                                   args: [.int(world), Self.now, .int(maxAttempts), .text(reason)])
+                                   args: [.int(world), Self.now, .int(maxAttempts), .text(reason),
+                                          .text(counted ? "attempt" : "continue")])
         guard let items = reply.array, let kind = items.first?.text else {
             throw RedisError(.protocolError, "deal.lua: unexpected reply")
         }
@@ -181,15 +186,14 @@ public final class TileStore {
         let keys = JobKeys(id)
         var args: [RedisArgument] = [Self.now, .bytes(result)]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
-        _ = try runner.run("finish", keys: [.text(keys.job), .text(keys.result), .text(keys.tiles), .text(keys.out),
-                                            .text(keys.owner), .text(keys.source)] + keys.queues(world), args: args)
+        _ = try runner.run("finish", keys: [.text(keys.job), .text(keys.result)] + keys.working + keys.queues(world),
+                           args: args)
     }
 
     /// Marks the job failed with `reason` (`fail.lua`).
     public func fail(id: String, reason: String, world: Int) throws(RedisError) {
         let keys = JobKeys(id)
-        _ = try runner.run("fail", keys: [.text(keys.job), .text(keys.tiles), .text(keys.out), .text(keys.owner),
-                                          .text(keys.source)] + keys.queues(world),
+        _ = try runner.run("fail", keys: [.text(keys.job)] + keys.working + keys.queues(world),
                            args: [Self.now, .text(reason)])
     }
 
@@ -205,6 +209,21 @@ public final class TileStore {
     /// The encoded original.
     public func source(_ id: String) throws(RedisError) -> [UInt8]? {
         try connection.command(["GET", .text(JobKeys(id).source)]).bytes
+    }
+
+    /// Statistics stored for the next stage (see ``JobKeys/stats``).
+    public func setStats(_ id: String, _ values: [UInt32]) throws(RedisError) {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(values.count * 4)
+        for v in values { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+        try connection.command(["SET", .text(JobKeys(id).stats), .bytes(bytes)])
+    }
+
+    public func stats(_ id: String) throws(RedisError) -> [UInt32]? {
+        guard let bytes = try connection.command(["GET", .text(JobKeys(id).stats)]).bytes else { return nil }
+        return stride(from: 0, to: bytes.count - 3, by: 4).map { i in
+            (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[i + $1]) << (8 * $1) }
+        }
     }
 
     /// The encoded result, once the job is done.

@@ -1,0 +1,150 @@
+import CMPI
+import Foundation
+
+/// The MPI world of this process: rank, size and the collectives imgproc
+/// uses. All MPI handles stay in this file.
+///
+/// Blocking collectives would spin a CPU while ranks wait (Open MPI polls);
+/// these post the non-blocking form and test it with short sleeps, so idle
+/// ranks cost nothing.
+///
+/// One instance per process; MPI calls are made from one thread only.
+public final class Cluster {
+    public let rank: Int
+    public let size: Int
+    /// How long to sleep between completion tests of a collective.
+    public var pollInterval: Double = 0.0005
+
+    /// Initialises MPI (`MPI_Init_thread`, funnelled) and reads rank and size.
+    public init() throws(MPIError) {
+        var provided: Int32 = 0
+        try Self.check("MPI_Init_thread", MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided))
+        // Errors come back as codes (and become Swift errors) rather than aborting here;
+        // a rank that dies still takes the job down, as Open MPI does with any lost peer.
+        try Self.check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()))
+        var r: Int32 = 0, s: Int32 = 0
+        try Self.check("MPI_Comm_rank", MPI_Comm_rank(cmpi_comm_world(), &r))
+        try Self.check("MPI_Comm_size", MPI_Comm_size(cmpi_comm_world(), &s))
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    /// Ends MPI; call once, after the last collective.
+    public func finalize() {
+        MPI_Finalize()
+    }
+
+    /// Aborts every rank of the world with `code`.
+    public func abort(_ code: Int32) -> Never {
+        MPI_Abort(cmpi_comm_world(), code)
+        exit(code)
+    }
+
+    static func check(_ call: String, _ code: Int32) throws(MPIError) {
+        guard code != cmpi_success() else { return }
+        var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(code, &buffer, &length)
+        throw MPIError(call: call, code: code, message: String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Waits for a posted non-blocking operation, sleeping between tests.
+    private func wait(_ call: String, _ request: inout MPI_Request?) throws(MPIError) {
+        var done: Int32 = 0
+        while true {
+            try Self.check(call, MPI_Test(&request, &done, cmpi_status_ignore()))
+            if done != 0 { return }
+            if pollInterval > 0 { Thread.sleep(forTimeInterval: pollInterval) }
+        }
+    }
+
+    /// `bytes` of `root` on every rank (length first, then the bytes).
+    public func broadcast(_ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
+        var length = UInt64(bytes.count)
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Ibcast", MPI_Ibcast(&length, 1, cmpi_uint64(), Int32(root), cmpi_comm_world(), &request))
+        try wait("MPI_Ibcast", &request)
+        var data = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length))
+        if length > 0 {
+            try data.withUnsafeMutableBytes { (p: UnsafeMutableRawBufferPointer) in
+                try Self.check("MPI_Ibcast", MPI_Ibcast(p.baseAddress, Int32(length), cmpi_byte(), Int32(root),
+                                                        cmpi_comm_world(), &request))
+                try wait("MPI_Ibcast", &request)
+            }
+        }
+        return data
+    }
+
+    /// Every rank's `bytes`, in rank order, at `root` (MPI_Gatherv); other ranks get [].
+    public func gatherv(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]] {
+        // Counts first (MPI_Gather), then the variable-length data.
+        var count = Int32(bytes.count)
+        var counts = [Int32](repeating: 0, count: rank == root ? size : 1)
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Igather", MPI_Igather(&count, 1, cmpi_int(), &counts, 1, cmpi_int(), Int32(root),
+                                                  cmpi_comm_world(), &request))
+        try wait("MPI_Igather", &request)
+        var displacements = [Int32](repeating: 0, count: counts.count)
+        var total = 0
+        if rank == root {
+            for i in 0..<size {
+                displacements[i] = Int32(total)
+                total += Int(counts[i])
+            }
+            guard total <= Int(Int32.max) else {
+                throw MPIError(call: "MPI_Igatherv", code: -1, message: "\(total) bytes is more than one gather can carry")
+            }
+        }
+        var received = [UInt8](repeating: 0, count: max(total, 1))
+        var sendBuffer = bytes.isEmpty ? [UInt8](repeating: 0, count: 1) : bytes
+        try sendBuffer.withUnsafeMutableBytes { (s: UnsafeMutableRawBufferPointer) in
+            try received.withUnsafeMutableBytes { (r: UnsafeMutableRawBufferPointer) in
+                try Self.check("MPI_Igatherv", MPI_Igatherv(s.baseAddress, count, cmpi_byte(), r.baseAddress, &counts,
+                                                            &displacements, cmpi_byte(), Int32(root), cmpi_comm_world(),
+                                                            &request))
+                try wait("MPI_Igatherv", &request)
+            }
+        }
+        guard rank == root else { return [] }
+        return (0..<size).map { Array(received[Int(displacements[$0])..<(Int(displacements[$0]) + Int(counts[$0]))]) }
+    }
+
+    /// The element-wise sum of every rank's `values` (MPI_Allreduce), on every rank.
+    public func allreduceSum(_ values: [UInt32]) throws -> [UInt32] {
+        var input = values
+        var output = [UInt32](repeating: 0, count: values.count)
+        var request: MPI_Request? = cmpi_request_null()
+        try input.withUnsafeMutableBytes { (i: UnsafeMutableRawBufferPointer) in
+            try output.withUnsafeMutableBytes { (o: UnsafeMutableRawBufferPointer) in
+                try Self.check("MPI_Iallreduce", MPI_Iallreduce(i.baseAddress, o.baseAddress, Int32(values.count),
+                                                                cmpi_uint32(), cmpi_sum(), cmpi_comm_world(), &request))
+                try wait("MPI_Iallreduce", &request)
+            }
+        }
+        return output
+    }
+
+    /// The largest of every rank's `value`, on every rank.
+    public func allreduceMax(_ value: Double) throws(MPIError) -> Double {
+        var input = value, output = 0.0
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Iallreduce", MPI_Iallreduce(&input, &output, 1, cmpi_double(), cmpi_max(), cmpi_comm_world(),
+                                                        &request))
+        try wait("MPI_Iallreduce", &request)
+        return output
+    }
+
+    /// Waits until every rank gets here.
+    public func barrier() throws(MPIError) {
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Ibarrier", MPI_Ibarrier(cmpi_comm_world(), &request))
+        try wait("MPI_Ibarrier", &request)
+    }
+
+    /// The host this rank runs on.
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import ImageCore
+import Logging
+import TileStore
+
+/// One rank's share of a stage: claim tiles from its own queue, steal when
+/// it is empty, process them, record them in Redis; until nothing is left.
+struct StageRunner {
+    let rank: Int
+    let world: Int
+    let config: WorkerConfiguration
+    let store: TileStore
+    let logger: Logger
+
+    struct Outcome {
+        var tiles: [(index: Int, region: Region)] = []
+        var processSeconds = 0.0
+        var redisSeconds = 0.0
+    }
+
+    func run(job: JobRecord, stage: Stage, tables: ClaheTables?) throws -> Outcome {
+        var outcome = Outcome()
+        let crash = config.crashOnOps.map { job.ops.contains($0) && rank == world - 1 } ?? false
+        while true {
+            var started = Date()
+            var tiles = try store.claim(id: job.id, rank: rank, count: config.claimBatch)
+            if tiles.isEmpty && config.stealing {
+                let stolen = try store.steal(id: job.id, rank: rank, world: world, count: config.claimBatch)
+                tiles = stolen.tiles
+            }
+            outcome.redisSeconds += Date().timeIntervalSince(started)
+            if tiles.isEmpty { break }
+            started = Date()
+            var done: [(index: Int, pixels: [UInt8])] = []
+            for tile in tiles {
+                if crash {
+                    logger.warning("test hook: crashing on purpose", metadata: ["job": "\(job.id)"])
+                    kill(getpid(), SIGKILL)
+                }
+                if rank == config.slowRank && config.tileDelay > 0 { Thread.sleep(forTimeInterval: config.tileDelay) }
+                let source = Region(image: Image(width: tile.halo.width, height: tile.halo.height,
+                                                 channels: stage.input.channels, pixels: tile.pixels),
+                                    x: tile.halo.x, y: tile.halo.y)
+                let region = stage.process(source, output: tile.core, tables: tables)
+                outcome.tiles.append((tile.index, region))
+                done.append((tile.index, region.image.pixels))
+            }
+            outcome.processSeconds += Date().timeIntervalSince(started)
+            started = Date()
+            // Recorded in Redis too, so a restart after a crash does not redo them.
+            _ = try retrying { try store.complete(id: job.id, rank: rank, outputs: done) }
+            outcome.redisSeconds += Date().timeIntervalSince(started)
+        }
+        return outcome
+    }
+}
+
+extension Stage {
+    /// The tiles of a stage whose input is `image`, with the pixels they read.
+    func tileData(from image: Image, tileSize: Int) -> [TileData] {
+        tiles(tileSize: tileSize).map {
+            TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
+        }
+    }
+}

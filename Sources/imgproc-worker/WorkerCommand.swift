@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import TileStore
+import Worker
+
+/// One MPI rank of the workers: `mpirun -np N imgproc-worker --redis URL`.
+@main
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imgproc-worker",
+        abstract: "An MPI rank of imgproc's workers; start N of them with mpirun (or 'imgproc workers').",
+        discussion: """
+            Rank 0 takes jobs from Redis and coordinates; every rank claims, steals and
+            processes tiles. Example: mpirun -np 4 .build/release/imgproc-worker --redis redis://10.0.0.1:6379/0
+            """
+    )
+
+    @Option(help: "Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
+    var redis: String?
+
+    @Option(help: "Name of rank 0 in the job queue's consumer group; a world restarted under the same name resumes its jobs at once (default: workers@HOST).")
+    var consumer: String?
+
+    @Option(help: "Tiles taken per claim or steal.")
+    var batch: Int = 4
+
+    @Flag(help: "Do not steal from other ranks (for comparisons).")
+    var noSteal = false
+
+    @Option(help: "Attempts a job gets before it is failed.")
+    var maxAttempts: Int = 3
+
+    @Option(help: "Seconds a job may go untouched before another world takes it over.")
+    var reclaimAfter: Double = 30
+
+    @Option(help: "Stop after this many idle seconds (default: run until stopped).")
+    var exitWhenIdle: Double?
+
+    @Option(help: "Why the previous world ended (the supervisor passes it), recorded on interrupted jobs.")
+    var lastExit: String?
+
+    func run() throws {
+        let urlText = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+        let url: RedisURL
+        do { url = urlText.isEmpty ? .default : try RedisURL(urlText) } catch { throw ValidationError("\(error)") }
+        var hostName = [CChar](repeating: 0, count: 256)
+        gethostname(&hostName, hostName.count)
+        let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(host)")
+        config.claimBatch = max(1, batch)
+        config.stealing = !noSteal
+        config.maxAttempts = maxAttempts
+        config.reclaimAfter = reclaimAfter
+        config.exitWhenIdle = exitWhenIdle
+        config.lastExit = lastExit
+        // Test hooks, off unless set.
+        let env = ProcessInfo.processInfo.environment
+        config.tileDelay = (env["IMGPROC_TEST_TILE_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000
+        config.slowRank = env["IMGPROC_TEST_SLOW_RANK"].flatMap(Int.init)
+        config.crashOnOps = env["IMGPROC_TEST_CRASH_ON_OPS"]
+        let status = WorkerRank.run(config)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
