@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs", "TileStore",
+                "ImageCore", "ImageCodecs", "TileStore", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -39,7 +39,8 @@ public struct Scripts: Sendable {
         try Scripts(directory: try directory())
     }
 
-    static func directory() throws(RedisError) -> URL {
+    /// Where the scripts are read from (see above).
+    public static func directory() throws(RedisError) -> URL {
         if let dir = ProcessInfo.processInfo.environment["IMGPROC_LUA_DIR"], !dir.isEmpty {
             return URL(fileURLWithPath: dir)
         }

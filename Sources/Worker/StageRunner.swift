@@ -20,24 +20,26 @@ struct StageRunner {
 
     func run(job: JobRecord, stage: Stage, tables: ClaheTables?) throws -> Outcome {
         var outcome = Outcome()
-        let crash = config.crashOnOps.map { job.ops.contains($0) && rank == world - 1 } ?? false
+        if let poison = config.crashOnOps, job.ops.contains(poison), rank == world - 1 {
+            logger.warning("test hook: crashing on purpose", metadata: ["job": "\(job.id)"])
+            kill(getpid(), SIGKILL)
+        }
         while true {
             var started = Date()
-            var tiles = try store.claim(id: job.id, rank: rank, count: config.claimBatch)
+            // If Redis goes away mid-claim, the claimed tiles may be lost with the
+            // reply; rank 0 then finds them missing and deals them again.
+            var tiles = try retrying { try store.claim(id: job.id, rank: rank, count: config.claimBatch) }
             if tiles.isEmpty && config.stealing {
-                let stolen = try store.steal(id: job.id, rank: rank, world: world, count: config.claimBatch)
-                tiles = stolen.tiles
+                tiles = try retrying { try store.steal(id: job.id, rank: rank, world: world, count: config.claimBatch) }.tiles
             }
             outcome.redisSeconds += Date().timeIntervalSince(started)
             if tiles.isEmpty { break }
             started = Date()
             var done: [(index: Int, pixels: [UInt8])] = []
             for tile in tiles {
-                if crash {
-                    logger.warning("test hook: crashing on purpose", metadata: ["job": "\(job.id)"])
-                    kill(getpid(), SIGKILL)
+                if config.tileDelay > 0 && (config.slowRank == nil || rank == config.slowRank) {
+                    Thread.sleep(forTimeInterval: config.tileDelay)
                 }
-                if rank == config.slowRank && config.tileDelay > 0 { Thread.sleep(forTimeInterval: config.tileDelay) }
                 let source = Region(image: Image(width: tile.halo.width, height: tile.halo.height,
                                                  channels: stage.input.channels, pixels: tile.pixels),
                                     x: tile.halo.x, y: tile.halo.y)

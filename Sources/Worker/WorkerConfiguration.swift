@@ -24,10 +24,11 @@ public struct WorkerConfiguration: Sendable {
     /// JPEG quality of results.
     public var jpegQuality = 90
 
-    /// Test hook: seconds `slowRank` sleeps before each tile.
+    /// Test hook: seconds `slowRank` (every rank when nil) sleeps before each tile.
     public var tileDelay = 0.0
     public var slowRank: Int?
-    /// Test hook: the last rank kills itself (SIGKILL) on jobs whose pipeline contains this text.
+    /// Test hook: the last rank kills itself (SIGKILL) when it starts work on a
+    /// job whose pipeline contains this text: a job that crashes every time.
     public var crashOnOps: String?
 
     public init(redis: RedisURL, consumer: String) {

@@ -9,7 +9,7 @@ struct Imgproc: ParsableCommand {
             Pipelines are operations separated by commas, each NAME or NAME:ARG:ARG,
             for example 'grayscale,blur:3,canny:100:200'. 'imgproc ops' lists them.
             """,
-        subcommands: [ProcessCommand.self, OpsCommand.self, EnqueueCommand.self, InspectCommand.self, ResultCommand.self]
+        subcommands: [ProcessCommand.self, OpsCommand.self, EnqueueCommand.self, InspectCommand.self, ResultCommand.self, WorkersCommand.self]
     )
 }
 
