@@ -60,5 +60,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport"]),
         // Live-service tests: a real redis-server (REDIS_URL, or one they start).
         .testTarget(name: "TileStoreTests", dependencies: ["TileStore", "ImageCore", "TestSupport"]),
+        // Live-service tests: real mpirun worlds of imgproc-worker against Redis.
+        .testTarget(name: "WorkerTests", dependencies: ["TileStore", "ImageCore", "ImageCodecs", "TestSupport"]),
     ]
 )

@@ -18,7 +18,7 @@ stop_services() {
 }
 trap stop_services EXIT INT TERM
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --appendonly yes --save "" \
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --appendonly yes --save "" --databases 64 \
     --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" --daemonize yes
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export REDIS_URL="redis://127.0.0.1:$redis_port/0"

@@ -25,7 +25,7 @@ public final class RedisTestServer: @unchecked Sendable {
     /// Starts (or restarts) the server on the same port and folder.
     public func start(extra: [String] = []) throws {
         var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
-                    "--pidfile", pidFile, "--daemonize", "yes", "--save", "",
+                    "--pidfile", pidFile, "--daemonize", "yes", "--save", "", "--databases", "64",
                     "--logfile", directory.appendingPathComponent("redis.log").path]
         if let password { args += ["--requirepass", password] }
         let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["redis-server"] + args + extra, capture: false)

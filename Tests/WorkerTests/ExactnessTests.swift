@@ -1,0 +1,52 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import Testing
+import TestSupport
+import TileStore
+
+/// Results of MPI worlds of 1, 2 and 3 ranks are byte for byte `imgproc process`.
+@Suite("Distributed results equal the reference", .serialized,
+       .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
+struct DistributedExactnessTests {
+    /// Every operation appears; canny and clahe also in the middle of pipelines (several stages).
+    static let pipelines = [
+        "grayscale,invert,brightness:-30,contrast:1.4",
+        "gamma:0.7,blur:2.5,sharpen:1:1.5",
+        "boxblur:3,median:2,sobel",
+        "canny:40:120",
+        "clahe:3:4,resize:0.6",
+        "resize:123x77,rotate:90,flip:v,median:1",
+        "blur:1,canny,boxblur:1",
+        "rotate:270,clahe,flip:h,canny:80:160",
+    ]
+
+    @Test(arguments: [1, 2, 3])
+    func worldOf(ranks: Int) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(10 + ranks)
+        // Odd sizes, colour and gray, PNG and JPEG sources.
+        let sources: [(String, Image, ImageFormat)] = [
+            ("a.png", testImage(width: 257, height: 129, channels: 3, seed: 21), .png),
+            ("b.png", testImage(width: 97, height: 61, channels: 1, seed: 22), .png),
+            ("c.jpg", testImage(width: 131, height: 200, channels: 3, seed: 23), .jpeg),
+        ]
+        var jobs: [(id: String, name: String, ops: String, format: ImageFormat)] = []
+        for (k, ops) in Self.pipelines.enumerated() {
+            let (name, image, format) = sources[k % sources.count]
+            let id = try enqueue(image, as: format, name: name, ops: ops, tile: 48, redis: redis, dir: dir)
+            jobs.append((id, name, ops, format))
+        }
+        let log = try runWorld(ranks: ranks, redis: redis, dir: dir)
+        for job in jobs {
+            let record = try #require(try store.job(job.id))
+            #expect(record.status == .done, "\(job.ops): \(record.error ?? "") \(log.suffix(500))")
+            let result = try store.result(job.id)
+            let expected = try reference(job.name, ops: job.ops, format: job.format, dir: dir)
+            #expect(result == expected, "\(job.ops) on \(job.name) with \(ranks) ranks differs from imgproc process")
+            #expect(try keys(of: job.id, store) == ["job", "done", "result"], "working keys are deleted")
+        }
+        #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import Testing
+import TestSupport
+import TileStore
+
+@Suite("Stealing and recovery", .serialized, .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
+struct ResilienceTests {
+    /// A rank slowed on purpose: with stealing the others take most of its
+    /// tiles and the job is much faster than without.
+    @Test func aSlowRankIsRobbed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(21)
+        let image = testImage(width: 240, height: 240, channels: 3, seed: 5)
+        var timings: [Bool: Double] = [:]
+        var perRank: [Bool: [Int: Int]] = [:]
+        for stealing in [true, false] {
+            let id = try enqueue(image, as: .png, name: "s.png", ops: "blur:1", tile: 24, redis: redis, dir: dir)
+            // 100 tiles for 3 ranks: rank 1 gets 33, at 60 ms each on purpose.
+            _ = try runWorld(ranks: 3, redis: redis, extra: stealing ? [] : ["--no-steal"],
+                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60", "IMGPROC_TEST_SLOW_RANK": "1"], dir: dir)
+            let job = try #require(try store.job(id))
+            #expect(job.status == .done)
+            timings[stealing] = Double(job.int("t_process_ms") ?? 0) / 1000
+            var counts: [Int: Int] = [:]
+            for rank in try store.tileRanks(id, completed: true).values { counts[rank, default: 0] += 1 }
+            perRank[stealing] = counts
+            let map = try store.tileRanks(id, completed: true)
+            print("stealing \(stealing): tile -> rank " + (0..<100).map { String(map[$0] ?? -1) }.joined())
+        }
+        print("tiles per rank with stealing \(perRank[true]!), without \(perRank[false]!); "
+              + "processing \(timings[true]!) s vs \(timings[false]!) s")
+        #expect(perRank[false]![1] == 33, "without stealing the slow rank does its whole block")
+        #expect(perRank[true]![1, default: 0] < 20, "with stealing the others take most of it")
+        #expect(timings[true]! < timings[false]! * 0.7, "stealing makes the job clearly faster")
+    }
+
+    /// kill -9 of a rank mid-job: the supervisor restarts the world, the job
+    /// completes with the same bytes, nothing is left behind in Redis.
+    @Test func aKilledRankDoesNotLoseTheJob() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(22)
+        let ops = "blur:2,canny:60:140"
+        let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 9), as: .png, name: "k.png",
+                             ops: ops, tile: 32, redis: redis, dir: dir)
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
+                                                                       "--exit-when-idle", "2"],
+                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        try waitUntil(seconds: 60) { (try store.job(id)?.tilesDone ?? 0) >= 16 }
+        let pid = try rankPID(1, store)
+        kill(pid, SIGKILL)
+        let job = try waitForJob(store, id)
+        #expect(job.status == .done, "\(job.error ?? "") \(supervisor.output.suffix(1500))")
+        #expect(job.attempts == 2, "the job was resumed once")
+        #expect(job.fields["last_interruption"]?.contains("status 137") == true)
+        #expect(try store.result(id) == reference("k.png", ops: ops, format: .png, dir: dir))
+        #expect(supervisor.wait(seconds: 60) == 0)
+        #expect(try keys(of: id, store) == ["job", "done", "result"])
+        #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0)
+        #expect(supervisor.output.contains("restarting"))
+    }
+
+    /// A job that crashes the workers every time is failed after 3 attempts,
+    /// and the job behind it still runs.
+    @Test func aPoisonJobIsFailedAfterThreeAttempts() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(23)
+        let image = testImage(width: 64, height: 64, channels: 3, seed: 2)
+        let poison = try enqueue(image, as: .png, name: "p.png", ops: "gamma:1.7", tile: 32, redis: redis, dir: dir)
+        let next = try enqueue(image, as: .png, name: "n.png", ops: "invert", tile: 32, redis: redis, dir: dir)
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
+                                                                       "--exit-when-idle", "2"],
+                                        environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        let failed = try waitForJob(store, poison, seconds: 90)
+        #expect(failed.status == .failed)
+        #expect(failed.error?.contains("gave up after 3 attempts") == true, "\(failed.error ?? "")")
+        #expect(try waitForJob(store, next).status == .done)
+        #expect(supervisor.wait(seconds: 60) == 0)
+        #expect(try keys(of: poison, store).isSubset(of: ["job", "done"]), "a failed job keeps only its record and tile map")
+    }
+
+    /// Redis restarted mid-job (append-only file on): the workers retry and the job completes.
+    @Test func redisRestartsMidJob() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try RedisTestServer()
+        let store = try TileStore(url: RedisURL(server.url))
+        let ops = "clahe:2:4,blur:1"
+        let id = try enqueue(testImage(width: 300, height: 200, channels: 3, seed: 4), as: .png, name: "r.png",
+                             ops: ops, tile: 25, redis: server.url, dir: dir)
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", server.url,
+                                                                       "--exit-when-idle", "3"],
+                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "25"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        try waitUntil(seconds: 60) { (try? store.job(id)?.tilesDone ?? 0) ?? 0 >= 10 }
+        server.stop()
+        Thread.sleep(forTimeInterval: 1.5)
+        try server.start()
+        let job = try waitForJob(store, id)
+        #expect(job.status == .done, "\(job.error ?? "") \(supervisor.output.suffix(1500))")
+        #expect(try store.result(id) == reference("r.png", ops: ops, format: .png, dir: dir))
+        #expect(supervisor.wait(seconds: 60) == 0)
+    }
+
+    /// The pid of a rank, from the heartbeats in `imgproc:workers`.
+    func rankPID(_ rank: Int, _ store: TileStore) throws -> pid_t {
+        var pid: pid_t?
+        try waitUntil(seconds: 10) {
+            for value in try store.connection.command(["HVALS", .text(JobKeys.workers)]).array ?? [] {
+                let fields = (value.text ?? "").split(separator: " ")
+                if fields.contains("rank=\(rank)"), let p = fields.first(where: { $0.hasPrefix("pid=") }) {
+                    pid = pid_t(p.dropFirst(4))
+                }
+            }
+            return pid != nil
+        }
+        return pid!
+    }
+}
