@@ -36,12 +36,26 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-## run: start imgproc (for now: build and show how to use it).
+## run: start the system: a local redis-server (append-only file on, data in
+## .run/, unless REDIS_URL names one) and the MPI workers, one rank per core.
+## Ctrl-C stops everything it started.
+RUN_DIR      ?= $(CURDIR)/.run
+REDIS_PORT   ?= 6380
+WORKERS      ?= $(shell nproc)
 run: build
-	@echo
-	@.build/$(CONFIG)/imgproc --help
-	@echo
-	@echo "Try: .build/$(CONFIG)/imgproc process IN.jpg OUT.png --ops grayscale,blur:2,canny"
+	@set -e; mkdir -p "$(RUN_DIR)/redis"; \
+	if [ -z "$$REDIS_URL" ]; then \
+	    redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir "$(RUN_DIR)/redis" --appendonly yes \
+	        --pidfile "$(RUN_DIR)/redis/redis.pid" --logfile "$(RUN_DIR)/redis/redis.log" --daemonize yes; \
+	    trap 'kill $$(cat "$(RUN_DIR)/redis/redis.pid") 2>/dev/null && echo "stopped redis-server"' EXIT INT TERM; \
+	    export REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0; \
+	    for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	fi; \
+	echo "imgproc: Redis at $$REDIS_URL, $(WORKERS) worker ranks. In another shell:"; \
+	echo "  export REDIS_URL=$$REDIS_URL"; \
+	echo "  .build/$(CONFIG)/imgproc enqueue photo.jpg --ops grayscale,blur:2,canny   # prints a job id"; \
+	echo "  .build/$(CONFIG)/imgproc inspect ID;  .build/$(CONFIG)/imgproc result ID out.jpg"; \
+	.build/$(CONFIG)/imgproc workers --np $(WORKERS) --redis "$$REDIS_URL"
 
 ## test: every test, in release mode (pixel loops are 10-50x slower in debug),
 ## against a redis-server of its own (Tests/with-services.sh starts and stops it).
