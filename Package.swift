@@ -30,6 +30,8 @@ let package = Package(
             "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Decoding, checking and cutting an upload into a job's first tiles.
+        .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
         // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
@@ -41,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs", "TileStore", "Worker",
+                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,7 +51,7 @@ let package = Package(
             name: "imgproc-worker",
             dependencies: ["Worker", "TileStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore"],
+        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker"],
                          exclude: ["opencv_bench.py"]),
 
         .target(name: "TestSupport", dependencies: ["ImageCore"], path: "Tests/TestSupport"),

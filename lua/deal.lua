@@ -4,11 +4,11 @@
 -- interrupted one (attempt + 1, e.g. after a crash); a job that has used up
 -- its attempts is failed instead, with the reason.
 --
--- Tiles already complete (in the done hash) are not dealt again. Claims of
--- the previous attempt are forgotten. Bounded: one pass over the stage's tiles.
+-- Tiles whose output is stored (in the out hash) are not dealt again. Claims
+-- of the previous attempt are forgotten. Bounded: one pass over the stage's tiles.
 --
 -- KEYS[1] imgproc:{ID}:job
--- KEYS[2] imgproc:{ID}:done    tile index -> rank that completed it
+-- KEYS[2] imgproc:{ID}:out     tile index -> stored output
 -- KEYS[3] imgproc:{ID}:owner   tile index -> rank that claimed it
 -- KEYS[4] imgproc:{ID}:tiles   tile stream of the current stage
 -- KEYS[5..] imgproc:{ID}:q:0 ... every rank queue that may hold tiles (at
@@ -43,7 +43,7 @@ if redis.call('XLEN', KEYS[4]) ~= total then
 end
 local todo = {}
 for i = 0, total - 1 do
-  if redis.call('HEXISTS', KEYS[2], i) == 0 then todo[#todo + 1] = i end
+  if redis.call('HEXISTS', KEYS[2], i) == 0 then todo[#todo + 1] = i end -- no stored output
 end
 local per = math.floor(#todo / n)
 local extra = #todo % n

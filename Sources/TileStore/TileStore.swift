@@ -120,7 +120,7 @@ public final class TileStore {
                      counted: Bool = true) throws(RedisError) -> DealResult {
         let keys = JobKeys(id)
         let previous = try job(id)?.world ?? 0
-        let reply = try runner.run("deal", keys: [.text(keys.job), .text(keys.done), .text(keys.owner), .text(keys.tiles)]
+        let reply = try runner.run("deal", keys: [.text(keys.job), .text(keys.out), .text(keys.owner), .text(keys.tiles)]
                                    + keys.queues(max(world, previous)),
                                    args: [.int(world), Self.now, .int(maxAttempts), .text(reason),
                                           .text(counted ? "attempt" : "continue")])
@@ -155,7 +155,8 @@ public final class TileStore {
         return (victim, tiles)
     }
 
-    /// Records processed tiles (idempotent). Returns tiles done and total.
+    /// Records processed tiles (idempotent): who made each, and its output
+    /// unless that is empty (then a restart redoes the tile). Returns tiles done and total.
     @discardableResult
     public func complete(id: String, rank: Int, outputs: [(index: Int, pixels: [UInt8])]) throws(RedisError) -> (done: Int, total: Int) {
         let keys = JobKeys(id)

@@ -73,8 +73,10 @@ struct StageRound {
             }
         }
         let started = Date()
-        let parts = try cluster.gatherv(TilePacking.pack(outcome.tiles), root: 0)
-        result.gathered = parts.flatMap(TilePacking.unpack)
+        // Rank 0 keeps its own tiles as they are; the others' arrive by MPI_Gatherv.
+        let isRoot = cluster.rank == 0
+        let parts = try cluster.gatherv(isRoot ? [] : TilePacking.pack(outcome.tiles), root: 0)
+        if isRoot { result.gathered = outcome.tiles + parts.flatMap(TilePacking.unpack) }
         result.gatherSeconds = Date().timeIntervalSince(started)
         if let stage, let settings = stage.histograms {
             var local = [UInt32](repeating: 0, count: settings.histogramCount)

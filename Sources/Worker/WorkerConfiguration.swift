@@ -21,6 +21,10 @@ public struct WorkerConfiguration: Sendable {
     public var exitWhenIdle: Double?
     /// Why the previous world ended, recorded on the jobs it interrupted.
     public var lastExit: String?
+    /// Store each tile's output in Redis as it is made, so a restart after a
+    /// crash redoes only unfinished tiles; off, outputs travel by MPI only
+    /// (less Redis traffic) and a restart redoes the interrupted stage.
+    public var durableTiles = true
     /// JPEG quality of results.
     public var jpegQuality = 90
 

@@ -92,4 +92,5 @@ for spec in specs {
 
 if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
     try RedisBench.run(url: try RedisURL(redisURL), image: image)
+    try WorkerBench.run(url: try RedisURL(redisURL), image: image)
 }

@@ -27,6 +27,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Do not steal from other ranks (for comparisons).")
     var noSteal = false
 
+    @Flag(inversion: .prefixedNo, help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles.")
+    var durableTiles = true
+
     @Option(help: "Attempts a job gets before it is failed.")
     var maxAttempts: Int = 3
 
@@ -49,6 +52,7 @@ struct WorkerCommand: ParsableCommand {
         var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(host)")
         config.claimBatch = max(1, batch)
         config.stealing = !noSteal
+        config.durableTiles = durableTiles
         config.maxAttempts = maxAttempts
         config.reclaimAfter = reclaimAfter
         config.exitWhenIdle = exitWhenIdle

@@ -27,6 +27,9 @@ struct WorkersCommand: ParsableCommand {
     @Flag(help: "Do not steal tiles from other ranks (for comparisons).")
     var noSteal = false
 
+    @Flag(inversion: .prefixedNo, help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles.")
+    var durableTiles = true
+
     @Option(help: "Attempts a job gets before it is failed.")
     var maxAttempts: Int?
 
@@ -44,6 +47,7 @@ struct WorkersCommand: ParsableCommand {
         var config = Supervisor.Configuration(ranks: np, hostfile: hostfile, redis: try redis.resolved())
         if let batch { config.workerArguments += ["--batch", String(batch)] }
         if noSteal { config.workerArguments.append("--no-steal") }
+        if !durableTiles { config.workerArguments.append("--no-durable-tiles") }
         if let maxAttempts { config.workerArguments += ["--max-attempts", String(maxAttempts)] }
         if let exitWhenIdle {
             config.workerArguments += ["--exit-when-idle", String(exitWhenIdle)]
