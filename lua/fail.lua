@@ -1,5 +1,6 @@
 -- fail.lua — mark a job failed with a reason users can read. The job's
--- working keys are deleted, as in finish.lua. Idempotent.
+-- working keys are deleted, as in finish.lua. Idempotent: on a job already
+-- failed (e.g. by deal.lua after its last attempt) it only deletes them.
 --
 -- KEYS[1] imgproc:{ID}:job
 -- KEYS[2..] working keys to delete: imgproc:{ID}:tiles, :out, :owner, :stats,
@@ -9,7 +10,8 @@
 -- Reply:  "failed", or the status the job already had ("done"/"failed")
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return redis.error_reply('NOJOB no such job') end
-if status == 'done' or status == 'failed' then return status end
+if status == 'done' then return status end
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+if status == 'failed' then return status end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2], 'finished_at', ARGV[1])
 return 'failed'

@@ -53,6 +53,8 @@ struct Coordinator {
         switch try deal(id, plan: plan, world: world, reason: reason) {
         case let .failed(why):
             logger.warning("job failed", metadata: ["job": "\(id)", "reason": "\(why)"])
+            // deal.lua recorded the reason; this deletes the job's tiles and working keys.
+            try retrying { try store.fail(id: id, reason: why, world: world) }
             try retrying { try store.acknowledge(entry) }
             return
         case .running:

@@ -138,21 +138,24 @@ struct ConnectionTests {
 
 @Suite("The job queue")
 struct QueueTests {
-    @Test func newReclaimedAndDeletedEntries() throws {
+    @Test func resumedReclaimedNewAndDeletedEntries() throws {
         let store = try makeStore(db: 7)
         try store.connection.command(["FLUSHDB"])
         let first = try submitFake(store, tiles: 2), second = try submitFake(store, tiles: 2)
         let a = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
         #expect(a.jobID == first && !a.reclaimed)
-        let b = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
-        #expect(b.jobID == second)
-        #expect(try store.nextJob(consumer: "rank0@a", minIdle: 60) == nil)
-        // Consumer a dies holding both; one entry is deleted while pending.
+        // Asked again before acknowledging, a consumer gets its own entry back: it was interrupted.
+        let again = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
+        #expect(again.jobID == first && again.reclaimed)
+        let c = try #require(try store.nextJob(consumer: "rank0@c", minIdle: 60))
+        #expect(c.jobID == second && !c.reclaimed)
+        #expect(try store.nextJob(consumer: "rank0@d", minIdle: 60) == nil, "nothing new, nothing idle long enough")
+        // a's entry is deleted while pending; c goes silent.
         try store.connection.command(["XDEL", .text(JobKeys.queue), .text(a.entry)])
         Thread.sleep(forTimeInterval: 0.05)
         let taken = try #require(try store.nextJob(consumer: "rank0@b", minIdle: 0.01))
-        #expect(taken.jobID == second && taken.reclaimed, "the live entry is taken over")
-        #expect(try store.nextJob(consumer: "rank0@b", minIdle: 60) == nil, "the deleted one is skipped")
+        #expect(taken.jobID == second && taken.reclaimed, "the live entry is taken over, the deleted one skipped")
+        #expect(try store.nextJob(consumer: "rank0@a", minIdle: 60) == nil, "the deleted entry is gone for its consumer too")
         try store.acknowledge(taken)
         #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0)
     }
