@@ -12,7 +12,7 @@ public struct WorkerConfiguration: Sendable {
     /// Steal from other ranks when the own queue is empty.
     public var stealing = true
     /// Seconds between looks at the job queue while idle.
-    public var pollInterval = 0.25
+    public var pollInterval = 0.1
     /// Attempts a job gets before it is failed (a poison image never loops forever).
     public var maxAttempts = 3
     /// Seconds a job may go untouched by its consumer before another world takes it over.
