@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
@@ -30,13 +31,15 @@ let package = Package(
             "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // job.created / job.done on RabbitMQ: publisher with confirms, consumer with manual acks.
+        .target(name: "JobEvents", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
         // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
         .target(name: "Worker", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Cluster", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Thin executables.
@@ -49,7 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "imgproc-worker",
-            dependencies: ["Worker", "TileStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Worker", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker"],
                          exclude: ["opencv_bench.py"]),

@@ -1,6 +1,7 @@
 import Foundation
 import ImageCodecs
 import ImageCore
+import JobEvents
 import Logging
 import TileStore
 
@@ -12,6 +13,9 @@ struct Coordinator {
     let runner: StageRunner
     let cluster: ClusterLink
     let heartbeat: Heartbeat
+    /// Signalled by job.created events; rank 0 also looks at the queue every poll interval.
+    let wake: DispatchSemaphore
+    let events: EventPublisher?
     var config: WorkerConfiguration { runner.config }
     var store: TileStore { runner.store }
     var logger: Logger { runner.logger }
@@ -29,7 +33,7 @@ struct Coordinator {
                     _ = try cluster.broadcast(Command.stop.bytes)
                     return
                 }
-                Thread.sleep(forTimeInterval: config.pollInterval)
+                _ = wake.wait(timeout: .now() + config.pollInterval)
             }
         }
     }
@@ -39,12 +43,15 @@ struct Coordinator {
         let id = entry.jobID
         guard let job = try retrying({ try store.job(id) }), job.status == .queued || job.status == .running else {
             try retrying { try store.acknowledge(entry) }
+            // Finished before an interruption: the event may not have gone out.
+            announce(id)
             return
         }
         let world = cluster.size
         guard let shape = job.inputShape, let plan = try? Plan(try Pipeline(parsing: job.ops), input: shape) else {
             try retrying { try store.fail(id: id, reason: "the job's pipeline or sizes cannot be read", world: world) }
             try retrying { try store.acknowledge(entry) }
+            announce(id)
             return
         }
         let interrupted = entry.reclaimed || job.status == .running
@@ -56,12 +63,20 @@ struct Coordinator {
             // deal.lua recorded the reason; this deletes the job's tiles and working keys.
             try retrying { try store.fail(id: id, reason: why, world: world) }
             try retrying { try store.acknowledge(entry) }
+            announce(id)
             return
         case .running:
             break
         }
         try runStages(id, plan: plan, world: world)
         try retrying { try store.acknowledge(entry) }
+        announce(id)
+    }
+
+    /// Publishes job.done with the job's final status (and why it failed).
+    func announce(_ id: String) {
+        guard let events, let job = try? store.job(id), let status = job.status, status == .done || status == .failed else { return }
+        events.publish(JobEvent(id: id, status: status.rawValue, error: job.error))
     }
 
     /// Deals the job's current stage; rebuilds stage 0 from the original when a

@@ -54,7 +54,8 @@ public final class Supervisor: @unchecked Sendable {
         // Ranks move freely between cores (oversubscribed worlds and busy machines).
         args += ["--bind-to", "none"]
         let env = ProcessInfo.processInfo.environment
-        for name in env.keys.sorted() where name == "GLIBC_TUNABLES" || name.hasPrefix("IMGPROC_") || name.hasPrefix("OMPI_MCA_") {
+        for name in env.keys.sorted()
+        where ["GLIBC_TUNABLES", "AMQP_URL"].contains(name) || name.hasPrefix("IMGPROC_") || name.hasPrefix("OMPI_MCA_") {
             args += ["-x", name]
         }
         args += ["-x", "IMGPROC_LUA_DIR"]

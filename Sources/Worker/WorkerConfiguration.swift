@@ -1,9 +1,12 @@
+import JobEvents
 import TileStore
 
 /// How a worker rank behaves. The test hooks at the end exist so tests can
 /// slow a rank or make one crash on purpose; they are off unless set.
 public struct WorkerConfiguration: Sendable {
     public var redis: RedisURL
+    /// RabbitMQ for job events (rank 0 is woken by job.created and publishes job.done); nil for none.
+    public var amqp: AMQPURL?
     /// Name of rank 0 in the job queue's consumer group. A world restarted
     /// under the same name resumes the jobs it held at once.
     public var consumer: String

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import JobEvents
 import Logging
 import TileStore
 
@@ -23,8 +24,18 @@ public enum WorkerRank {
             heartbeat.start()
             let runner = StageRunner(rank: cluster.rank, world: cluster.size, config: config, store: store, logger: logger)
             if cluster.rank == 0 {
-                logger.info("rank 0 ready", metadata: ["redis": "\(config.redis)", "consumer": "\(config.consumer)"])
-                try Coordinator(runner: runner, cluster: cluster, heartbeat: heartbeat).run()
+                logger.info("rank 0 ready", metadata: ["redis": "\(config.redis)", "consumer": "\(config.consumer)",
+                                                      "amqp": "\(config.amqp?.description ?? "none")"])
+                let wake = DispatchSemaphore(value: 0)
+                var events: EventPublisher?
+                if let amqp = config.amqp {
+                    // job.created only wakes rank 0 early; the queue in Redis says what to do.
+                    _ = EventConsumer(url: amqp, queue: EventTopology.workersQueue, logger: logger) { _ in wake.signal() }
+                    events = EventPublisher(url: amqp, logger: logger)
+                }
+                try Coordinator(runner: runner, cluster: cluster, heartbeat: heartbeat, wake: wake, events: events).run()
+                // Give job.done events a moment to reach the broker before this rank exits.
+                events?.flush(timeout: 5)
             } else {
                 try Follower(runner: runner, cluster: cluster, heartbeat: heartbeat).run()
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobEvents
 import TileStore
 import Worker
 
@@ -17,6 +18,9 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(help: "Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
     var redis: String?
+
+    @Option(help: "RabbitMQ URL for job events (default: $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/); 'none' to do without.")
+    var amqp: String?
 
     @Option(help: "Name of rank 0 in the job queue's consumer group; a world restarted under the same name resumes its jobs at once (default: workers@HOST).")
     var consumer: String?
@@ -50,6 +54,10 @@ struct WorkerCommand: ParsableCommand {
         gethostname(&hostName, hostName.count)
         let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(host)")
+        let amqpText = amqp ?? ProcessInfo.processInfo.environment["AMQP_URL"] ?? ""
+        if amqpText != "none" {
+            do { config.amqp = amqpText.isEmpty ? .default : try AMQPURL(amqpText) } catch { throw ValidationError("\(error)") }
+        }
         config.claimBatch = max(1, batch)
         config.stealing = !noSteal
         config.durableTiles = durableTiles

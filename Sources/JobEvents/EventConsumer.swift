@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+
+/// Consumes one of imgproc's queues on a thread of its own, reconnecting with
+/// backoff. Each message is acknowledged after `handler` returns; a handler
+/// that throws leaves it unacknowledged, so RabbitMQ delivers it again after
+/// a reconnect (handlers are idempotent).
+public final class EventConsumer: @unchecked Sendable {
+    // @unchecked: `stopped` is guarded by `lock`; the connection is used by the consuming thread only.
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// Starts consuming `queue` at `url`.
+    public init(url: AMQPURL, queue: String, logger: Logger = Logger(label: "imgproc.events"),
+                handler: @escaping @Sendable (JobEvent) throws -> Void) {
+        let thread = Thread { [self] in
+            var delay = 0.1
+            var warned = false
+            while !isStopped {
+                do {
+                    let connection = try AMQPConnection(url: url)
+                    try connection.consume(queue)
+                    if warned { logger.info("consuming \(queue) again") }
+                    delay = 0.1
+                    warned = false
+                    while !isStopped {
+                        guard let delivery = try connection.next(timeout: 0.5) else { continue }
+                        if let event = try? JobEvent(json: delivery.body) {
+                            do { try handler(event) } catch {
+                                logger.warning("handling \(delivery.routingKey) failed, it will come again: \(error)")
+                                connection.close()
+                                break
+                            }
+                        }
+                        try connection.ack(delivery.tag)
+                    }
+                } catch {
+                    if !warned && delay >= 0.8 {
+                        logger.warning("cannot consume \(queue) yet: \(error)")
+                        warned = true
+                    }
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(delay * 2, 5)
+                }
+            }
+        }
+        thread.name = "imgproc-events-\(queue)"
+        thread.start()
+    }
+
+    private var isStopped: Bool { lock.withLock { stopped } }
+
+    public func stop() { lock.withLock { stopped = true } }
+}
