@@ -7,12 +7,15 @@ let package = Package(
     products: [
         .executable(name: "imgproc", targets: ["imgproc"]),
         .executable(name: "imgproc-worker", targets: ["imgproc-worker"]),
+        .executable(name: "imgproc-server", targets: ["imgproc-server"]),
         .library(name: "ImageCore", targets: ["ImageCore"]),
         .library(name: "ImageCodecs", targets: ["ImageCodecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.0"),
     ],
     targets: [
         // C libraries, each touched by one Swift module only.
@@ -35,6 +38,12 @@ let package = Package(
         .target(name: "JobEvents", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
+        // The Hummingbird application: routes, pages, result keeper.
+        .target(name: "Server", dependencies: [
+            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+        ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
         // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
@@ -49,6 +58,10 @@ let package = Package(
                 "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "imgproc-server",
+            dependencies: ["Server", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "imgproc-worker",

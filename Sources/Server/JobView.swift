@@ -1,0 +1,77 @@
+import Foundation
+import ImageCore
+import TileStore
+
+/// A job as the API shows it (`GET /api/jobs/ID`).
+struct JobView: Codable, Sendable {
+    struct Progress: Codable, Sendable { var done: Int; var total: Int }
+    struct Size: Codable, Sendable { var width: Int; var height: Int; var channels: Int }
+    struct Links: Codable, Sendable { var status: String; var events: String; var result: String; var source: String; var page: String }
+    /// Which rank processed each tile of the last stage run, row by row (-1: not yet).
+    struct TileMap: Codable, Sendable { var columns: Int; var rows: Int; var ranks: [Int] }
+
+    var id: String
+    var status: String
+    var progress: Progress
+    var ops: String
+    var input: Size?
+    var output: Size?
+    var format: String?
+    var stage: Int
+    var stages: Int
+    var attempts: Int
+    var world: Int?
+    var error: String?
+    var created_at: String?
+    var started_at: String?
+    var finished_at: String?
+    var timings_ms: [String: Int]
+    var stored: Bool
+    var links: Links
+    var tiles: TileMap?
+
+    init(_ job: JobRecord, tileRanks: [Int: Int], stored: Bool) {
+        id = job.id
+        status = job.status?.rawValue ?? "unknown"
+        progress = Progress(done: job.tilesDone, total: job.tilesTotal)
+        ops = job.ops
+        input = job.inputShape.map { Size(width: $0.width, height: $0.height, channels: $0.channels) }
+        if let w = job.int("output_width"), let h = job.int("output_height"), let c = job.int("output_channels") {
+            output = Size(width: w, height: h, channels: c)
+        }
+        format = job.fields["format"]
+        stage = job.stage
+        stages = job.int("stages") ?? 1
+        attempts = job.attempts
+        world = job.int("world")
+        error = job.error
+        func time(_ key: String) -> String? {
+            job.int(key).map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+        }
+        created_at = time("created_at")
+        started_at = time("started_at")
+        finished_at = time("finished_at")
+        var timings: [String: Int] = [:]
+        for (k, v) in job.fields where k.hasPrefix("t_") && k.hasSuffix("_ms") {
+            if let ms = Int(v) { timings[String(k.dropFirst(2).dropLast(3))] = ms }
+        }
+        timings_ms = timings
+        self.stored = stored
+        let base = "/api/jobs/\(job.id)"
+        links = Links(status: base, events: base + "/events", result: base + "/result", source: base + "/source",
+                      page: "/jobs/\(job.id)")
+        // The grid of the stage the ranks last worked on.
+        if let shape = job.inputShape, let pipeline = try? Pipeline(parsing: job.ops),
+           let plan = try? Plan(pipeline, input: shape), job.stage < plan.stages.count, job.tileSize > 0 {
+            let out = plan.stages[job.stage].output
+            let grid = TileGrid(width: out.width, height: out.height, tileSize: job.tileSize)
+            tiles = TileMap(columns: grid.columns, rows: grid.rows, ranks: (0..<grid.count).map { tileRanks[$0] ?? -1 })
+        }
+    }
+
+    var json: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(self)) ?? Data())
+    }
+}

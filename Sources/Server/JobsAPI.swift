@@ -1,0 +1,197 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ImageCodecs
+import JobEvents
+import Jobs
+import Logging
+import NIOCore
+import TileStore
+
+/// The /api/jobs routes.
+struct JobsAPI: Sendable {
+    let config: ServerConfiguration
+    let pool: StorePool
+    let events: EventPublisher
+    let keeper: ResultKeeper
+    let metrics: Metrics
+    let logger: Logger
+
+    func register(on api: RouterGroup<BasicRequestContext>) {
+        api.post("jobs") { request, context in try await self.create(request, context) }
+        api.get("jobs") { _, _ in try await self.list() }
+        api.get("jobs/:id") { _, context in try await self.show(try Self.id(context)) }
+        api.get("jobs/:id/events") { _, context in try await self.events(try Self.id(context)) }
+        api.get("jobs/:id/result") { _, context in try await self.result(try Self.id(context)) }
+        api.get("jobs/:id/source") { _, context in try await self.source(try Self.id(context)) }
+    }
+
+    /// The job id of the path; only 32 hex digits can be ids (and become file names).
+    static func id(_ context: BasicRequestContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard id.count == 32, id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { throw APIError.notFound(id) }
+        return id
+    }
+
+    // MARK: Uploads
+
+    func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let parts: [UploadPart]
+        do { parts = try await UploadReader.read(request, limit: config.maxUploadBytes) } catch let error as APIError {
+            metrics.refusedUpload(error.code)
+            throw error
+        }
+        let query = request.uri.queryParameters
+        var fields: [String: String] = [:]
+        for part in parts where part.filename == nil && part.name != "file" {
+            fields[part.name] = String(decoding: part.data, as: UTF8.self)
+        }
+        let files = parts.filter { $0.filename != nil || $0.name == "file" }
+        do {
+            guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
+                throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
+            }
+            guard let ops = fields["ops"] ?? query["ops"].map(String.init), !ops.isEmpty else {
+                throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
+            }
+            var tile = config.tileSize
+            if let text = fields["tile"] ?? query["tile"].map(String.init) {
+                guard let t = Int(text), (16...4096).contains(t) else {
+                    throw APIError(.badRequest, "bad_tile", "tile must be 16...4096, not '\(text)'")
+                }
+                tile = t
+            }
+            let maxPixels = config.maxPixels, tileSize = tile
+            // Every file is checked, decoded and cut before any is accepted: all or nothing.
+            let submissions = try await offloaded { () throws -> [JobSubmission] in
+                try files.enumerated().map { index, file in
+                    do { return try JobSubmission(bytes: file.data, ops: ops, tileSize: tileSize, maxPixels: maxPixels) } catch {
+                        throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
+                    }
+                }
+            }
+            var jobs: [[String: String]] = []
+            for job in submissions {
+                // The original is on disk before the job exists, so nothing accepted is lost.
+                let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
+                try Data(job.source).write(to: original, options: .atomic)
+                try await pool.run { store in try job.submit(to: store) }
+                events.publish(JobEvent(id: job.id, status: "queued"))
+                jobs.append(["id": job.id, "status_url": "/api/jobs/\(job.id)", "result_url": "/api/jobs/\(job.id)/result",
+                             "events_url": "/api/jobs/\(job.id)/events", "page_url": "/jobs/\(job.id)"])
+            }
+            metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
+            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(ops)"])
+            var response = Respond.json(object: ["jobs": jobs], status: .accepted)
+            response.headers[.location] = jobs.first?["status_url"]
+            return response
+        } catch let error as APIError {
+            metrics.refusedUpload(error.code)
+            throw error
+        }
+    }
+
+    /// The API error for a refused file, naming it when there are several.
+    static func refusal(_ error: JobSubmission.Refusal, file: UploadPart, index: Int, of count: Int) -> APIError {
+        let name = (file.filename ?? "").unicodeScalars.filter { $0.properties.isAlphabetic || "._- ".unicodeScalars.contains($0) || $0.properties.numericType != nil }
+        let label = count > 1 ? "file \(index + 1)\(name.isEmpty ? "" : " (\(String(String.UnicodeScalarView(name.prefix(80)))))"): " : ""
+        switch error.code {
+        case .badPipeline:
+            return APIError(.badRequest, "bad_pipeline", error.description)
+        case .badImage:
+            switch error.codec?.code {
+            case .tooLarge?: return APIError(.contentTooLarge, "too_many_pixels", label + error.description)
+            case .unknownFormat?: return APIError(.unsupportedMediaType, "unknown_format", label + error.description)
+            case .unsupported?: return APIError(.unsupportedMediaType, "unsupported_format", label + error.description)
+            case .empty?: return APIError(.badRequest, "empty_file", label + error.description)
+            default: return APIError(.badRequest, "corrupt_image", label + error.description)
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    func view(_ id: String) async throws -> JobView {
+        let keeper = self.keeper
+        guard let view = try await pool.run({ store -> JobView? in
+            guard let job = try store.job(id) else { return nil }
+            let stored = job.fields["stored"] == "1"
+                || FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
+            return JobView(job, tileRanks: try store.tileRanks(id, completed: true), stored: stored)
+        }) else { throw APIError.notFound(id) }
+        return view
+    }
+
+    func show(_ id: String) async throws -> Response { Respond.json(bytes: try await view(id).json) }
+
+    func list() async throws -> Response {
+        let body = try await pool.run { store -> [UInt8] in
+            let jobs = try store.recentJobs(limit: 20).compactMap { id -> [String: Any]? in
+                guard let job = try store.job(id) else { return nil }
+                return ["id": id, "status": job.status?.rawValue ?? "unknown", "ops": job.ops,
+                        "progress": ["done": job.tilesDone, "total": job.tilesTotal], "page_url": "/jobs/\(id)"]
+            }
+            return Array(try JSONSerialization.data(withJSONObject: ["jobs": jobs], options: [.sortedKeys, .withoutEscapingSlashes]))
+        }
+        return Respond.json(bytes: body)
+    }
+
+    /// Server-sent events: the job's JSON as `progress` events until it ends, then `done`.
+    func events(_ id: String) async throws -> Response {
+        _ = try await view(id)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        let body = ResponseBody { [self] writer in
+            var last: [UInt8] = []
+            while true {
+                guard let current = try? await view(id) else { break }
+                let json = current.json
+                if json != last {
+                    try await writer.write(ByteBuffer(string: "event: progress\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
+                    last = json
+                }
+                if current.status == "done" || current.status == "failed" {
+                    try await writer.write(ByteBuffer(string: "event: done\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    func result(_ id: String) async throws -> Response {
+        let keeper = self.keeper
+        let (job, bytes) = try await pool.run { store -> (JobRecord?, [UInt8]?) in
+            guard let job = try store.job(id) else { return (nil, nil) }
+            guard job.status == .done else { return (job, nil) }
+            let file = keeper.file(for: id, format: job.fields["format"])
+            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data)) }
+            return (job, try store.result(id))
+        }
+        guard let job else { throw APIError.notFound(id) }
+        switch job.status {
+        case .failed?:
+            throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
+        case .done?:
+            guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
+            let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
+            return Respond.image(bytes, contentType: format.mimeType, filename: "imgproc-\(id).\(format.fileExtension)")
+        default:
+            throw APIError(.conflict, "not_ready",
+                           "job \(id) is \(job.status?.rawValue ?? "unknown") (\(job.tilesDone)/\(job.tilesTotal) tiles); its result is not ready")
+        }
+    }
+
+    func source(_ id: String) async throws -> Response {
+        for format in ImageFormat.allCases {
+            let file = config.uploads.appendingPathComponent("\(id).\(format.fileExtension)")
+            if let data = FileManager.default.contents(atPath: file.path) {
+                return Respond.image([UInt8](data), contentType: format.mimeType, filename: "imgproc-\(id)-source.\(format.fileExtension)")
+            }
+        }
+        throw APIError.notFound(id)
+    }
+}

@@ -1,0 +1,148 @@
+/// The API's own description, served at /openapi.yaml.
+enum OpenAPI {
+    static let yaml = """
+        openapi: 3.0.3
+        info:
+          title: imgproc
+          version: "1.0"
+          description: >
+            Distributed image processing. Upload images with a pipeline of operations
+            (e.g. grayscale,blur:2,canny:100:200), follow the jobs, download the results.
+            When the server has a token, every /api request needs 'Authorization: Bearer TOKEN'.
+        paths:
+          /api/jobs:
+            post:
+              summary: Submit images, one job per image.
+              parameters:
+                - { name: ops, in: query, required: false, schema: { type: string }, description: "Pipeline, when the body is a raw image." }
+                - { name: tile, in: query, required: false, schema: { type: integer, minimum: 16, maximum: 4096 } }
+              requestBody:
+                required: true
+                content:
+                  multipart/form-data:
+                    schema:
+                      type: object
+                      required: [ops, file]
+                      properties:
+                        ops: { type: string, example: "grayscale,blur:2,canny:100:200" }
+                        tile: { type: integer, minimum: 16, maximum: 4096 }
+                        file: { type: array, items: { type: string, format: binary } }
+                  image/png: { schema: { type: string, format: binary } }
+                  image/jpeg: { schema: { type: string, format: binary } }
+                  application/octet-stream: { schema: { type: string, format: binary } }
+              responses:
+                "202":
+                  description: Accepted; one entry per image.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          jobs:
+                            type: array
+                            items:
+                              type: object
+                              properties:
+                                id: { type: string }
+                                status_url: { type: string }
+                                result_url: { type: string }
+                                events_url: { type: string }
+                                page_url: { type: string }
+                "400": { $ref: "#/components/responses/Error" }
+                "401": { $ref: "#/components/responses/Error" }
+                "413": { $ref: "#/components/responses/Error" }
+                "415": { $ref: "#/components/responses/Error" }
+            get:
+              summary: Recent jobs.
+              responses:
+                "200": { description: The 20 newest jobs., content: { application/json: { schema: { type: object } } } }
+                "401": { $ref: "#/components/responses/Error" }
+          /api/jobs/{id}:
+            parameters: [ { $ref: "#/components/parameters/id" } ]
+            get:
+              summary: A job's status and progress.
+              responses:
+                "200": { description: The job., content: { application/json: { schema: { $ref: "#/components/schemas/Job" } } } }
+                "401": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/jobs/{id}/events:
+            parameters: [ { $ref: "#/components/parameters/id" } ]
+            get:
+              summary: Live progress as server-sent events ('progress' events, then one 'done'), each carrying the job.
+              responses:
+                "200": { description: An event stream., content: { text/event-stream: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/jobs/{id}/result:
+            parameters: [ { $ref: "#/components/parameters/id" } ]
+            get:
+              summary: The processed image, in the original's format.
+              responses:
+                "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
+                "401": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/jobs/{id}/source:
+            parameters: [ { $ref: "#/components/parameters/id" } ]
+            get:
+              summary: The uploaded original.
+              responses:
+                "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
+                "401": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /healthz:
+            get:
+              summary: Whether Redis and RabbitMQ are reachable.
+              responses:
+                "200": { description: Both are., content: { application/json: { schema: { $ref: "#/components/schemas/Health" } } } }
+                "503": { description: One is not (named)., content: { application/json: { schema: { $ref: "#/components/schemas/Health" } } } }
+          /metrics:
+            get:
+              summary: Prometheus metrics (imgproc_*).
+              responses:
+                "200": { description: Prometheus text., content: { text/plain: { schema: { type: string } } } }
+        components:
+          parameters:
+            id: { name: id, in: path, required: true, schema: { type: string, pattern: "^[0-9a-f]{32}$" } }
+          responses:
+            Error:
+              description: An error.
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [error, message]
+                    properties:
+                      error: { type: string, example: bad_pipeline }
+                      message: { type: string }
+          schemas:
+            Health:
+              type: object
+              properties:
+                redis: { type: string }
+                rabbitmq: { type: string }
+            Job:
+              type: object
+              required: [id, status, progress, ops, links]
+              properties:
+                id: { type: string }
+                status: { type: string, enum: [queued, running, done, failed] }
+                progress: { type: object, properties: { done: { type: integer }, total: { type: integer } } }
+                ops: { type: string }
+                input: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
+                output: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
+                format: { type: string, enum: [png, jpeg] }
+                stage: { type: integer }
+                stages: { type: integer }
+                attempts: { type: integer }
+                world: { type: integer }
+                error: { type: string }
+                created_at: { type: string, format: date-time }
+                started_at: { type: string, format: date-time }
+                finished_at: { type: string, format: date-time }
+                timings_ms: { type: object, additionalProperties: { type: integer } }
+                stored: { type: boolean }
+                links: { type: object, additionalProperties: { type: string } }
+                tiles: { type: object, properties: { columns: { type: integer }, rows: { type: integer }, ranks: { type: array, items: { type: integer } } } }
+        """
+}

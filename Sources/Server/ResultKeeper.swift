@@ -1,0 +1,51 @@
+import Foundation
+import ImageCodecs
+import Logging
+import TileStore
+
+/// Moves finished results out of Redis into `processed_imgs/ID.EXT`: on each
+/// job.done event, and every few seconds for jobs whose event was lost or
+/// arrived while the server was down. Idempotent.
+final class ResultKeeper: @unchecked Sendable {
+    // @unchecked: immutable after init; the metrics it touches are thread-safe.
+    let directory: URL
+    let metrics: Metrics
+    let logger: Logger
+
+    init(directory: URL, metrics: Metrics, logger: Logger) {
+        self.directory = directory
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func file(for id: String, format: String?) -> URL {
+        let ext = ImageFormat(rawValue: format ?? "png")?.fileExtension ?? "png"
+        return directory.appendingPathComponent("\(id).\(ext)")
+    }
+
+    /// Stores the result of job `id` if it is done and not yet stored.
+    /// - Returns: whether a file was written now.
+    @discardableResult
+    func keep(_ id: String, store: TileStore) throws -> Bool {
+        guard let job = try store.job(id) else { return false }
+        guard job.status == .done, job.fields["stored"] != "1" else { return false }
+        let target = file(for: id, format: job.fields["format"])
+        if let bytes = try store.result(id) {
+            try Data(bytes).write(to: target, options: .atomic)
+        } else if !FileManager.default.fileExists(atPath: target.path) {
+            logger.error("job \(id) is done but its result is neither in Redis nor on disk")
+            return false
+        }
+        // Recorded, then the copy in Redis goes: a crash in between only repeats the write.
+        try store.connection.command(["HSET", .text(JobKeys(id).job), "stored", "1"])
+        try store.connection.command(["DEL", .text(JobKeys(id).result)])
+        metrics.jobFinished(job)
+        logger.info("stored result", metadata: ["job": "\(id)", "file": "\(target.lastPathComponent)"])
+        return true
+    }
+
+    /// Stores every recent finished job not yet stored.
+    func reconcile(store: TileStore, limit: Int = 500) throws {
+        for id in try store.recentJobs(limit: limit) { _ = try? keep(id, store: store) }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import TileStore
+
+/// Runs blocking Redis work off the event loops, on threads that each own
+/// one Redis connection (connections are never shared between threads).
+public final class StorePool: @unchecked Sendable {
+    // @unchecked: `queue` is guarded by `condition`; each TileStore lives on its own thread.
+    private let condition = NSCondition()
+    private var queue: [(TileStore?) -> Void] = []
+
+    public init(url: RedisURL, threads: Int) {
+        for i in 0..<max(1, threads) {
+            let thread = Thread { [self] in
+                var store: TileStore?
+                while true {
+                    condition.lock()
+                    while queue.isEmpty { condition.wait() }
+                    let work = queue.removeFirst()
+                    condition.unlock()
+                    if store == nil { store = try? TileStore(url: url) }
+                    work(store)
+                    // A store whose connection broke reconnects on its next command.
+                }
+            }
+            thread.name = "imgproc-redis-\(i)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` with a store on one of the pool's threads.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (TileStore) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            queue.append { store in
+                guard let store else {
+                    continuation.resume(throwing: RedisError(.connectionRefused, "Redis is not reachable"))
+                    return
+                }
+                continuation.resume(with: Result { try body(store) })
+            }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+}
+
+/// Runs CPU-heavy work (decoding, cutting) off the event loops.
+func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}

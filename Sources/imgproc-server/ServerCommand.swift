@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import JobEvents
+import Logging
+import Server
+import TileStore
+
+/// The HTTP server: upload page, tracking pages and the JSON API.
+@main
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imgproc-server",
+        abstract: "imgproc's HTTP server: the web page, the API, and results kept in processed_imgs/.",
+        discussion: "Example: imgproc-server --port 8080 --redis redis://127.0.0.1:6379/0 --amqp amqp://guest:guest@127.0.0.1:5672/"
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "0.0.0.0"
+
+    @Option(help: "Port to listen on.")
+    var port = 8080
+
+    @Option(help: "Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
+    var redis: String?
+
+    @Option(help: "RabbitMQ URL (default: $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/).")
+    var amqp: String?
+
+    @Option(help: "Bearer token the API requires (default: $IMGPROC_AUTH_TOKEN; none when unset).")
+    var authToken: String?
+
+    @Option(help: "Largest upload in MiB, refused while it is read.")
+    var maxUploadMib = 50
+
+    @Option(help: "Largest image in megapixels, checked from its header.")
+    var maxMegapixels = 100
+
+    @Option(help: "Tile size for new jobs.")
+    var tile = 256
+
+    @Option(help: "Folder for uploaded originals.")
+    var uploads = "uploaded_imgs"
+
+    @Option(help: "Folder for processed results.")
+    var processed = "processed_imgs"
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        do {
+            if let text = redis ?? env["REDIS_URL"], !text.isEmpty { config.redis = try RedisURL(text) }
+            if let text = amqp ?? env["AMQP_URL"], !text.isEmpty { config.amqp = try AMQPURL(text) }
+        } catch { throw ValidationError("\(error)") }
+        config.authToken = authToken ?? env["IMGPROC_AUTH_TOKEN"]
+        config.maxUploadBytes = maxUploadMib * 1024 * 1024
+        config.maxPixels = maxMegapixels * 1_000_000
+        config.tileSize = tile
+        config.uploads = URL(fileURLWithPath: uploads)
+        config.processed = URL(fileURLWithPath: processed)
+        var logger = Logger(label: "imgproc.server")
+        logger.logLevel = .info
+        let app = try buildApplication(config, logger: logger)
+        logger.info("imgproc server on http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)/",
+                    metadata: ["redis": "\(config.redis)", "amqp": "\(config.amqp)", "auth": "\(config.authToken == nil ? "off" : "on")"])
+        try await app.runService()
+    }
+}
