@@ -36,26 +36,47 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-## run: start the system: a local redis-server (append-only file on, data in
-## .run/, unless REDIS_URL names one) and the MPI workers, one rank per core.
+## run: start the whole system: redis-server (append-only file on) and
+## rabbitmq-server with their data in .run/ (unless REDIS_URL / AMQP_URL name
+## running ones), the MPI workers (one rank per core) and the HTTP server.
 ## Ctrl-C stops everything it started.
 RUN_DIR      ?= $(CURDIR)/.run
 REDIS_PORT   ?= 6380
+AMQP_PORT    ?= 5673
+HTTP_PORT    ?= 8080
 WORKERS      ?= $(shell nproc)
 run: build
-	@set -e; mkdir -p "$(RUN_DIR)/redis"; \
+	@set -e; mkdir -p "$(RUN_DIR)/redis" "$(RUN_DIR)/rabbitmq"; \
+	started=""; \
+	stop() { \
+	    [ -n "$$workers" ] && kill $$workers 2>/dev/null && wait $$workers 2>/dev/null; \
+	    case "$$started" in *redis*) kill $$(cat "$(RUN_DIR)/redis/redis.pid") 2>/dev/null && echo "stopped redis-server";; esac; \
+	    case "$$started" in *rabbit*) rabbitmqctl -q -n imgproc@localhost stop >/dev/null 2>&1 && echo "stopped rabbitmq-server";; esac; \
+	}; \
+	trap stop EXIT INT TERM; \
 	if [ -z "$$REDIS_URL" ]; then \
 	    redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir "$(RUN_DIR)/redis" --appendonly yes \
 	        --pidfile "$(RUN_DIR)/redis/redis.pid" --logfile "$(RUN_DIR)/redis/redis.log" --daemonize yes; \
-	    trap 'kill $$(cat "$(RUN_DIR)/redis/redis.pid") 2>/dev/null && echo "stopped redis-server"' EXIT INT TERM; \
-	    export REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0; \
+	    started="$$started redis"; export REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0; \
 	    for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
 	fi; \
-	echo "imgproc: Redis at $$REDIS_URL, $(WORKERS) worker ranks. In another shell:"; \
-	echo "  export REDIS_URL=$$REDIS_URL"; \
-	echo "  .build/$(CONFIG)/imgproc enqueue photo.jpg --ops grayscale,blur:2,canny   # prints a job id"; \
-	echo "  .build/$(CONFIG)/imgproc inspect ID;  .build/$(CONFIG)/imgproc result ID out.jpg"; \
-	.build/$(CONFIG)/imgproc workers --np $(WORKERS) --redis "$$REDIS_URL"
+	if [ -z "$$AMQP_URL" ]; then \
+	    echo "listeners.tcp.default = 127.0.0.1:$(AMQP_PORT)" > "$(RUN_DIR)/rabbitmq/rabbitmq.conf"; \
+	    echo "[]." > "$(RUN_DIR)/rabbitmq/enabled_plugins"; \
+	    chown -R rabbitmq:rabbitmq "$(RUN_DIR)/rabbitmq" 2>/dev/null || true; \
+	    RABBITMQ_NODENAME=imgproc@localhost RABBITMQ_NODE_PORT=$(AMQP_PORT) RABBITMQ_DIST_PORT=2$(AMQP_PORT) \
+	    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 \
+	    RABBITMQ_MNESIA_BASE="$(RUN_DIR)/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$(RUN_DIR)/rabbitmq/log" \
+	    RABBITMQ_PID_FILE="$(RUN_DIR)/rabbitmq/rabbit.pid" RABBITMQ_ENABLED_PLUGINS_FILE="$(RUN_DIR)/rabbitmq/enabled_plugins" \
+	    RABBITMQ_CONFIG_FILE="$(RUN_DIR)/rabbitmq/rabbitmq" setsid rabbitmq-server > "$(RUN_DIR)/rabbitmq/server.out" 2>&1 < /dev/null & \
+	    started="$$started rabbit"; export AMQP_URL=amqp://guest:guest@127.0.0.1:$(AMQP_PORT)/; \
+	    echo "starting rabbitmq-server (a few seconds)..."; \
+	    for i in $$(seq 120); do rabbitmqctl -q -n imgproc@localhost await_startup >/dev/null 2>&1 && break; sleep 0.5; done; \
+	fi; \
+	.build/$(CONFIG)/imgproc workers --np $(WORKERS) --redis "$$REDIS_URL" & workers=$$!; \
+	echo; echo "imgproc: open http://127.0.0.1:$(HTTP_PORT)/  (Redis $$REDIS_URL, RabbitMQ $$AMQP_URL, $(WORKERS) worker ranks)"; \
+	echo "  or: .build/$(CONFIG)/imgproc submit photo.jpg --ops grayscale,blur:2,canny --wait --out results/"; echo; \
+	.build/$(CONFIG)/imgproc-server --port $(HTTP_PORT) --redis "$$REDIS_URL" --amqp "$$AMQP_URL"
 
 ## test: every test, in release mode (pixel loops are 10-50x slower in debug),
 ## against a redis-server of its own (Tests/with-services.sh starts and stops it).

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Runs a command with test services of its own: a redis-server on a free
-# port (append-only file on), then stops them by their pids, whatever the
-# command's outcome. Exports REDIS_URL for the command.
+# Runs a command with test services of its own: a redis-server (append-only
+# file on) and a rabbitmq-server, each on free ports, then stops what it
+# started, whatever the command's outcome. Exports REDIS_URL and AMQP_URL.
 #
 # usage: Tests/with-services.sh COMMAND [ARGS...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 state="$root/.build/test-services"
 rm -rf "$state"
-mkdir -p "$state/redis"
+mkdir -p "$state/redis" "$state/rabbitmq"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 redis_port="$(free_port)"
+amqp_port="$(free_port)"
+dist_port="$(free_port)"
+node="imgproc-test-$$@localhost"
+epmd_was_running=no
+pgrep -x epmd >/dev/null 2>&1 && epmd_was_running=yes
+
 stop_services() {
     if [ -f "$state/redis/redis.pid" ]; then kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true; fi
+    if [ -f "$state/rabbitmq/rabbit.pid" ]; then
+        rabbitmqctl -q -n "$node" stop >/dev/null 2>&1 || kill "$(cat "$state/rabbitmq/rabbit.pid")" 2>/dev/null || true
+    fi
+    # The Erlang port mapper starts with the first node; stop it if this script started it.
+    if [ "$epmd_was_running" = no ]; then epmd -kill >/dev/null 2>&1 || true; fi
 }
 trap stop_services EXIT INT TERM
 
@@ -22,6 +33,23 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --append
     --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" --daemonize yes
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export REDIS_URL="redis://127.0.0.1:$redis_port/0"
-echo "test services: Redis at $REDIS_URL"
+
+# RabbitMQ listens on loopback only (its inter-node port too); its files belong to the rabbitmq user.
+cat > "$state/rabbitmq/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$amqp_port
+CONF
+echo "[]." > "$state/rabbitmq/enabled_plugins"
+chown -R rabbitmq:rabbitmq "$state/rabbitmq" 2>/dev/null || true
+export RABBITMQ_NODENAME="$node" RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$dist_port" \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE="$state/rabbitmq/mnesia" \
+    RABBITMQ_LOG_BASE="$state/rabbitmq/log" RABBITMQ_PID_FILE="$state/rabbitmq/rabbit.pid" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$state/rabbitmq/enabled_plugins" RABBITMQ_CONFIG_FILE="$state/rabbitmq/rabbitmq" \
+    ERL_EPMD_ADDRESS=127.0.0.1
+setsid rabbitmq-server > "$state/rabbitmq/server.out" 2>&1 < /dev/null &
+for _ in $(seq 120); do rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1 && break; sleep 0.5; done
+rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1 || { echo "rabbitmq-server did not start:"; tail -20 "$state/rabbitmq/server.out"; exit 1; }
+export AMQP_URL="amqp://guest:guest@127.0.0.1:$amqp_port/"
+export IMGPROC_TEST_RABBITMQ_NODE="$node"
+echo "test services: Redis at $REDIS_URL, RabbitMQ at $AMQP_URL"
 
 "$@"

@@ -88,6 +88,9 @@ struct JobsAPI: Sendable {
         } catch let error as APIError {
             metrics.refusedUpload(error.code)
             throw error
+        } catch {
+            logger.error("upload failed: \(error)")
+            throw APIError(.internalServerError, "internal", "the upload could not be stored: \(error)")
         }
     }
 

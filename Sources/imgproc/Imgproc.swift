@@ -9,7 +9,8 @@ struct Imgproc: ParsableCommand {
             Pipelines are operations separated by commas, each NAME or NAME:ARG:ARG,
             for example 'grayscale,blur:3,canny:100:200'. 'imgproc ops' lists them.
             """,
-        subcommands: [ProcessCommand.self, OpsCommand.self, EnqueueCommand.self, InspectCommand.self, ResultCommand.self, WorkersCommand.self]
+        subcommands: [ProcessCommand.self, OpsCommand.self, SubmitCommand.self, StatusCommand.self, FetchCommand.self,
+                      EnqueueCommand.self, InspectCommand.self, ResultCommand.self, WorkersCommand.self]
     )
 }
 
