@@ -78,6 +78,13 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport"]),
         // Live-service tests: a real redis-server (REDIS_URL, or one they start).
         .testTarget(name: "TileStoreTests", dependencies: ["TileStore", "ImageCore", "TestSupport"]),
+        // The HTTP API at router level (HummingbirdTesting), with real Redis and RabbitMQ.
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        // The whole system: server, workers, Redis, RabbitMQ, a browser.
+        .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport"]),
         // Live-service tests: real mpirun worlds of imgproc-worker against Redis.
         .testTarget(name: "WorkerTests", dependencies: ["TileStore", "ImageCore", "ImageCodecs", "TestSupport"]),
     ]

@@ -147,6 +147,23 @@ public final class AMQPConnection {
         }
     }
 
+    /// Consumes every event whose routing key matches `pattern` on a fresh
+    /// exclusive queue of this connection's own (for tests and monitoring).
+    public func listen(to pattern: String) throws(EventError) {
+        guard let state else { throw EventError(.connectionLost, "not connected to RabbitMQ") }
+        let declared = amqp_queue_declare(state, channel, amqp_empty_bytes, 0, 0, 1, 1, cimgproc_amqp_empty_table())
+        try check("declaring a private queue")
+        guard let name = declared?.pointee.queue else { throw EventError(.connectionLost, "no queue name") }
+        let queue = String(decoding: UnsafeRawBufferPointer(start: name.bytes, count: name.len), as: UTF8.self)
+        bytes(queue) { q in
+            bytes(EventTopology.exchange) { exchange in
+                bytes(pattern) { k in _ = amqp_queue_bind(state, channel, q, exchange, k, cimgproc_amqp_empty_table()) }
+            }
+        }
+        try check("binding a private queue")
+        try consume(queue)
+    }
+
     /// Acknowledges a delivery once its work is done.
     public func ack(_ tag: UInt64) throws(EventError) {
         guard let state else { throw EventError(.connectionLost, "not connected to RabbitMQ") }

@@ -24,6 +24,12 @@ struct JobsAPI: Sendable {
         api.get("jobs/:id/events") { _, context in try await self.events(try Self.id(context)) }
         api.get("jobs/:id/result") { _, context in try await self.result(try Self.id(context)) }
         api.get("jobs/:id/source") { _, context in try await self.source(try Self.id(context)) }
+        // Anything else under /api is a JSON 404 too.
+        for method in [HTTPRequest.Method.get, .post, .put, .delete] {
+            api.on("**", method: method) { request, _ -> Response in
+                throw APIError(.notFound, "not_found", "no API at \(request.uri.path)")
+            }
+        }
     }
 
     /// The job id of the path; only 32 hex digits can be ids (and become file names).

@@ -6,7 +6,7 @@ import TileStore
 public final class StorePool: @unchecked Sendable {
     // @unchecked: `queue` is guarded by `condition`; each TileStore lives on its own thread.
     private let condition = NSCondition()
-    private var queue: [(TileStore?) -> Void] = []
+    private var queue: [(TileStore?, String) -> Void] = []
 
     public init(url: RedisURL, threads: Int) {
         for i in 0..<max(1, threads) {
@@ -17,8 +17,11 @@ public final class StorePool: @unchecked Sendable {
                     while queue.isEmpty { condition.wait() }
                     let work = queue.removeFirst()
                     condition.unlock()
-                    if store == nil { store = try? TileStore(url: url) }
-                    work(store)
+                    var failure = ""
+                    if store == nil {
+                        do { store = try TileStore(url: url) } catch { failure = "\(error)" }
+                    }
+                    work(store, failure)
                     // A store whose connection broke reconnects on its next command.
                 }
             }
@@ -31,9 +34,9 @@ public final class StorePool: @unchecked Sendable {
     public func run<T: Sendable>(_ body: @escaping @Sendable (TileStore) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
-            queue.append { store in
+            queue.append { store, failure in
                 guard let store else {
-                    continuation.resume(throwing: RedisError(.connectionRefused, "Redis is not reachable"))
+                    continuation.resume(throwing: RedisError(.connectionRefused, failure))
                     return
                 }
                 continuation.resume(with: Result { try body(store) })

@@ -187,3 +187,56 @@ public final class Background: @unchecked Sendable {
 
     public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 }
+
+/// A rabbitmq-server node of a test's own (loopback only, free ports), stopped by rabbitmqctl.
+public final class RabbitTestServer: @unchecked Sendable {
+    // @unchecked: fields are set once in init.
+    public let port: Int
+    public let node: String
+    public let directory: URL
+    private let environment: [String: String]
+
+    public init() throws {
+        port = freePort()
+        node = "imgproc-t\(port)@localhost"
+        directory = URL(fileURLWithPath: "/tmp/imgproc-rabbit-\(port)")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "listeners.tcp.default = 127.0.0.1:\(port)\n".write(to: directory.appendingPathComponent("rabbitmq.conf"),
+                                                            atomically: true, encoding: .utf8)
+        try "[].\n".write(to: directory.appendingPathComponent("enabled_plugins"), atomically: true, encoding: .utf8)
+        _ = try? spawnAndWait("chown", ["-R", "rabbitmq:rabbitmq", directory.path])
+        environment = [
+            "RABBITMQ_NODENAME": node, "RABBITMQ_NODE_PORT": "\(port)", "RABBITMQ_DIST_PORT": "\(freePort())",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": directory.appendingPathComponent("mnesia").path,
+            "RABBITMQ_LOG_BASE": directory.appendingPathComponent("log").path,
+            "RABBITMQ_PID_FILE": directory.appendingPathComponent("rabbit.pid").path,
+            "RABBITMQ_ENABLED_PLUGINS_FILE": directory.appendingPathComponent("enabled_plugins").path,
+            "RABBITMQ_CONFIG_FILE": directory.appendingPathComponent("rabbitmq").path,
+        ]
+        _ = try Background("setsid", ["rabbitmq-server"], environment: environment,
+                           log: directory.appendingPathComponent("server.out"))
+        try waitUntil(seconds: 60) { try ctl(["await_startup"]) == 0 }
+    }
+
+    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+
+    @discardableResult
+    public func ctl(_ arguments: [String]) throws -> Int32 {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), ["rabbitmqctl", "-q", "-n", node] + arguments,
+                environment: environment, capture: false).status
+    }
+
+    /// Stops the broker inside the node (as a restart would); durable queues and persistent messages stay.
+    public func stopBroker() throws { try ctl(["stop_app"]) }
+    public func startBroker() throws {
+        try ctl(["start_app"])
+        try waitUntil(seconds: 60) { try ctl(["await_startup"]) == 0 }
+    }
+
+    deinit {
+        _ = try? ctl(["stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

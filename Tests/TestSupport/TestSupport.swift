@@ -132,7 +132,10 @@ public func run(_ executable: URL, _ arguments: [String], environment: [String: 
     process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    if !capture { return ProcessResult(status: try spawnAndWait(executable.path, arguments), stdout: "", stderr: "") }
+    if !capture {
+        return ProcessResult(status: try spawnAndWait(executable.path, arguments, environment: environment ?? [:]),
+                             stdout: "", stderr: "")
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -147,7 +150,7 @@ public func run(_ executable: URL, _ arguments: [String], environment: [String: 
 
 /// Runs a program with its output discarded and waits for it with waitpid,
 /// for daemons that fork (Foundation's Process can miss their parent's exit).
-public func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+public func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -165,8 +168,11 @@ public func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 
     posix_spawnattr_setsigmask(&attributes, &empty)
     posix_spawnattr_setsigdefault(&attributes, &all)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    let envp = env.map { strdup($0) } + [nil]
+    defer { envp.forEach { free($0) } }
     var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, environ)
+    let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
     guard rc == 0 else { throw TestServerError("cannot start \(path): error \(rc)") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -1,0 +1,297 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ImageCodecs
+import ImageCore
+import JobEvents
+import Logging
+import NIOCore
+import Server
+import TestSupport
+import TileStore
+import Testing
+
+/// A server application on the shared Redis (in its own database) and RabbitMQ.
+func makeApp(token: String? = nil, maxUpload: Int = 50 * 1024 * 1024, db: Int = 30) throws -> (some ApplicationProtocol, TemporaryDirectory, TileStore) {
+    let dir = try TemporaryDirectory()
+    var config = ServerConfiguration()
+    var redis = try RedisURL(sharedRedisURL)
+    redis.database = db
+    config.redis = redis
+    config.amqp = try AMQPURL(sharedAMQPURL ?? "amqp://guest:guest@127.0.0.1:5672/")
+    config.uploads = dir.url.appendingPathComponent("uploads")
+    config.processed = dir.url.appendingPathComponent("processed")
+    config.authToken = token
+    config.maxUploadBytes = maxUpload
+    config.redisConnections = 2
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    return (try buildApplication(config, logger: logger), dir, try TileStore(url: redis))
+}
+
+func png(_ w: Int = 40, _ h: Int = 30, channels: Int = 3, seed: UInt64 = 1) throws -> [UInt8] {
+    try Codec.encode(testImage(width: w, height: h, channels: channels, seed: seed), as: .png)
+}
+
+func multipart(ops: String?, files: [(String, [UInt8])]) -> (ByteBuffer, String) {
+    let boundary = "test-boundary-\(UUID().uuidString)"
+    var body = ByteBuffer()
+    if let ops { body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"ops\"\r\n\r\n\(ops)\r\n") }
+    for (name, data) in files {
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+        body.writeBytes(data)
+        body.writeString("\r\n")
+    }
+    body.writeString("--\(boundary)--\r\n")
+    return (body, "multipart/form-data; boundary=\(boundary)")
+}
+
+func json(_ buffer: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]) ?? [:]
+}
+
+@Suite("HTTP API", .enabled(if: sharedAMQPURL != nil, "AMQP_URL is not set (make test starts RabbitMQ)"))
+struct RouterTests {
+    func post(_ client: some TestClientProtocol, _ body: ByteBuffer, type: String, query: String = "",
+              headers extra: HTTPFields = [:]) async throws -> (HTTPResponse.Status, [String: Any]) {
+        var headers = extra
+        headers[.contentType] = type
+        return try await client.execute(uri: "/api/jobs\(query)", method: .post, headers: headers, body: body) { r in
+            (r.status, json(r.body))
+        }
+    }
+
+    @Test func badInputGetsAClearError() async throws {
+        let (app, dir, _) = try makeApp()
+        defer { dir.remove() }
+        let good = try png()
+        var bomb = try png(1, 1)
+        // IHDR claims 50000 × 50000 (CRC fixed up).
+        for (i, v) in [(16, 50000), (20, 50000)] { for k in 0..<4 { bomb[i + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * k)) } }
+        let crc = crc32(Array(bomb[12..<29]))
+        for k in 0..<4 { bomb[29 + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * k)) }
+        let cases: [(String, ByteBuffer, String, HTTPResponse.Status, String)] = [
+            ("?ops=blur", ByteBuffer(string: "just some text"), "application/octet-stream", .unsupportedMediaType, "unknown_format"),
+            ("?ops=blur", ByteBuffer(bytes: Array("GIF89a".utf8) + [UInt8](repeating: 1, count: 30)), "image/gif", .unsupportedMediaType, "unsupported_format"),
+            ("?ops=blur", ByteBuffer(bytes: Array(good.prefix(good.count / 2))), "image/png", .badRequest, "corrupt_image"),
+            ("?ops=blur", ByteBuffer(bytes: bomb), "image/png", .contentTooLarge, "too_many_pixels"),
+            ("?ops=blurr", ByteBuffer(bytes: good), "image/png", .badRequest, "bad_pipeline"),
+            ("?ops=resize:100", ByteBuffer(bytes: try png(2000, 1000)), "image/png", .badRequest, "bad_pipeline"),
+            ("", ByteBuffer(bytes: good), "image/png", .badRequest, "bad_pipeline"),
+            ("?ops=blur&tile=3", ByteBuffer(bytes: good), "image/png", .badRequest, "bad_tile"),
+            ("?ops=blur", ByteBuffer(), "image/png", .badRequest, "empty_file"),
+        ]
+        try await app.test(.router) { client in
+            for (query, body, type, status, code) in cases {
+                let (s, j) = try await post(client, body, type: type, query: query)
+                #expect(s == status, "\(code): got \(s) \(j)")
+                #expect(j["error"] as? String == code, "\(j)")
+                #expect((j["message"] as? String)?.isEmpty == false)
+            }
+            // Multipart: no file; one good and one bad file refuses both.
+            let (noFile, type1) = multipart(ops: "blur", files: [])
+            #expect(try await post(client, noFile, type: type1).1["error"] as? String == "no_file")
+            let (mixed, type2) = multipart(ops: "blur", files: [("ok.png", good), ("bad.png", Array("nope".utf8))])
+            let (s, j) = try await post(client, mixed, type: type2)
+            #expect(s == .unsupportedMediaType)
+            #expect((j["message"] as? String)?.contains("file 2 (bad.png)") == true, "\(j)")
+            // The server keeps serving.
+            try await client.execute(uri: "/openapi.yaml", method: .get) { #expect($0.status == .ok) }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("uploads")).isEmpty, "nothing refused is kept")
+    }
+
+    @Test func uploadsOverTheByteLimitAreRefused() async throws {
+        let (app, dir, _) = try makeApp(maxUpload: 100_000)
+        defer { dir.remove() }
+        try await app.test(.router) { client in
+            let (s, j) = try await post(client, ByteBuffer(bytes: [UInt8](repeating: 7, count: 150_000)), type: "image/png",
+                                        query: "?ops=blur")
+            #expect(s == .contentTooLarge)
+            #expect(j["error"] as? String == "too_large")
+            let (body, type) = multipart(ops: "blur", files: [("a.png", [UInt8](repeating: 1, count: 60_000)),
+                                                              ("b.png", [UInt8](repeating: 2, count: 60_000))])
+            #expect(try await post(client, body, type: type).0 == .contentTooLarge)
+        }
+    }
+
+    @Test func acceptedUploadsAreStoredQueuedAndAnnounced() async throws {
+        let (app, dir, store) = try makeApp()
+        defer { dir.remove() }
+        // A consumer of our own sees job.created.
+        let seen = Locked<[String]>([])
+        let listener = try EventListener(url: sharedAMQPURL!) { event in seen.with { $0.append("\(event.status):\(event.id)") } }
+        defer { listener.stop() }
+        let (body, type) = multipart(ops: "grayscale,canny", files: [("one.png", try png(seed: 1)), ("two.png", try png(seed: 2))])
+        let accepted = Locked<[String]>([])
+        let expectedSource = try png(seed: 2)
+        try await app.test(.router) { client in
+            let (s, j) = try await post(client, body, type: type)
+            #expect(s == .accepted, "\(j)")
+            let jobs = j["jobs"] as? [[String: String]] ?? []
+            #expect(jobs.count == 2)
+            let ids = jobs.compactMap { $0["id"] }
+            accepted.with { $0 = ids }
+            for job in jobs {
+                #expect(job["status_url"] == "/api/jobs/\(job["id"]!)" && job["result_url"] == "/api/jobs/\(job["id"]!)/result")
+            }
+            try await client.execute(uri: "/api/jobs/\(ids[0])", method: .get) { r in
+                let view = json(r.body)
+                #expect(r.status == .ok)
+                #expect(view["status"] as? String == "queued" && view["ops"] as? String == "grayscale,canny:100:200")
+                #expect((view["progress"] as? [String: Int])?["total"] == 1)
+            }
+            try await client.execute(uri: "/api/jobs/\(ids[0])/result", method: .get) { r in
+                #expect(r.status == .conflict && json(r.body)["error"] as? String == "not_ready")
+            }
+            try await client.execute(uri: "/api/jobs/\(ids[1])/source", method: .get) { r in
+                #expect(r.status == .ok && r.headers[.contentType] == "image/png")
+                #expect(r.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                #expect(Array(r.body.readableBytesView) == expectedSource)
+            }
+        }
+        let ids = accepted.with { $0 }
+        for id in ids {
+            #expect(try store.job(id)?.status == .queued)
+            #expect(FileManager.default.fileExists(atPath: dir.path("uploads/\(id).png")), "the original is kept")
+        }
+        try waitUntil(seconds: 15) { seen.with { s in ids.allSatisfy { s.contains("queued:\($0)") } } }
+    }
+
+    @Test func unknownJobsAre404() async throws {
+        let (app, dir, _) = try makeApp()
+        defer { dir.remove() }
+        try await app.test(.router) { client in
+            for path in ["/api/jobs/0123456789abcdef0123456789abcdef", "/api/jobs/../../etc/passwd", "/api/jobs/XYZ/result",
+                         "/api/jobs/0123456789abcdef0123456789abcdef/source", "/api/jobs/0123456789abcdef0123456789abcdef/events",
+                         "/jobs/not-an-id"] {
+                try await client.execute(uri: path, method: .get) { r in
+                    #expect(r.status == .notFound, "\(path)")
+                    if path.hasPrefix("/api") { #expect(json(r.body)["error"] as? String == "not_found", "\(path)") }
+                }
+            }
+        }
+    }
+
+    @Test func theTokenGuardsTheAPI() async throws {
+        let (app, dir, _) = try makeApp(token: "s3cret-token")
+        defer { dir.remove() }
+        try await app.test(.router) { client in
+            for headers: HTTPFields in [[:], [.authorization: "Bearer wrong"], [.authorization: "s3cret-token"]] {
+                try await client.execute(uri: "/api/jobs", method: .get, headers: headers) { r in
+                    #expect(r.status == .unauthorized)
+                    #expect(json(r.body)["error"] as? String == "unauthorized")
+                }
+            }
+            try await client.execute(uri: "/api/jobs", method: .get, headers: [.authorization: "Bearer s3cret-token"]) {
+                #expect($0.status == .ok)
+            }
+            let (s, _) = try await post(client, ByteBuffer(bytes: try png()), type: "image/png", query: "?ops=invert",
+                                        headers: [.authorization: "Bearer s3cret-token"])
+            #expect(s == .accepted)
+            // Pages load without it (they ask for it when the API does).
+            try await client.execute(uri: "/", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test func pagesHealthMetricsAndSpec() async throws {
+        let (app, dir, _) = try makeApp()
+        defer { dir.remove() }
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/html") == true)
+                for info in OperationInfo.all { #expect(html.contains(info.usage), "\(info.usage) is listed") }
+                #expect(!html.contains("http://") && !html.contains("https://"), "no CDN")
+            }
+            try await client.execute(uri: "/jobs/0123456789abcdef0123456789abcdef", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/static/app.js", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/static/style.css", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                #expect(json(r.body)["redis"] as? String == "ok" && json(r.body)["rabbitmq"] as? String == "ok")
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                for name in ["imgproc_jobs{status=\"queued\"}", "imgproc_tiles_processed_total", "imgproc_job_duration_seconds_bucket",
+                             "imgproc_upload_bytes_total"] {
+                    #expect(text.contains(name), "\(name)")
+                }
+            }
+            try await client.execute(uri: "/openapi.yaml", method: .get) { r in
+                let yaml = String(buffer: r.body)
+                for path in ["/api/jobs:", "/api/jobs/{id}:", "/api/jobs/{id}/events:", "/api/jobs/{id}/result:",
+                             "/api/jobs/{id}/source:", "/healthz:", "/metrics:"] {
+                    #expect(yaml.contains(path), "\(path) is described")
+                }
+            }
+        }
+    }
+
+    @Test func healthNamesWhatIsDown() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = ServerConfiguration()
+        config.redis = RedisURL(host: "127.0.0.1", port: freePort())
+        config.amqp = try AMQPURL(sharedAMQPURL!)
+        config.uploads = dir.url.appendingPathComponent("u")
+        config.processed = dir.url.appendingPathComponent("p")
+        config.redisConnections = 1
+        let app = try buildApplication(config, logger: Logger(label: "test"))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                #expect((json(r.body)["redis"] as? String)?.contains("cannot reach Redis") == true, "\(String(buffer: r.body))")
+                #expect(json(r.body)["rabbitmq"] as? String == "ok")
+            }
+        }
+    }
+}
+
+func crc32(_ bytes: [UInt8]) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+    return ~c
+}
+
+/// A lock-protected value for results gathered from threads.
+final class Locked<T>: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func with<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
+}
+
+/// Sees every imgproc event on a queue of its own (exclusive, deleted when closed).
+final class EventListener: @unchecked Sendable {
+    // @unchecked: `stopped` is guarded by `lock`.
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(url: String, _ handler: @escaping @Sendable (JobEvent) -> Void) throws {
+        let amqp = try AMQPURL(url)
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            guard let connection = try? AMQPConnection(url: amqp), (try? connection.listen(to: "job.*")) != nil else {
+                ready.signal()
+                return
+            }
+            ready.signal()
+            while !lock.withLock({ stopped }) {
+                guard let delivery = try? connection.next(timeout: 0.2) else { continue }
+                if let event = try? JobEvent(json: delivery.body) { handler(event) }
+                try? connection.ack(delivery.tag)
+            }
+            connection.close()
+        }
+        thread.start()
+        ready.wait()
+    }
+
+    func stop() { lock.withLock { stopped = true } }
+}
