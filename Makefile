@@ -9,7 +9,7 @@ SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
 # Large pixel buffers on transparent huge pages: fewer page faults per image.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
-                libjpeg62-turbo-dev libturbojpeg0-dev redis-server rabbitmq-server
+                libjpeg62-turbo-dev libturbojpeg0-dev redis-server rabbitmq-server curl python3 chromium
 PIP_PACKAGES  = opencv-python-headless pillow
 
 .PHONY: all run test build bench deps clean
@@ -79,7 +79,8 @@ run: build
 	.build/$(CONFIG)/imgproc-server --port $(HTTP_PORT) --redis "$$REDIS_URL" --amqp "$$AMQP_URL"
 
 ## test: every test, in release mode (pixel loops are 10-50x slower in debug),
-## against a redis-server of its own (Tests/with-services.sh starts and stops it).
+## against a redis-server and a rabbitmq-server of its own (Tests/with-services.sh
+## starts and stops them).
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	Tests/with-services.sh $(SWIFT) test $(SWIFT_FLAGS) --skip-build

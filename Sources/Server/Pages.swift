@@ -203,7 +203,7 @@ enum Pages {
               if (j.tiles) {
                 const c = document.getElementById('tiles'), g = c.getContext('2d');
                 const cw = Math.max(2, Math.floor(480 / j.tiles.columns)), ch = Math.max(2, Math.floor(320 / j.tiles.rows));
-                const w = Math.min(cw, ch) || 2;
+                const w = Math.min(cw, ch, 48) || 2;
                 c.width = w * j.tiles.columns; c.height = w * j.tiles.rows;
                 const seen = new Set();
                 j.tiles.ranks.forEach((rank, i) => {

@@ -1,1 +1,169 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import JobEvents
 import Testing
+import TestSupport
+import TileStore
+
+@Suite("The whole system", .serialized,
+       .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct SystemTests {
+    /// Several images in one multipart upload and one as a raw body, pipelines
+    /// with canny and clahe; results downloaded equal `imgproc process`;
+    /// job.created and job.done seen on RabbitMQ.
+    @Test func uploadFollowDownload() throws {
+        let system = try System(db: 40)
+        let events = Locked<[String]>([])
+        let listener = try EventListener(url: system.amqp) { event in events.with { $0.append("\(event.kind.rawValue) \(event.status) \(event.id)") } }
+        defer { listener.stop() }
+        let d = system.dir
+        try writeImage(testImage(width: 301, height: 199, channels: 3, seed: 31), .png, to: d.path("a.png"))
+        try writeImage(testImage(width: 127, height: 257, channels: 1, seed: 32), .png, to: d.path("b.png"))
+        try writeImage(testImage(width: 333, height: 222, channels: 3, seed: 33), .jpeg, to: d.path("c.jpg"))
+        let multiOps = "clahe:3:4,blur:1,canny:50:150"
+        let rawOps = "sharpen:1.5:1,clahe"
+        let multi = try system.curl(["-F", "ops=\(multiOps)", "-F", "file=@\(d.path("a.png"))", "-F", "file=@\(d.path("b.png"))",
+                                     system.base + "/api/jobs"])
+        #expect(multi.status == 202, "\(String(decoding: multi.body, as: UTF8.self))")
+        let raw = try system.curl(["--data-binary", "@\(d.path("c.jpg"))", "-H", "Content-Type: image/jpeg",
+                                   system.base + "/api/jobs?ops=\(rawOps)"])
+        #expect(raw.status == 202)
+        let ids = jobIDs(multi.body) + jobIDs(raw.body)
+        #expect(ids.count == 3)
+        // Live progress as server-sent events, until the first job is done.
+        let sse = try system.curl(["-N", system.base + "/api/jobs/\(ids[0])/events"])
+        let stream = String(decoding: sse.body, as: UTF8.self)
+        #expect(stream.contains("event: progress") && stream.contains("event: done"), "\(stream.prefix(300))")
+        let expected: [(String, String, String)] = [(d.path("a.png"), multiOps, "png"), (d.path("b.png"), multiOps, "png"),
+                                                    (d.path("c.jpg"), rawOps, "jpg")]
+        for (id, (path, ops, ext)) in zip(ids, expected) {
+            let job = try system.waitFor(id)
+            #expect(job["status"] as? String == "done", "\(job) \(system.logs)")
+            let result = try system.get("/api/jobs/\(id)/result")
+            #expect(result.status == 200)
+            #expect(result.body == (try reference(path, ops: ops, ext: ext, dir: d)), "\(id) equals imgproc process")
+            try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: d.path("processed/\(id).\(ext)")) }
+            #expect(FileManager.default.fileExists(atPath: d.path("uploaded/\(id).\(ext)")))
+        }
+        try waitUntil(seconds: 20) {
+            events.with { e in ids.allSatisfy { e.contains("job.created queued \($0)") && e.contains("job.done done \($0)") } }
+        }
+        // The CLI client, as users run it.
+        let cli = try run(builtProduct("imgproc"), ["submit", d.path("a.png"), "--ops", "grayscale,invert", "--wait",
+                                                    "--out", d.path("cli"), "--server", system.base])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let cliID = String(cli.stdout.split(separator: " ").first ?? "")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: d.path("cli/\(cliID).png")))
+                == reference(d.path("a.png"), ops: "grayscale,invert", ext: "png", dir: d))
+        let status = try run(builtProduct("imgproc"), ["status", cliID, "--server", system.base])
+        #expect(status.stdout.contains("status    done"))
+    }
+
+    /// RabbitMQ restarted between upload and completion: the job completes and its result is stored.
+    @Test func rabbitMQRestarts() throws {
+        let rabbit = try RabbitTestServer()
+        let system = try System(db: 41, amqp: rabbit.url, workerEnvironment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"])
+        try writeImage(testImage(width: 320, height: 240, channels: 3, seed: 7), .png, to: system.dir.path("r.png"))
+        let upload = try system.curl(["-F", "ops=blur:2,canny", "-F", "file=@\(system.dir.path("r.png"))", system.base + "/api/jobs"])
+        let id = try #require(jobIDs(upload.body).first)
+        try rabbit.stopBroker()
+        let done = try waitForRedis(system, id)
+        #expect(done.status == .done)
+        Thread.sleep(forTimeInterval: 1)
+        try rabbit.startBroker()
+        try waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
+        let result = try system.get("/api/jobs/\(id)/result")
+        #expect(result.status == 200)
+        #expect(result.body == (try reference(system.dir.path("r.png"), ops: "blur:2,canny", ext: "png", dir: system.dir)))
+    }
+
+    /// The server restarted while a job runs: after the restart the result is stored and downloadable.
+    @Test func serverRestarts() throws {
+        let system = try System(db: 42, workerEnvironment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"])
+        try writeImage(testImage(width: 320, height: 240, channels: 3, seed: 8), .png, to: system.dir.path("s.png"))
+        let upload = try system.curl(["-F", "ops=median:2,clahe", "-F", "file=@\(system.dir.path("s.png"))", system.base + "/api/jobs"])
+        let id = try #require(jobIDs(upload.body).first)
+        kill(system.server.pid, SIGKILL)
+        _ = system.server.wait(seconds: 10)
+        #expect(try waitForRedis(system, id).status == .done)
+        #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")))
+        try system.restartServer()
+        try waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
+        let result = try system.get("/api/jobs/\(id)/result")
+        #expect(result.status == 200)
+        #expect(result.body == (try reference(system.dir.path("s.png"), ops: "median:2,clahe", ext: "png", dir: system.dir)))
+        #expect(try system.store.result(id) == nil, "the copy in Redis is gone once stored")
+    }
+
+    /// An upload over the limit is refused while it streams in, not after it was all read.
+    @Test func oversizedUploadsAreRefusedWhileStreaming() throws {
+        let system = try System(db: 43, serverArguments: ["--max-upload-mib", "2"])
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", \(system.port)))
+            s.sendall(b"POST /api/jobs?ops=blur HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: image/png\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
+            s.setblocking(False)
+            chunk = b"%x\\r\\n" % 65536 + b"\\0" * 65536 + b"\\r\\n"
+            sent, reply = 0, b""
+            while sent < 500 * 2**20:
+                try:
+                    reply += s.recv(65536)
+                    if reply: break
+                except BlockingIOError:
+                    pass
+                try:
+                    s.sendall(chunk); sent += 65536
+                except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                    break
+            s.setblocking(True); s.settimeout(10)
+            try:
+                while b"\\r\\n\\r\\n" not in reply: reply += s.recv(65536)
+            except Exception:
+                pass
+            print(sent // 2**20, reply.split(b"\\r\\n")[0].decode())
+            """
+        let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script])
+        let parts = r.stdout.split(separator: " ", maxSplits: 1)
+        #expect(parts.count == 2 && parts[1].contains("413"), "\(r.stdout) \(r.stderr)")
+        #expect((Int(parts.first ?? "") ?? 999) < 100, "refused after \(parts.first ?? "?") MiB of a 500 MiB upload")
+        #expect((try system.get("/healthz")).status == 200, "the server keeps serving")
+    }
+
+    /// The pages in a real browser: the upload page, and a finished job's tracking page showing the result.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "chromium is not installed (make deps)"))
+    func pagesInABrowser() throws {
+        let system = try System(db: 44)
+        try writeImage(testImage(width: 200, height: 150, channels: 3, seed: 9), .png, to: system.dir.path("p.png"))
+        let upload = try system.curl(["-F", "ops=grayscale,canny:40:120", "-F", "file=@\(system.dir.path("p.png"))", system.base + "/api/jobs"])
+        let id = try #require(jobIDs(upload.body).first)
+        #expect(try system.waitFor(id)["status"] as? String == "done")
+        let artefacts = packageRoot.appendingPathComponent(".build/test-artifacts")
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        func chromium(_ args: [String]) throws -> ProcessResult {
+            try run(URL(fileURLWithPath: "/usr/bin/chromium"), ["--headless=new", "--no-sandbox", "--disable-gpu",
+                                                                  "--disable-dev-shm-usage", "--virtual-time-budget=8000",
+                                                                  "--user-data-dir=\(system.dir.path("chromium"))"] + args)
+        }
+        let home = try chromium(["--dump-dom", system.base + "/"])
+        #expect(home.stdout.contains("Upload and process") && home.stdout.contains("canny:LOW:HIGH"), "\(home.stderr.suffix(500))")
+        #expect(home.stdout.contains(id), "recent jobs are listed")
+        let page = try chromium(["--dump-dom", system.base + "/jobs/\(id)"])
+        #expect(page.stdout.contains("id=\"after\"") && page.stdout.range(of: #"id="after"[^>]*src="blob:"#, options: .regularExpression) != nil
+                || page.stdout.range(of: #"src="blob:[^"]*"[^>]*id="after""#, options: .regularExpression) != nil,
+                "the result image is shown: \(page.stdout.suffix(800))")
+        #expect(page.stdout.contains(">done<"), "the status says done")
+        let shot = artefacts.appendingPathComponent("job-page.png")
+        _ = try chromium(["--screenshot=\(shot.path)", "--window-size=1200,1400", system.base + "/jobs/\(id)"])
+        #expect(FileManager.default.fileExists(atPath: shot.path), "screenshot kept at \(shot.path)")
+    }
+
+    func waitForRedis(_ system: System, _ id: String) throws -> JobRecord {
+        var job: JobRecord?
+        try waitUntil(seconds: 120) {
+            job = (try? system.store.job(id)) ?? job
+            return job?.status == .done || job?.status == .failed
+        }
+        return job!
+    }
+}

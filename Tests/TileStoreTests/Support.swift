@@ -42,16 +42,3 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     }
     group.wait()
 }
-
-/// A lock-protected value for results gathered from threads.
-final class Locked<T>: @unchecked Sendable {
-    // @unchecked: every access goes through the lock.
-    private var value: T
-    private let lock = NSLock()
-    init(_ value: T) { self.value = value }
-    func with<R>(_ body: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}

@@ -1,0 +1,104 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import TestSupport
+import TileStore
+
+let systemAvailable = sharedAMQPURL != nil && mpirunOK
+let mpirunOK = (try? run(URL(fileURLWithPath: "/usr/bin/env"), ["mpirun", "--version"]).status) == 0
+
+/// The whole system for one test: imgproc-server and the supervised workers,
+/// on a Redis database of their own, a RabbitMQ, and folders of their own.
+final class System: @unchecked Sendable {
+    // @unchecked: fields are set once (the server is replaced only by the test's own thread).
+    let dir: TemporaryDirectory
+    let redis: String
+    let amqp: String
+    let port: Int
+    let store: TileStore
+    var server: Background
+    let workers: Background
+    let serverArguments: [String]
+
+    init(db: Int, amqp: String? = nil, workerEnvironment: [String: String] = [:], serverArguments extra: [String] = []) throws {
+        dir = try TemporaryDirectory()
+        var url = try RedisURL(sharedRedisURL)
+        url.database = db
+        redis = "redis://\(url.host):\(url.port)/\(db)"
+        self.amqp = amqp ?? sharedAMQPURL!
+        store = try TileStore(url: url)
+        try store.connection.command(["FLUSHDB"])
+        port = freePort()
+        serverArguments = ["--port", String(port), "--host", "127.0.0.1", "--redis", redis, "--amqp", self.amqp,
+                           "--uploads", dir.path("uploaded"), "--processed", dir.path("processed")] + extra
+        server = try Background(builtProduct("imgproc-server").path, serverArguments,
+                                log: dir.url.appendingPathComponent("server.log"))
+        workers = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis],
+                                 environment: workerEnvironment.merging(["AMQP_URL": self.amqp]) { $1 },
+                                 log: dir.url.appendingPathComponent("workers.log"))
+        try waitUntil(seconds: 30) { (try? self.get("/healthz").status) == 200 }
+    }
+
+    func restartServer() throws {
+        server = try Background(builtProduct("imgproc-server").path, serverArguments,
+                                log: dir.url.appendingPathComponent("server-2.log"))
+        try waitUntil(seconds: 30) { (try? self.get("/healthz").status) == 200 }
+    }
+
+    deinit {
+        server.stop()
+        workers.stop()
+        dir.remove()
+    }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// curl, for requests as users make them.
+    func curl(_ arguments: [String]) throws -> (status: Int, body: Data) {
+        let out = dir.path("curl-\(UUID().uuidString)")
+        let r = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                        ["curl", "-s", "-o", out, "-w", "%{http_code}", "--max-time", "120"] + arguments)
+        let body = (try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()
+        try? FileManager.default.removeItem(atPath: out)
+        return (Int(r.stdout) ?? 0, body)
+    }
+
+    func get(_ path: String) throws -> (status: Int, body: Data) { try curl([base + path]) }
+
+    func json(_ path: String) throws -> [String: Any] {
+        (try JSONSerialization.jsonObject(with: try get(path).body) as? [String: Any]) ?? [:]
+    }
+
+    /// Waits until the job is done or failed, as the API reports it.
+    func waitFor(_ id: String, seconds: Double = 180) throws -> [String: Any] {
+        var job: [String: Any] = [:]
+        try waitUntil(seconds: seconds) {
+            job = (try? self.json("/api/jobs/\(id)")) ?? job
+            return ["done", "failed"].contains(job["status"] as? String ?? "")
+        }
+        return job
+    }
+
+    var logs: String {
+        ((try? String(contentsOf: dir.url.appendingPathComponent("server.log"), encoding: .utf8)) ?? "").suffix(1500)
+            + "\n" + ((try? String(contentsOf: dir.url.appendingPathComponent("workers.log"), encoding: .utf8)) ?? "").suffix(1500)
+    }
+}
+
+/// `imgproc process` of a file, as the reference result.
+func reference(_ path: String, ops: String, ext: String, dir: TemporaryDirectory) throws -> Data {
+    let out = dir.path("ref-\(UUID().uuidString).\(ext)")
+    let r = try run(builtProduct("imgproc"), ["process", path, out, "--ops", ops])
+    guard r.status == 0 else { throw TestServerError("process failed: \(r.stderr)") }
+    return try Data(contentsOf: URL(fileURLWithPath: out))
+}
+
+func writeImage(_ image: Image, _ format: ImageFormat, to path: String) throws {
+    try Data(Codec.encode(image, as: format)).write(to: URL(fileURLWithPath: path))
+}
+
+/// The ids of a 202 reply.
+func jobIDs(_ body: Data) -> [String] {
+    let json = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
+    return (json["jobs"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+}
