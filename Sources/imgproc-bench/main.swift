@@ -93,4 +93,7 @@ for spec in specs {
 if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
     try RedisBench.run(url: try RedisURL(redisURL), image: image)
     try WorkerBench.run(url: try RedisURL(redisURL), image: image)
+    if let amqp = ProcessInfo.processInfo.environment["AMQP_URL"], !amqp.isEmpty {
+        try ServerBench.run(redis: try RedisURL(redisURL), amqp: amqp, image: image)
+    }
 }
