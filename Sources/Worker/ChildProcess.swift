@@ -8,7 +8,18 @@ public struct ChildProcess: Sendable {
 
     /// Starts `path` (searched in PATH when it has no slash) with `arguments`
     /// and the current environment plus `environment`.
-    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter output: a file that stdout and stderr are appended to (stdin is then
+    ///   /dev/null); nil keeps this process's.
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], output: String? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let output {
+            posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+            for fd in [STDOUT_FILENO, STDERR_FILENO] {
+                posix_spawn_file_actions_addopen(&actions, fd, output, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            }
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -23,7 +34,7 @@ public struct ChildProcess: Sendable {
         let envp = env.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, path, nil, &attributes, argv, envp)
+        let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw SupervisorError("cannot start \(path): \(String(cString: strerror(rc)))") }
         self.pid = pid
     }
@@ -32,8 +43,13 @@ public struct ChildProcess: Sendable {
     public func wait() -> Termination {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let signal = status & 0x7f
-        return signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+        return Termination(status)
+    }
+
+    /// How the child ended, if it has (without waiting).
+    public func poll() -> Termination? {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid ? Termination(status) : nil
     }
 
     public func signal(_ sig: Int32) { kill(pid, sig) }
@@ -41,6 +57,19 @@ public struct ChildProcess: Sendable {
     public enum Termination: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
+
+        init(_ status: Int32) {
+            let signal = status & 0x7f
+            self = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+        }
+
+        /// The status a shell would report: the exit code, or 128 + signal.
+        public var code: Int32 {
+            switch self {
+            case let .exited(c): return c
+            case let .signalled(s): return 128 + s
+            }
+        }
         public var description: String {
             switch self {
             case let .exited(code): return "exited with status \(code)"

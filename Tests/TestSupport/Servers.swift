@@ -1,4 +1,5 @@
 import Foundation
+import Worker
 
 /// A redis-server of a test's own, on a free port, stopped by its pid.
 public final class RedisTestServer: @unchecked Sendable {
@@ -133,44 +134,21 @@ public final class Background: @unchecked Sendable {
     // @unchecked: fields are set once in init.
     public let pid: pid_t
     public let log: URL
+    private let child: ChildProcess
 
     public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], log: URL) throws {
         self.log = log
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        for fd in [STDOUT_FILENO, STDERR_FILENO] {
-            posix_spawn_file_actions_addopen(&actions, fd, log.path, O_WRONLY | O_APPEND, 0o644)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw TestServerError("cannot start \(path): error \(rc)") }
-        self.pid = pid
+        child = try ChildProcess(path, arguments, environment: environment, output: log.path)
+        pid = child.pid
     }
 
-    /// Waits up to `seconds` for the process to exit; returns its exit status, or nil if it is still running.
+    /// Waits up to `seconds` for the process to exit; returns its exit status
+    /// (128 + signal when killed), or nil if it is still running.
     public func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        var status: Int32 = 0
         while Date() < deadline {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
-            if r < 0 && errno != EINTR { return -1 }
+            if let ended = child.poll() { return ended.code }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return nil

@@ -1,5 +1,6 @@
 import Foundation
 import ImageCore
+import Worker
 
 /// A seeded generator (SplitMix64), so failing random cases can be replayed.
 public struct SeededRandom: RandomNumberGenerator {
@@ -151,30 +152,5 @@ public func run(_ executable: URL, _ arguments: [String], environment: [String: 
 /// Runs a program with its output discarded and waits for it with waitpid,
 /// for daemons that fork (Foundation's Process can miss their parent's exit).
 public func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    for fd in [STDOUT_FILENO, STDERR_FILENO] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0) }
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The calling thread may block signals (test runners do); the child must not
-    // inherit that, or it would ignore the SIGTERM that stops it.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t(), all = sigset_t()
-    sigemptyset(&empty)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-    let envp = env.map { strdup($0) } + [nil]
-    defer { envp.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
-    guard rc == 0 else { throw TestServerError("cannot start \(path): error \(rc)") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    try ChildProcess(path, arguments, environment: environment, output: "/dev/null").wait().code
 }
