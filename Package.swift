@@ -85,6 +85,8 @@ let package = Package(
         ]),
         // The whole system: server, workers, Redis, RabbitMQ, a browser.
         .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport"]),
+        // Test hosts in network namespaces: ranks on their own addresses, links cut on purpose.
+        .testTarget(name: "MultiHostTests", dependencies: ["TileStore", "ImageCodecs", "ImageCore", "TestSupport"]),
         // Live-service tests: real mpirun worlds of imgproc-worker against Redis.
         .testTarget(name: "WorkerTests", dependencies: ["TileStore", "ImageCore", "ImageCodecs", "TestSupport"]),
     ]

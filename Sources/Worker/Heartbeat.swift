@@ -17,12 +17,13 @@ final class Heartbeat: @unchecked Sendable {
     private let consumer: String
     private let logger: Logger
 
-    init(url: RedisURL, rank: Int, world: Int, host: String, consumer: String, logger: Logger) {
+    init(url: RedisURL, rank: Int, world: Int, worldID: String, host: String, consumer: String, logger: Logger) {
         self.url = url
         self.consumer = consumer
         let pid = getpid()
         field = "\(host):\(pid)"
-        base = "rank=\(rank) world=\(world) host=\(host) pid=\(pid) epoch=\(Int(Date().timeIntervalSince1970))"
+        base = "rank=\(rank) world=\(world) id=\(worldID.isEmpty ? "-" : worldID) host=\(host) pid=\(pid) "
+            + "epoch=\(Int(Date().timeIntervalSince1970))"
         prune = rank == 0
         self.logger = logger
     }

@@ -17,6 +17,13 @@ public final class Supervisor: @unchecked Sendable {
         /// Stop instead of restarting when mpirun exits normally (the workers went idle).
         public var stopWhenWorkersExit = false
         public var maxBackoff = 30.0
+        /// A world with a rank silent (no heartbeat in Redis) this long is stopped and
+        /// started again on the hosts still reachable: a rank blocked on a dead peer or
+        /// cut off from the network must not hang the system.
+        public var stallTimeout = 30.0
+        /// Name of rank 0 in the job queue's group, the same for every world this
+        /// supervisor starts, so a new world resumes the jobs of the last at once.
+        public var consumer = "workers@\(Supervisor.hostName)"
 
         public init(ranks: Int, hostfile: String?, redis: RedisURL) {
             self.ranks = ranks
@@ -30,6 +37,7 @@ public final class Supervisor: @unchecked Sendable {
     private let lock = NSLock()
     private var child: ChildProcess?
     private var stopping = false
+    private var stall: String?
     private var signalSources: [DispatchSourceSignal] = []
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "imgproc.workers")) {
@@ -43,14 +51,18 @@ public final class Supervisor: @unchecked Sendable {
             .appendingPathComponent(name).path
     }
 
-    /// The mpirun command line for one world.
-    func mpirunArguments(lastExit: String?) throws -> [String] {
-        var args = ["-np", String(configuration.ranks)]
-        if let hostfile = configuration.hostfile { args += ["--hostfile", hostfile] }
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Options every mpirun of ours takes, and the environment it passes to the ranks.
+    func mpirunOptions(ranks: Int, hostfile: String?) -> [String] {
+        var args = ["-np", String(ranks)]
+        if let hostfile { args += ["--hostfile", hostfile] }
         if getuid() == 0 { args.append("--allow-run-as-root") }
-        if configuration.hostfile == nil && configuration.ranks > ProcessInfo.processInfo.activeProcessorCount {
-            args.append("--oversubscribe")
-        }
+        if hostfile == nil && ranks > ProcessInfo.processInfo.activeProcessorCount { args.append("--oversubscribe") }
         // Ranks move freely between cores (oversubscribed worlds and busy machines).
         args += ["--bind-to", "none"]
         let env = ProcessInfo.processInfo.environment
@@ -58,11 +70,59 @@ public final class Supervisor: @unchecked Sendable {
         where ["GLIBC_TUNABLES", "AMQP_URL"].contains(name) || name.hasPrefix("IMGPROC_") || name.hasPrefix("OMPI_MCA_") {
             args += ["-x", name]
         }
-        args += ["-x", "IMGPROC_LUA_DIR"]
+        return args + ["-x", "IMGPROC_LUA_DIR"]
+    }
+
+    /// The mpirun command line for one world.
+    func mpirunArguments(ranks: Int, hostfile: String?, worldID: String, lastExit: String?) -> [String] {
+        var args = mpirunOptions(ranks: ranks, hostfile: hostfile)
         args.append(Self.sibling("imgproc-worker"))
-        args += ["--redis", "\(configuration.redis.redacted(false))"] + configuration.workerArguments
+        args += ["--redis", configuration.redis.redacted(false), "--consumer", configuration.consumer, "--world-id", worldID]
+        args += configuration.workerArguments
         if let lastExit { args += ["--last-exit", lastExit] }
         return args
+    }
+
+    /// The hostfile's lines for hosts that can run a rank that reaches Redis
+    /// (checked by starting `imgproc-worker --probe` there through mpirun, as
+    /// the world itself would start), and their slots.
+    func reachableHosts(_ hostfile: String) -> (lines: [String], slots: Int) {
+        let text = (try? String(contentsOfFile: hostfile, encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let reachable = Locked([Bool](repeating: false, count: lines.count))
+        let group = DispatchGroup()
+        for (i, line) in lines.enumerated() {
+            let host = String(line.split(separator: " ")[0])
+            group.enter()
+            DispatchQueue.global().async { [self] in
+                defer { group.leave() }
+                let args = mpirunOptions(ranks: 1, hostfile: nil).filter { $0 != "--oversubscribe" }
+                    + ["--host", host, Self.sibling("imgproc-worker"), "--probe", "--redis", configuration.redis.redacted(false)]
+                guard let probe = try? ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": (try? Scripts.directory().path) ?? ""],
+                                                    output: "/dev/null") else { return }
+                let deadline = Date().addingTimeInterval(15)
+                while Date() < deadline {
+                    if let ended = probe.poll() {
+                        if ended == .exited(0) { reachable.with { $0[i] = true } }
+                        return
+                    }
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                probe.signal(SIGKILL)
+                _ = probe.wait()
+            }
+        }
+        group.wait()
+        let ok = reachable.with { $0 }
+        let kept = lines.enumerated().filter { ok[$0.offset] }.map(\.element)
+        let slots = kept.reduce(0) { total, line in
+            total + (line.split(separator: " ").first { $0.hasPrefix("slots=") }.flatMap { Int($0.dropFirst(6)) } ?? 1)
+        }
+        for (i, line) in lines.enumerated() where !ok[i] {
+            logger.warning("leaving out a host that cannot run a rank reaching Redis", metadata: ["host": "\(line)"])
+        }
+        return (kept, slots)
     }
 
     /// Runs until stopped by a signal (or, with `stopWhenWorkersExit`, until the
@@ -73,23 +133,46 @@ public final class Supervisor: @unchecked Sendable {
         var backoff = 1.0
         var lastExit: String?
         while !isStopping {
-            let args = try mpirunArguments(lastExit: lastExit)
-            logger.info("starting \(configuration.ranks) workers", metadata: ["command": "mpirun \(args.joined(separator: " "))"])
+            var ranks = configuration.ranks
+            var hostfile = configuration.hostfile
+            if let original = configuration.hostfile {
+                let (lines, slots) = reachableHosts(original)
+                guard slots > 0 else {
+                    logger.warning("no host of \(original) can run a rank now; trying again in \(Int(backoff)) s")
+                    sleepUnlessStopping(backoff)
+                    backoff = min(backoff * 2, configuration.maxBackoff)
+                    continue
+                }
+                let kept = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-hosts-\(getpid())").path
+                try (lines.joined(separator: "\n") + "\n").write(toFile: kept, atomically: true, encoding: .utf8)
+                hostfile = kept
+                ranks = min(ranks, slots)
+            }
+            let worldID = UUID().uuidString.prefix(8).lowercased()
+            let args = mpirunArguments(ranks: ranks, hostfile: hostfile, worldID: String(worldID), lastExit: lastExit)
+            logger.info("starting \(ranks) workers", metadata: ["command": "mpirun \(args.joined(separator: " "))"])
             let started = Date()
             let process = try ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": luaDir])
             lock.withLock { child = process }
+            let watch = StallWatch(redis: configuration.redis, worldID: String(worldID), ranks: ranks,
+                                   timeout: configuration.stallTimeout, logger: logger) { [self] reason in
+                lock.withLock { stall = reason }
+                process.signal(SIGKILL)
+            }
             let ended = process.wait()
+            watch.stop()
             lock.withLock { child = nil }
             if isStopping { break }
-            if ended == .exited(0) {
+            let stalled = lock.withLock { () -> String? in defer { stall = nil }; return stall }
+            if ended == .exited(0) && stalled == nil {
                 if configuration.stopWhenWorkersExit { return 0 }
                 lastExit = nil
                 backoff = 1
                 continue
             }
-            lastExit = "the workers' mpirun \(ended) (a rank died or could not start)"
+            lastExit = stalled ?? "the workers' mpirun \(ended) (a rank died or could not start)"
             if Date().timeIntervalSince(started) > 60 { backoff = 1 }
-            logger.warning("workers stopped; restarting in \(Int(backoff)) s", metadata: ["why": "\(ended)"])
+            logger.warning("workers stopped; restarting in \(Int(backoff)) s", metadata: ["why": "\(lastExit!)"])
             sleepUnlessStopping(backoff)
             backoff = min(backoff * 2, configuration.maxBackoff)
         }
@@ -132,4 +215,64 @@ extension RedisURL {
         let credentials = password.map { "\(user ?? ""):\($0)@" } ?? ""
         return hide ? description : "redis://\(credentials)\(host):\(port)/\(database)"
     }
+}
+
+/// Watches a world's heartbeats in Redis and calls `stalled` once when a rank
+/// has been silent for `timeout` seconds (or never reported after it).
+final class StallWatch: @unchecked Sendable {
+    // @unchecked: `stopped` is guarded by `lock`; the connection is used by the watching thread only.
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(redis: RedisURL, worldID: String, ranks: Int, timeout: Double, logger: Logger,
+         stalled: @escaping @Sendable (String) -> Void) {
+        let started = Date()
+        let thread = Thread { [self] in
+            var connection: RedisConnection?
+            while !lock.withLock({ stopped }) {
+                Thread.sleep(forTimeInterval: 1)
+                guard Date().timeIntervalSince(started) > timeout else { continue }
+                do {
+                    if connection == nil { connection = try RedisConnection(url: redis) }
+                    let now = Int(Date().timeIntervalSince1970 * 1000)
+                    var seen: [Int: (host: String, last: Int)] = [:]
+                    for (_, value) in try connection!.command(["HGETALL", .text(JobKeys.workers)]).fields {
+                        var f: [String: String] = [:]
+                        for part in String(decoding: value, as: UTF8.self).split(separator: " ") {
+                            let kv = part.split(separator: "=", maxSplits: 1)
+                            if kv.count == 2 { f[String(kv[0])] = String(kv[1]) }
+                        }
+                        guard f["id"] == worldID, let rank = Int(f["rank"] ?? ""), let last = Int(f["last_seen"] ?? "") else { continue }
+                        seen[rank] = (f["host"] ?? "?", last)
+                    }
+                    var reason: String?
+                    for rank in 0..<ranks {
+                        guard let s = seen[rank] else { reason = "rank \(rank) never reported"; break }
+                        let silent = Double(now - s.last) / 1000
+                        if silent > timeout { reason = "rank \(rank) on \(s.host) went silent for \(Int(silent)) s"; break }
+                    }
+                    if let reason {
+                        logger.warning("the world is stalled; stopping it", metadata: ["why": "\(reason)"])
+                        stalled("the world stalled: \(reason)")
+                        return
+                    }
+                } catch {
+                    // Redis itself unreachable from here: that is no rank's fault; keep watching.
+                    connection = nil
+                }
+            }
+        }
+        thread.start()
+    }
+
+    func stop() { lock.withLock { stopped = true } }
+}
+
+/// A lock-protected value.
+final class Locked<T>: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func with<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
 }

@@ -24,6 +24,8 @@ public struct WorkerConfiguration: Sendable {
     public var exitWhenIdle: Double?
     /// Why the previous world ended, recorded on the jobs it interrupted.
     public var lastExit: String?
+    /// Names this world in the heartbeats, so its supervisor can tell its ranks apart.
+    public var worldID = ""
     /// Store each tile's output in Redis as it is made, so a restart after a
     /// crash redoes only unfinished tiles; off, outputs travel by MPI only
     /// (less Redis traffic) and a restart redoes the interrupted stage.

@@ -19,8 +19,8 @@ public enum WorkerRank {
         logger[metadataKey: "rank"] = "\(cluster.rank)/\(cluster.size)"
         do {
             let store = try retrying { try TileStore(url: config.redis) }
-            let heartbeat = Heartbeat(url: config.redis, rank: cluster.rank, world: cluster.size, host: Cluster.hostName,
-                                      consumer: config.consumer, logger: logger)
+            let heartbeat = Heartbeat(url: config.redis, rank: cluster.rank, world: cluster.size, worldID: config.worldID,
+                                      host: Cluster.hostName, consumer: config.consumer, logger: logger)
             heartbeat.start()
             let runner = StageRunner(rank: cluster.rank, world: cluster.size, config: config, store: store, logger: logger)
             if cluster.rank == 0 {

@@ -46,10 +46,23 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Why the previous world ended (the supervisor passes it), recorded on interrupted jobs.")
     var lastExit: String?
 
+    @Option(help: "Identifies this world in the heartbeats (the supervisor passes it).")
+    var worldId: String?
+
+    @Flag(help: "Only check that Redis can be reached from this host, and exit (0 when it can).")
+    var probe = false
+
     func run() throws {
         let urlText = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
         let url: RedisURL
         do { url = urlText.isEmpty ? .default : try RedisURL(urlText) } catch { throw ValidationError("\(error)") }
+        if probe {
+            var configuration = RedisConnection.Configuration(url: url)
+            configuration.connectTimeout = 2
+            configuration.commandTimeout = 2
+            do { try RedisConnection(configuration).command(["PING"]) } catch { throw ExitCode(1) }
+            return
+        }
         var hostName = [CChar](repeating: 0, count: 256)
         gethostname(&hostName, hostName.count)
         let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -65,6 +78,7 @@ struct WorkerCommand: ParsableCommand {
         config.reclaimAfter = reclaimAfter
         config.exitWhenIdle = exitWhenIdle
         config.lastExit = lastExit
+        config.worldID = worldId ?? ""
         // Test hooks, off unless set.
         let env = ProcessInfo.processInfo.environment
         config.tileDelay = (env["IMGPROC_TEST_TILE_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000

@@ -36,6 +36,9 @@ struct WorkersCommand: ParsableCommand {
     @Option(help: "Stop when the workers have been idle this many seconds (for batch runs).")
     var exitWhenIdle: Double?
 
+    @Option(help: "Restart the world when a rank has been silent this many seconds (a dead host or link).")
+    var stallTimeout: Double = 30
+
     func validate() throws {
         if np < 1 { throw ValidationError("--np must be at least 1") }
         if let hostfile, !FileManager.default.fileExists(atPath: hostfile) {
@@ -45,6 +48,7 @@ struct WorkersCommand: ParsableCommand {
 
     func run() throws {
         var config = Supervisor.Configuration(ranks: np, hostfile: hostfile, redis: try redis.resolved())
+        config.stallTimeout = stallTimeout
         if let batch { config.workerArguments += ["--batch", String(batch)] }
         if noSteal { config.workerArguments.append("--no-steal") }
         if !durableTiles { config.workerArguments.append("--no-durable-tiles") }

@@ -7,11 +7,14 @@ public final class RedisTestServer: @unchecked Sendable {
     public let port: Int
     public let directory: URL
     public let password: String?
+    public let host: String
 
-    /// Starts `redis-server` with append-only persistence in a temporary folder.
-    public init(password: String? = nil, extra: [String] = []) throws {
+    /// Starts `redis-server` with append-only persistence in a temporary folder,
+    /// listening on `host` (another address than loopback turns protected mode off).
+    public init(password: String? = nil, host: String = "127.0.0.1", extra: [String] = []) throws {
         port = freePort()
         self.password = password
+        self.host = host
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try start(extra: extra)
@@ -20,18 +23,19 @@ public final class RedisTestServer: @unchecked Sendable {
     var pidFile: String { directory.appendingPathComponent("redis.pid").path }
 
     public var url: String {
-        password.map { "redis://:\($0)@127.0.0.1:\(port)/0" } ?? "redis://127.0.0.1:\(port)/0"
+        password.map { "redis://:\($0)@\(host):\(port)/0" } ?? "redis://\(host):\(port)/0"
     }
 
     /// Starts (or restarts) the server on the same port and folder.
     public func start(extra: [String] = []) throws {
-        var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
+        var args = ["--port", "\(port)", "--bind", host, "--protected-mode", host == "127.0.0.1" ? "yes" : "no",
+                    "--dir", directory.path, "--appendonly", "yes",
                     "--pidfile", pidFile, "--daemonize", "yes", "--save", "", "--databases", "64",
                     "--logfile", directory.appendingPathComponent("redis.log").path]
         if let password { args += ["--requirepass", password] }
         let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["redis-server"] + args + extra, capture: false)
         guard r.status == 0 else { throw TestServerError("redis-server did not start (see \(directory.path)/redis.log)") }
-        try waitUntil(seconds: 10) { canConnect(port: self.port) }
+        try waitUntil(seconds: 10) { canConnect(port: self.port, host: self.host) }
     }
 
     /// Stops the server by its pid and waits for it to exit.
@@ -172,21 +176,25 @@ public final class RabbitTestServer: @unchecked Sendable {
     public let port: Int
     public let node: String
     public let directory: URL
+    public let host: String
     private let environment: [String: String]
 
-    public init() throws {
+    /// Starts a node listening on `host`; on another address than loopback the
+    /// guest user may log in from the network (test hosts).
+    public init(host: String = "127.0.0.1") throws {
         port = freePort()
+        self.host = host
         node = "imgproc-t\(port)@localhost"
         directory = URL(fileURLWithPath: "/tmp/imgproc-rabbit-\(port)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "listeners.tcp.default = 127.0.0.1:\(port)\n".write(to: directory.appendingPathComponent("rabbitmq.conf"),
-                                                            atomically: true, encoding: .utf8)
+        let conf = "listeners.tcp.default = \(host):\(port)\n" + (host == "127.0.0.1" ? "" : "loopback_users = none\n")
+        try conf.write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
         try "[].\n".write(to: directory.appendingPathComponent("enabled_plugins"), atomically: true, encoding: .utf8)
         _ = try? spawnAndWait("chown", ["-R", "rabbitmq:rabbitmq", directory.path])
         environment = [
             "RABBITMQ_NODENAME": node, "RABBITMQ_NODE_PORT": "\(port)", "RABBITMQ_DIST_PORT": "\(freePort())",
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_IP_ADDRESS": host, "ERL_EPMD_ADDRESS": "127.0.0.1",
             "RABBITMQ_MNESIA_BASE": directory.appendingPathComponent("mnesia").path,
             "RABBITMQ_LOG_BASE": directory.appendingPathComponent("log").path,
             "RABBITMQ_PID_FILE": directory.appendingPathComponent("rabbit.pid").path,
@@ -198,7 +206,7 @@ public final class RabbitTestServer: @unchecked Sendable {
         try waitUntil(seconds: 60) { try ctl(["await_startup"]) == 0 }
     }
 
-    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+    public var url: String { "amqp://guest:guest@\(host):\(port)/" }
 
     @discardableResult
     public func ctl(_ arguments: [String]) throws -> Int32 {
