@@ -61,6 +61,11 @@ func opencvTimes(_ specs: [String], imagePath: String) -> [String: Double] {
 }
 
 let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
+if arguments.dropFirst().first == "--hosts" {
+    // Only the test-host figures (they take a while to set up).
+    try MultiHostBench.run(image: benchImage())
+    exit(0)
+}
 let specs = arguments.count > 1 ? Array(arguments.dropFirst()) : [
     "grayscale", "invert", "brightness:20", "contrast:1.2", "gamma:2.2", "blur:1", "blur:3", "boxblur:2",
     "median:1", "median:3", "sharpen:1:1", "sobel", "canny:100:200", "clahe:2:8", "resize:0.5", "resize:1.5",
@@ -96,4 +101,5 @@ if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
     if let amqp = ProcessInfo.processInfo.environment["AMQP_URL"], !amqp.isEmpty {
         try ServerBench.run(redis: try RedisURL(redisURL), amqp: amqp, image: image)
     }
+    try MultiHostBench.run(image: image)
 }
