@@ -35,7 +35,12 @@ public final class RedisTestServer: @unchecked Sendable {
         if let password { args += ["--requirepass", password] }
         let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["redis-server"] + args + extra, capture: false)
         guard r.status == 0 else { throw TestServerError("redis-server did not start (see \(directory.path)/redis.log)") }
-        try waitUntil(seconds: 10) { canConnect(port: self.port, host: self.host) }
+        // Ready when it answers PONG, not LOADING (replaying its append-only file).
+        var ping = ["redis-cli", "-h", host, "-p", "\(port)"]
+        if let password { ping += ["-a", password, "--no-auth-warning"] }
+        try waitUntil(seconds: 30) {
+            (try? run(URL(fileURLWithPath: "/usr/bin/env"), ping + ["PING"]).stdout.hasPrefix("PONG")) ?? false
+        }
     }
 
     /// Stops the server by its pid and waits for it to exit.
