@@ -45,9 +45,7 @@ public struct JobSubmission: Sendable {
             throw Refusal(code: .badPipeline, codec: nil, description: error.description)
         }
         self.id = id
-        tiles = plan.stages[0].tiles(tileSize: tileSize).map {
-            TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
-        }
+        tiles = plan.stages[0].tileData(from: image, tileSize: tileSize)
         fields = [
             "ops": pipeline.description, "format": decoded.format.rawValue, "tile_size": String(tileSize),
             "width": String(image.width), "height": String(image.height), "channels": String(image.channels),

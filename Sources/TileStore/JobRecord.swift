@@ -68,3 +68,12 @@ public struct TileData: Sendable, Equatable {
         self.init(index: i, core: core, halo: halo, pixels: pixels)
     }
 }
+
+extension Stage {
+    /// The tiles of this stage for an input `image`, each with the pixels of its halo.
+    public func tileData(from image: Image, tileSize: Int) -> [TileData] {
+        tiles(tileSize: tileSize).map {
+            TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
+        }
+    }
+}

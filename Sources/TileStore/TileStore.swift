@@ -240,6 +240,15 @@ public final class TileStore {
         return out
     }
 
+    /// Stored outputs of the tiles `indexes` (those without one are left out).
+    public func outputs(_ id: String, of indexes: [Int]) throws(RedisError) -> [Int: [UInt8]] {
+        guard !indexes.isEmpty else { return [:] }
+        let reply = try connection.command(["HMGET", .text(JobKeys(id).out)] + indexes.map { .int($0) })
+        var out: [Int: [UInt8]] = [:]
+        for (index, value) in zip(indexes, reply.array ?? []) { if let bytes = value.bytes { out[index] = bytes } }
+        return out
+    }
+
     /// Tile index → rank, for the claims of this attempt (`owner`) or the completions (`done`).
     public func tileRanks(_ id: String, completed: Bool) throws(RedisError) -> [Int: Int] {
         let keys = JobKeys(id)

@@ -104,6 +104,7 @@ struct Coordinator {
         var stageIndex = job.stage
         while true {
             let stage = plan.stages[stageIndex]
+            let total = TileGrid(width: stage.output.width, height: stage.output.height, tileSize: job.tileSize).count
             var collected: [Int: Region] = [:]
             var sums: [UInt32]?
             // Rounds: the first runs the stage; more only if tiles were lost in transit.
@@ -115,7 +116,7 @@ struct Coordinator {
                     // Tiles finished in an earlier attempt are in Redis, not in any rank's share.
                     let fresh = Set(gathered.map(\.index))
                     var extra = [UInt32](repeating: 0, count: settings.histogramCount)
-                    for (index, pixels) in try store.outputs(id) where !fresh.contains(index) {
+                    for (index, pixels) in try store.outputs(id, of: (0..<total).filter { !fresh.contains($0) }) {
                         guard let region = region(index: index, pixels: pixels, stage: stage, tileSize: job.tileSize) else { continue }
                         let part = settings.histograms(of: region, imageShape: stage.output)
                         for i in part.indices { extra[i] &+= part[i] }
@@ -128,9 +129,9 @@ struct Coordinator {
                 timings["redis"]! += result.redisSeconds
                 timings["gather"]! += result.gatherSeconds
                 // Tiles done in earlier attempts come from Redis.
-                let total = stage.tiles(tileSize: job.tileSize).count
                 if collected.count < total {
-                    for (index, pixels) in try retrying({ try store.outputs(id) }) where collected[index] == nil {
+                    let missing = (0..<total).filter { collected[$0] == nil }
+                    for (index, pixels) in try retrying({ try store.outputs(id, of: missing) }) {
                         collected[index] = region(index: index, pixels: pixels, stage: stage, tileSize: job.tileSize)
                     }
                 }

@@ -56,12 +56,3 @@ struct StageRunner {
         return outcome
     }
 }
-
-extension Stage {
-    /// The tiles of a stage whose input is `image`, with the pixels they read.
-    func tileData(from image: Image, tileSize: Int) -> [TileData] {
-        tiles(tileSize: tileSize).map {
-            TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
-        }
-    }
-}

@@ -13,9 +13,7 @@ enum RedisBench {
         var id = ""
         var bytes = 0
         let submit = seconds {
-            let tiles = plan.stages[0].tiles(tileSize: 256).map {
-                TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
-            }
+            let tiles = plan.stages[0].tileData(from: image, tileSize: 256)
             bytes = tiles.reduce(0) { $0 + $1.pixels.count }
             id = TileStore.newJobID()
             try? store.submit(id: id, fields: ["ops": "blur:3", "stages": "1"], tiles: tiles, source: [])
