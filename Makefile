@@ -9,7 +9,7 @@ SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
 # Large pixel buffers on transparent huge pages: fewer page faults per image.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
-                libjpeg62-turbo-dev libturbojpeg0-dev redis-server rabbitmq-server curl python3 chromium \
+                libjpeg62-turbo-dev redis-server rabbitmq-server curl python3 chromium \
                 libvips-tools
 PIP_PACKAGES  = opencv-python-headless pillow
 

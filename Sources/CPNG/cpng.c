@@ -34,6 +34,24 @@ static void on_read(png_structp png, png_bytep out, size_t length) {
     r->offset += length;
 }
 
+// libpng allocates (and zero-fills) a chunk's claimed length before reading it,
+// so a 60-byte file claiming a 1 GB text chunk costs seconds. No single
+// allocation libpng makes for a valid image comes near this: refused, the
+// chunk is skipped (ancillary) or the file refused (critical), at once.
+static png_voidp limited_malloc(png_structp png, png_alloc_size_t size) {
+    (void)png;
+    return size > ((png_alloc_size_t)32 << 20) ? NULL : malloc(size);
+}
+
+static void limited_free(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
+}
+
+static png_structp create_reader(reader *r) {
+    return png_create_read_struct_2(PNG_LIBPNG_VER_STRING, r, on_error, on_warning, NULL, limited_malloc, limited_free);
+}
+
 /// Sets up reading and the transformations to 8-bit gray, GA, RGB or RGBA.
 static void read_header(png_structp png, png_infop info) {
     png_set_read_fn(png, png_get_error_ptr(png), on_read);
@@ -46,7 +64,7 @@ static void read_header(png_structp png, png_infop info) {
 
 int cpng_probe(const uint8_t *data, size_t size, cpng_info *out, char *message, size_t message_size) {
     reader r = {data, size, 0, message, message_size};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
+    png_structp png = create_reader(&r);
     if (!png) { snprintf(message, message_size, "out of memory"); return -1; }
     png_infop info = png_create_info_struct(png);
     if (!info || setjmp(png_jmpbuf(png))) {
@@ -61,33 +79,93 @@ int cpng_probe(const uint8_t *data, size_t size, cpng_info *out, char *message, 
     return 0;
 }
 
-int cpng_decode(const uint8_t *data, size_t size, uint8_t *pixels, size_t pixels_size,
-                char *message, size_t message_size) {
-    reader r = {data, size, 0, message, message_size};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
-    if (!png) { snprintf(message, message_size, "out of memory"); return -1; }
-    png_infop info = png_create_info_struct(png);
+struct cpng_decoder {
+    reader r;
+    png_structp png;
+    png_infop info;
+    uint32_t height;
+    uint32_t next;
+    size_t stride;
+    uint8_t *whole;   // interlaced images only: every row, decoded at open
+    int failed;
+};
+
+cpng_decoder *cpng_decoder_open(const uint8_t *data, size_t size, cpng_info *out, char *message, size_t message_size) {
+    cpng_decoder *d = calloc(1, sizeof *d);
+    if (!d) { snprintf(message, message_size, "out of memory"); return NULL; }
+    d->r = (reader){data, size, 0, message, message_size};
+    d->png = create_reader(&d->r);
+    if (!d->png) { snprintf(message, message_size, "out of memory"); free(d); return NULL; }
+    d->info = png_create_info_struct(d->png);
     png_bytepp volatile rows = NULL;
-    if (!info || setjmp(png_jmpbuf(png))) {
+    if (!d->info || setjmp(png_jmpbuf(d->png))) {
         free(rows);
-        png_destroy_read_struct(&png, info ? &info : NULL, NULL);
+        cpng_decoder_close(d);
+        return NULL;
+    }
+    read_header(d->png, d->info);
+    out->width = png_get_image_width(d->png, d->info);
+    out->height = png_get_image_height(d->png, d->info);
+    out->channels = png_get_channels(d->png, d->info);
+    d->height = out->height;
+    d->stride = png_get_rowbytes(d->png, d->info);
+    if (png_get_bit_depth(d->png, d->info) != 8 || d->stride != (size_t)out->width * (size_t)out->channels) {
+        png_error(d->png, "unexpected decoded row size");
+    }
+    if (png_get_interlace_type(d->png, d->info) != PNG_INTERLACE_NONE) {
+        d->whole = malloc(d->stride * d->height);
+        rows = malloc(sizeof(png_bytep) * d->height);
+        if (!d->whole || !rows) png_error(d->png, "out of memory");
+        for (png_uint_32 y = 0; y < d->height; y++) rows[y] = d->whole + y * d->stride;
+        png_read_image(d->png, rows);
+        png_read_end(d->png, NULL);
+        free(rows);
+    }
+    return d;
+}
+
+static int advance(cpng_decoder *d, uint8_t *out, uint32_t count, char *message, size_t message_size) {
+    d->r.message = message;
+    d->r.message_size = message_size;
+    if (d->failed) { snprintf(message, message_size, "the decoder failed earlier"); return -1; }
+    if (count > d->height - d->next) { snprintf(message, message_size, "reading beyond the last row"); return -1; }
+    uint8_t *volatile scratch = NULL;
+    if (setjmp(png_jmpbuf(d->png))) {
+        free(scratch);
+        d->failed = 1;
         return -1;
     }
-    read_header(png, info);
-    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
-    size_t stride = png_get_rowbytes(png, info);
-    if (stride * height != pixels_size || png_get_bit_depth(png, info) != 8) {
-        png_error(png, "unexpected decoded size");
+    if (!out && !d->whole) {
+        scratch = malloc(d->stride);
+        if (!scratch) png_error(d->png, "out of memory");
     }
-    rows = malloc(sizeof(png_bytep) * height);
-    if (!rows) png_error(png, "out of memory");
-    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + y * stride;
-    png_read_image(png, rows);
-    png_read_end(png, NULL);
-    (void)width;
-    free(rows);
-    png_destroy_read_struct(&png, &info, NULL);
+    for (uint32_t i = 0; i < count; i++, d->next++) {
+        uint8_t *row = out ? out + (size_t)i * d->stride : scratch;
+        if (d->whole) {
+            if (out) memcpy(row, d->whole + (size_t)d->next * d->stride, d->stride);
+        } else {
+            png_read_row(d->png, row, NULL);
+        }
+    }
+    // Past the last row, the rest of the file is checked too (a truncated end is an error).
+    if (!d->whole && d->next == d->height && count > 0) png_read_end(d->png, NULL);
+    free(scratch);
     return 0;
+}
+
+int cpng_decoder_read(cpng_decoder *d, uint8_t *out, uint32_t rows, char *message, size_t message_size) {
+    return advance(d, out, rows, message, message_size);
+}
+
+int cpng_decoder_skip(cpng_decoder *d, uint32_t rows, char *message, size_t message_size) {
+    return advance(d, NULL, rows, message, message_size);
+}
+
+void cpng_decoder_close(cpng_decoder *d) {
+    if (!d) return;
+    png_destroy_read_struct(&d->png, d->info ? &d->info : NULL, NULL);
+    free(d->whole);
+    free(d);
 }
 
 int cpng_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,

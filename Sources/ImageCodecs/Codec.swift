@@ -5,11 +5,13 @@ import ImageCore
 public enum Codec {
     /// Format, size and channels from the header, without decoding pixels.
     public static func probe(_ bytes: [UInt8]) throws(CodecError) -> ImageInfo {
-        try withBytes(bytes) { raw throws(CodecError) in
-            switch try ImageFormat.sniff(raw) {
-            case .png: return try PNGCodec.probe(raw)
-            case .jpeg: return try JPEGCodec.probe(raw)
-            }
+        try withBytes(bytes) { raw throws(CodecError) in try probe(raw) }
+    }
+
+    static func probe(_ raw: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
+        switch try ImageFormat.sniff(raw) {
+        case .png: return try PNGCodec.probe(raw)
+        case .jpeg: return try JPEGCodec.probe(raw)
         }
     }
 
@@ -18,11 +20,8 @@ public enum Codec {
     /// - Returns: the image and the format it was stored in.
     public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default) throws(CodecError) -> (image: Image, format: ImageFormat) {
         try withBytes(bytes) { raw throws(CodecError) in
-            let format = try ImageFormat.sniff(raw)
-            switch format {
-            case .png: return (try PNGCodec.decode(raw, limits: limits), format)
-            case .jpeg: return (try JPEGCodec.decode(raw, limits: limits), format)
-            }
+            let decoder = try RowDecoder(raw, keeping: nil, limits: limits)
+            return (try decoder.readImage(), decoder.info.format)
         }
     }
 

@@ -1,83 +1,81 @@
-import CTurboJPEG
+import CJPEG
 import ImageCore
 
-/// JPEG through TurboJPEG 2.1 (`tjDecompress2`, `tjCompress2`). All of
-/// TurboJPEG is touched here only. Gray JPEGs decode to 1 channel, all others
-/// to RGB; CMYK and 12-bit JPEGs are refused. Warnings (such as a premature
-/// end of data) are errors: a partly decoded image is never returned.
+/// JPEG through libjpeg (libjpeg-turbo), in the `CJPEG` C target; all of
+/// libjpeg is touched there and here only. Gray JPEGs decode to 1 channel,
+/// all others to RGB; CMYK and 12-bit JPEGs are refused. Warnings (such as
+/// a premature end of data) are errors: a partly decoded image is never
+/// returned. Output: baseline, 4:2:0, standard Huffman tables and a restart
+/// marker after every MCU row, so that bands encoded apart join into the
+/// whole image's bytes (``JPEGBands``).
 enum JPEGCodec {
-    /// A TurboJPEG handle, destroyed after `body`.
-    private static func withHandle<T>(compress: Bool, _ body: (tjhandle) throws(CodecError) -> T) throws(CodecError) -> T {
-        guard let handle = compress ? tjInitCompress() : tjInitDecompress() else {
-            throw CodecError(.encodeFailed, "TurboJPEG could not start: \(String(cString: tjGetErrorStr2(nil)))")
-        }
-        defer { tjDestroy(handle) }
-        return try body(handle)
+    private static func text(_ buffer: [CChar]) -> String {
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? "unknown libjpeg error" : text
     }
 
-    private static func message(_ handle: tjhandle) -> String { String(cString: tjGetErrorStr2(handle)) }
-
-    private static func header(_ handle: tjhandle, _ bytes: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
-        var w: Int32 = 0, h: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
-        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        guard tjDecompressHeader3(handle, base, UInt(bytes.count), &w, &h, &subsamp, &colorspace) == 0 else {
-            let text = message(handle)
-            if text.contains("precision") || text.contains("Unsupported") {
-                throw CodecError(.unsupported, "unsupported JPEG: \(text)")
-            }
-            throw CodecError(.corrupt, "corrupt JPEG: \(text)")
+    static func failure(_ text: String) -> CodecError {
+        if text.contains("precision") || text.contains("Unsupported") || text.contains("CMYK") {
+            return CodecError(.unsupported, "unsupported JPEG: \(text)")
         }
-        if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
-            throw CodecError(.unsupported, "CMYK JPEG images are not supported; convert to RGB first")
-        }
-        return ImageInfo(format: .jpeg, width: Int(w), height: Int(h), channels: colorspace == Int32(TJCS_GRAY.rawValue) ? 1 : 3)
+        if text.contains("Premature end") { return CodecError(.corrupt, "truncated JPEG: \(text)") }
+        return CodecError(.corrupt, "corrupt JPEG: \(text)")
     }
 
     static func probe(_ bytes: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
-        try withHandle(compress: false) { handle throws(CodecError) in try header(handle, bytes) }
+        var info = cjpeg_info()
+        var message = [CChar](repeating: 0, count: 256)
+        guard cjpeg_probe(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &info,
+                          &message, message.count) == 0 else { throw failure(text(message)) }
+        if info.color_space == Int32(CJPEG_CMYK) || info.color_space == Int32(CJPEG_YCCK) {
+            throw CodecError(.unsupported, "CMYK JPEG images are not supported; convert to RGB first")
+        }
+        if info.precision != 8 {
+            throw CodecError(.unsupported, "unsupported JPEG: \(info.precision)-bit samples (only 8-bit JPEGs are read)")
+        }
+        return ImageInfo(format: .jpeg, width: Int(info.width), height: Int(info.height), channels: Int(info.channels))
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, limits: DecodeLimits) throws(CodecError) -> Image {
-        try withHandle(compress: false) { handle throws(CodecError) in
-            let info = try header(handle, bytes)
-            try limits.check(info)
-            let format = info.channels == 1 ? TJPF_GRAY : TJPF_RGB
-            var failure: String?
-            let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let pixels = [UInt8](unsafeUninitializedCapacity: info.width * info.height * info.channels) { buffer, count in
-                count = buffer.count
-                if tjDecompress2(handle, base, UInt(bytes.count), buffer.baseAddress, Int32(info.width), 0,
-                                 Int32(info.height), Int32(format.rawValue), 0) != 0 {
-                    failure = message(handle)
-                }
+    /// A libjpeg decompressor over bytes that outlive it.
+    final class Decoder: RowBackend {
+        private let handle: OpaquePointer
+
+        init(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
+            var info = cjpeg_info()
+            var message = [CChar](repeating: 0, count: 256)
+            guard let h = cjpeg_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
+                                             &info, &message, message.count) else { throw failure(text(message)) }
+            handle = h
+        }
+
+        deinit { cjpeg_decoder_close(handle) }
+
+        func skip(_ count: Int) throws(CodecError) {
+            var message = [CChar](repeating: 0, count: 256)
+            guard cjpeg_decoder_skip(handle, UInt32(count), &message, message.count) == 0 else { throw failure(text(message)) }
+        }
+
+        func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError) {
+            var message = [CChar](repeating: 0, count: 256)
+            guard cjpeg_decoder_read(handle, buffer, UInt32(count), &message, message.count) == 0 else {
+                throw failure(text(message))
             }
-            if let failure {
-                let truncated = failure.contains("Premature end")
-                throw CodecError(.corrupt, truncated ? "truncated JPEG: \(failure)" : "corrupt JPEG: \(failure)")
-            }
-            return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
         }
     }
 
-    /// JPEG of `image` at `quality` (1...100), 4:2:0 chroma for colour.
-    /// Alpha cannot be stored in JPEG and is dropped.
+    /// JPEG of `image` at `quality` (1...100). Alpha cannot be stored in JPEG and is dropped.
     static func encode(_ image: Image, quality: Int) throws(CodecError) -> [UInt8] {
         let source = image.channels == 2 || image.channels == 4 ? dropAlpha(image) : image
-        return try withHandle(compress: true) { handle throws(CodecError) in
-            let gray = source.channels == 1
-            var out: UnsafeMutablePointer<UInt8>?
-            var size: UInt = 0
-            defer { if let out { tjFree(out) } }
-            let status = source.pixels.withUnsafeBufferPointer { px in
-                tjCompress2(handle, px.baseAddress, Int32(source.width), 0, Int32(source.height),
-                            Int32((gray ? TJPF_GRAY : TJPF_RGB).rawValue), &out, &size,
-                            Int32((gray ? TJSAMP_GRAY : TJSAMP_420).rawValue), Int32(quality), 0)
-            }
-            guard status == 0, let out else {
-                throw CodecError(.encodeFailed, "JPEG encoder: \(message(handle))")
-            }
-            return Array(UnsafeBufferPointer(start: out, count: Int(size)))
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = source.pixels.withUnsafeBufferPointer { px in
+            cjpeg_encode(px.baseAddress, UInt32(source.width), UInt32(source.height), Int32(source.channels),
+                         Int32(quality), &out, &size, &message, message.count)
         }
+        defer { cjpeg_free(out) }
+        guard status == 0, let out else { throw CodecError(.encodeFailed, "JPEG encoder: \(text(message))") }
+        return Array(UnsafeBufferPointer(start: out, count: size))
     }
 
     private static func dropAlpha(_ image: Image) -> Image {

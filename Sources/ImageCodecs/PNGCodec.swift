@@ -10,12 +10,12 @@ import ImageCore
 /// Colour-space chunks (gAMA, sRGB, iCCP) are not applied: pixels are the
 /// stored values, as OpenCV, Pillow and libvips read them.
 enum PNGCodec {
-    private static func message(_ buffer: [CChar]) -> String {
+    fileprivate static func message(_ buffer: [CChar]) -> String {
         let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.isEmpty ? "unknown libpng error" : text
     }
 
-    private static func failure(_ text: String) -> CodecError {
+    fileprivate static func failure(_ text: String) -> CodecError {
         if text.contains("truncated") || text.contains("end of") || text.contains("Not enough") {
             return CodecError(.corrupt, "truncated PNG: \(text)")
         }
@@ -30,18 +30,29 @@ enum PNGCodec {
         return ImageInfo(format: .png, width: Int(info.width), height: Int(info.height), channels: Int(info.channels))
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, limits: DecodeLimits) throws(CodecError) -> Image {
-        let info = try probe(bytes)
-        try limits.check(info)
-        var text = [CChar](repeating: 0, count: 256)
-        var status: Int32 = 0
-        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let pixels = [UInt8](unsafeUninitializedCapacity: info.width * info.height * info.channels) { buffer, count in
-            status = cpng_decode(base, bytes.count, buffer.baseAddress, buffer.count, &text, text.count)
-            count = buffer.count
+    /// A libpng reader over bytes that outlive it.
+    final class Decoder: RowBackend {
+        private let handle: OpaquePointer
+
+        init(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
+            var info = cpng_info()
+            var text = [CChar](repeating: 0, count: 256)
+            guard let h = cpng_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
+                                            &info, &text, text.count) else { throw failure(message(text)) }
+            handle = h
         }
-        guard status == 0 else { throw failure(message(text)) }
-        return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
+
+        deinit { cpng_decoder_close(handle) }
+
+        func skip(_ count: Int) throws(CodecError) {
+            var text = [CChar](repeating: 0, count: 256)
+            guard cpng_decoder_skip(handle, UInt32(count), &text, text.count) == 0 else { throw failure(message(text)) }
+        }
+
+        func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError) {
+            var text = [CChar](repeating: 0, count: 256)
+            guard cpng_decoder_read(handle, buffer, UInt32(count), &text, text.count) == 0 else { throw failure(message(text)) }
+        }
     }
 
     static func encode(_ image: Image) throws(CodecError) -> [UInt8] {

@@ -48,6 +48,20 @@ struct CodecTests {
         }
     }
 
+    /// A 60-byte PNG claiming a 1 GB text chunk: libpng would allocate and
+    /// zero-fill the claimed size before finding the data missing.
+    @Test func aChunkClaimingAGigabyteCostsNoGigabyte() throws {
+        var png = try Codec.encode(Image(width: 1, height: 1, channels: 1), as: .png)
+        let iend = png.count - 12
+        let chunk: [UInt8] = [0x3F, 0xFF, 0xFF, 0xFF] + Array("iTXt".utf8) + [0, 0, 0, 0]
+        png.insert(contentsOf: chunk, at: iend)
+        var before = rusage(), after = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &before)
+        #expect(throws: CodecError.self) { try Codec.decode(png) }
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &after)
+        #expect(after.ru_maxrss - before.ru_maxrss < 256 * 1024, "peak memory grew by \(after.ru_maxrss - before.ru_maxrss) KiB")
+    }
+
     /// A PNG whose header claims `width` × `height` with almost no data.
     static func bombPNG(width: Int, height: Int) throws -> [UInt8] {
         var png = try Codec.encode(Image(width: 1, height: 1, channels: 3), as: .png)

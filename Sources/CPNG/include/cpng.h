@@ -14,13 +14,26 @@ typedef struct {
 /// Reads the header of a PNG held in memory. Returns 0, or -1 with `message` set.
 int cpng_probe(const uint8_t *data, size_t size, cpng_info *info, char *message, size_t message_size);
 
-/// Decodes a PNG into `pixels` (exactly width * height * channels bytes, as
-/// cpng_probe reports): palettes and low bit depths expanded, tRNS turned
-/// into alpha, 16-bit samples scaled to 8 bits with rounding, interlacing
-/// undone. Colour-space chunks (gAMA, sRGB, iCCP) are not applied: samples
-/// are the stored values. Returns 0, or -1 with `message` set.
-int cpng_decode(const uint8_t *data, size_t size, uint8_t *pixels, size_t pixels_size,
-                char *message, size_t message_size);
+/// A decoder reading rows top to bottom, after expansion to 8-bit gray, GA,
+/// RGB or RGBA: palettes and low bit depths expanded, tRNS turned into
+/// alpha, 16-bit samples scaled to 8 bits with rounding. Colour-space chunks
+/// (gAMA, sRGB, iCCP) are not applied: samples are the stored values.
+/// Interlaced images are decoded whole when opened (Adam7 has no row order)
+/// and then handed out row by row. The data is not copied: it must outlive
+/// the decoder. Calls return 0, or -1 with `message` set; after an error
+/// the decoder only accepts cpng_decoder_close.
+typedef struct cpng_decoder cpng_decoder;
+
+/// Returns NULL with `message` set on failure.
+cpng_decoder *cpng_decoder_open(const uint8_t *data, size_t size, cpng_info *info, char *message, size_t message_size);
+
+/// Reads the next `rows` rows into `out` (rows * width * channels bytes).
+int cpng_decoder_read(cpng_decoder *decoder, uint8_t *out, uint32_t rows, char *message, size_t message_size);
+
+/// Decodes and drops the next `rows` rows (PNG rows can only be inflated in order).
+int cpng_decoder_skip(cpng_decoder *decoder, uint32_t rows, char *message, size_t message_size);
+
+void cpng_decoder_close(cpng_decoder *decoder);
 
 /// Encodes 8-bit pixels (1 to 4 channels) as PNG into a buffer from malloc,
 /// to be released with cpng_free. Returns 0, or -1 with `message` set.

@@ -1,0 +1,55 @@
+#ifndef CJPEG_H
+#define CJPEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// What a JPEG header says. `channels` is what decoding gives: 1 (gray) or
+/// 3 (RGB); `color_space` is libjpeg's J_COLOR_SPACE of the file, so callers
+/// can refuse CMYK/YCCK; `precision` is the sample precision in bits.
+typedef struct {
+    uint32_t width;
+    uint32_t height;
+    int channels;
+    int color_space;
+    int precision;
+    int progressive;
+} cjpeg_info;
+
+/// J_COLOR_SPACE values callers need (jpeglib.h is not exposed to Swift).
+enum { CJPEG_CMYK = 4, CJPEG_YCCK = 5 };
+
+/// A decoder reading rows top to bottom. The data is not copied: it must
+/// outlive the decoder. Every call returns 0, or -1 with `message` set;
+/// after an error the decoder only accepts cjpeg_decoder_close.
+/// Warnings (corrupt data the library would paper over) are errors: a
+/// partly made-up image is never returned.
+typedef struct cjpeg_decoder cjpeg_decoder;
+
+/// Reads the header only (no pixels, no scans). Returns 0 or -1.
+int cjpeg_probe(const uint8_t *data, size_t size, cjpeg_info *info, char *message, size_t message_size);
+
+/// Opens a decoder and starts decompression (for progressive files this reads every scan).
+/// Returns NULL with `message` set on failure.
+cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *info,
+                                  char *message, size_t message_size);
+
+/// Skips `rows` rows (entropy-decoded, not converted). Rows read after a skip
+/// equal the same rows of a full decode.
+int cjpeg_decoder_skip(cjpeg_decoder *decoder, uint32_t rows, char *message, size_t message_size);
+
+/// Reads the next `rows` rows into `out` (rows * width * channels bytes).
+int cjpeg_decoder_read(cjpeg_decoder *decoder, uint8_t *out, uint32_t rows, char *message, size_t message_size);
+
+void cjpeg_decoder_close(cjpeg_decoder *decoder);
+
+/// Encodes 8-bit gray or RGB pixels as baseline JPEG: 4:2:0 chroma, fixed
+/// (standard) Huffman tables and a restart marker after every MCU row, so
+/// that images cut at multiples of 16 rows encode to pieces that join into
+/// the whole image's bytes. `out` comes from malloc; release with cjpeg_free.
+int cjpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels, int quality,
+                 uint8_t **out, size_t *out_size, char *message, size_t message_size);
+
+void cjpeg_free(void *p);
+
+#endif

@@ -1,0 +1,79 @@
+import ImageCore
+
+/// The rows of an encoded image, decoded on demand and kept until dropped.
+///
+/// A worker rank holds its stage-0 input this way: it decodes the band its
+/// tiles need, and more rows only when it steals a tile outside that band.
+/// One decoder moves forward through the file; rows above it need a fresh
+/// decoder, which skips down to them.
+public final class RowCache {
+    public let shape: Shape
+    private let source: SourceBytes
+    private let limits: DecodeLimits
+    private var rows: [[UInt8]?]
+    private var decoder: RowDecoder?
+    /// Decoders opened so far (1 when every request moved forward).
+    public private(set) var decodersOpened = 0
+    /// Rows decoded and kept, and rows skipped over, so far.
+    public private(set) var rowsDecoded = 0
+    public private(set) var rowsSkipped = 0
+
+    public init(_ source: SourceBytes, limits: DecodeLimits = .default) throws(CodecError) {
+        let info = try Codec.probe(source.raw)
+        try limits.check(info)
+        shape = Shape(width: info.width, height: info.height, channels: info.channels)
+        self.source = source
+        self.limits = limits
+        rows = Array(repeating: nil, count: info.height)
+    }
+
+    /// Rows held now.
+    public var rowsHeld: Int { rows.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+
+    /// Makes sure every row of `range` is decoded.
+    public func load(_ range: Range<Int>) throws(CodecError) {
+        let range = range.clamped(to: 0..<shape.height)
+        guard let first = range.first(where: { rows[$0] == nil }) else { return }
+        let end = range.last(where: { rows[$0] == nil })! + 1
+        if decoder == nil || decoder!.nextRow > first {
+            decoder = try RowDecoder(source, limits: limits)
+            decodersOpened += 1
+        }
+        let d = decoder!
+        rowsSkipped += first - d.nextRow
+        try d.skip(first - d.nextRow)
+        for y in first..<end {
+            let row = try d.readRow()
+            if rows[y] == nil {
+                rows[y] = row
+                rowsDecoded += 1
+            }
+        }
+    }
+
+    /// The pixels of `rect`, decoding what is missing.
+    public func region(_ rect: Rect) throws(CodecError) -> Region {
+        try load(rect.y..<rect.maxY)
+        let channels = shape.channels
+        let rowBytes = rect.width * channels
+        let image = Image(width: rect.width, height: rect.height, channels: channels) { out in
+            for y in 0..<rect.height {
+                rows[rect.y + y]!.withUnsafeBufferPointer { row in
+                    (out + y * rowBytes).update(from: row.baseAddress! + rect.x * channels, count: rowBytes)
+                }
+            }
+        }
+        return Region(image: image, x: rect.x, y: rect.y)
+    }
+
+    /// Frees every row outside `keep`.
+    public func drop(outside keep: Range<Int>) {
+        for y in rows.indices where rows[y] != nil && !keep.contains(y) { rows[y] = nil }
+    }
+
+    /// Frees every row and the decoder.
+    public func dropAll() {
+        rows = Array(repeating: nil, count: shape.height)
+        decoder = nil
+    }
+}

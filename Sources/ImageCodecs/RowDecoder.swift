@@ -1,0 +1,82 @@
+import ImageCore
+
+/// Decodes an image's rows top to bottom: the rows of a band can be had
+/// without keeping the rows above it (JPEG entropy-decodes them without
+/// converting them; PNG has to inflate them). Rows read after a skip equal
+/// the same rows of a full decode.
+public final class RowDecoder {
+    public let info: ImageInfo
+    /// The next row `read` returns.
+    public private(set) var nextRow = 0
+    private let source: SourceBytes?
+    private let backend: any RowBackend
+
+    /// Opens a decoder over `source`, after checking its header against `limits`.
+    public convenience init(_ source: SourceBytes, limits: DecodeLimits = .default) throws(CodecError) {
+        try self.init(source.raw, keeping: source, limits: limits)
+    }
+
+    /// - Parameter keeping: owner of `bytes`, kept alive as long as the decoder.
+    init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits) throws(CodecError) {
+        let header = try Codec.probe(bytes)
+        try limits.check(header)
+        switch header.format {
+        case .png: backend = try PNGCodec.Decoder(bytes)
+        case .jpeg: backend = try JPEGCodec.Decoder(bytes)
+        }
+        info = header
+        source = keeping
+    }
+
+    public var rowBytes: Int { info.width * info.channels }
+
+    /// Decodes and drops the next `count` rows.
+    public func skip(_ count: Int) throws(CodecError) {
+        guard count > 0 else { return }
+        try check(count)
+        try backend.skip(count)
+        nextRow += count
+    }
+
+    /// Decodes the next `count` rows into `buffer` (`count * rowBytes` bytes).
+    public func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError) {
+        guard count > 0 else { return }
+        try check(count)
+        try backend.read(count, into: buffer)
+        nextRow += count
+    }
+
+    /// The next row.
+    public func readRow() throws(CodecError) -> [UInt8] {
+        var failure: CodecError?
+        let row = [UInt8](unsafeUninitializedCapacity: rowBytes) { buffer, initialized in
+            do throws(CodecError) { try read(1, into: buffer.baseAddress!) } catch { failure = error }
+            initialized = rowBytes
+        }
+        if let failure { throw failure }
+        return row
+    }
+
+    /// Every row left, as an image (for a decoder that has read nothing: the whole image).
+    public func readImage() throws(CodecError) -> Image {
+        let rows = info.height - nextRow
+        var failure: CodecError?
+        let image = Image(width: info.width, height: rows, channels: info.channels) { p in
+            do throws(CodecError) { try read(rows, into: p) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return image
+    }
+
+    private func check(_ count: Int) throws(CodecError) {
+        guard nextRow + count <= info.height else {
+            throw CodecError(.corrupt, "asked for rows up to \(nextRow + count) of an image \(info.height) rows high")
+        }
+    }
+}
+
+/// One C decoder, as the codec files wrap them.
+protocol RowBackend: AnyObject {
+    func skip(_ count: Int) throws(CodecError)
+    func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError)
+}
