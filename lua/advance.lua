@@ -13,7 +13,9 @@
 -- ARGV[2] the new stage's tile count
 -- ARGV[3..] more job fields to set, as name value pairs (e.g. stage shapes)
 -- Reply:  the new stage index
+-- Publishes the job id on the channel imgproc:events.
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'stage', ARGV[1], 'tiles_total', ARGV[2], 'tiles_done', 0, unpack(ARGV, 3))
+redis.call('PUBLISH', 'imgproc:events', string.match(KEYS[1], '{(.-)}'))
 return tonumber(ARGV[1])

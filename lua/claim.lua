@@ -1,5 +1,7 @@
 -- claim.lua — take up to K tiles from the head of the caller's own queue,
--- and return their data in the same reply (one round trip per claim).
+-- and return their descriptors in the same reply (one round trip per claim).
+-- The pixels are not in Redis: the rank cuts them from its own copy of the
+-- stage's input (decoded from the original, or received over MPI).
 --
 -- KEYS[1] imgproc:{ID}:q:RANK   the caller's queue
 -- KEYS[2] imgproc:{ID}:tiles    tile stream; entry 0-(index+1) is tile index
@@ -7,7 +9,7 @@
 -- ARGV[1] the caller's rank
 -- ARGV[2] K, most tiles to take
 -- Reply:  a list of tiles, each its stream fields {"index", i, "core", "x,y,w,h",
---         "halo", "x,y,w,h", "pixels", bytes}; empty when the queue is empty
+--         "halo", "x,y,w,h"}; empty when the queue is empty
 local ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[2]))
 if not ids then return {} end
 local out = {}

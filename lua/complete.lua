@@ -9,10 +9,12 @@
 -- ARGV[1] rank
 -- ARGV[2..] tile index, output bytes (or "" to record only who made it), ...
 -- Reply:  {tiles done so far, tiles total}
+-- Publishes the job id on the channel imgproc:events (progress is pushed).
 for i = 2, #ARGV, 2 do
   if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[1]) == 1 then
     redis.call('HINCRBY', KEYS[1], 'tiles_done', 1)
   end
   if ARGV[i + 1] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) end
 end
+redis.call('PUBLISH', 'imgproc:events', string.match(KEYS[1], '{(.-)}'))
 return {tonumber(redis.call('HGET', KEYS[1], 'tiles_done')), tonumber(redis.call('HGET', KEYS[1], 'tiles_total'))}

@@ -11,10 +11,12 @@
 -- ARGV[2] the encoded result
 -- ARGV[3..] more job fields, as name value pairs (sizes, timings)
 -- Reply:  "done", or the status the job already had ("done"/"failed")
+-- Publishes the job id on the channel imgproc:events.
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return redis.error_reply('NOJOB no such job') end
 if status == 'done' or status == 'failed' then return status end
 redis.call('SET', KEYS[2], ARGV[2])
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'status', 'done', 'finished_at', ARGV[1], unpack(ARGV, 3))
+redis.call('PUBLISH', 'imgproc:events', string.match(KEYS[1], '{(.-)}'))
 return 'done'

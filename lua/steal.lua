@@ -1,6 +1,6 @@
 -- steal.lua — for a rank whose own queue is empty: take up to K tiles (and
 -- at most half, rounded up) from the tail of the longest other queue, the
--- end its owner reaches last, and return their data in the same reply.
+-- end its owner reaches last, and return their descriptors in the same reply.
 --
 -- KEYS[1] imgproc:{ID}:tiles
 -- KEYS[2] imgproc:{ID}:owner

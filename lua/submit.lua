@@ -1,9 +1,11 @@
--- submit.lua — publish a job whose tiles are already in its tile stream.
+-- submit.lua — publish a job whose tile descriptors (index, core and halo
+-- rectangles of stage 0; no pixels) are already in its tile stream.
 --
 -- The job hash is written and the job put on the queue in one atomic step,
 -- so a job is either invisible or complete and queued. The tiles were added
--- beforehand (pipelined, with an expiry so an abandoned upload cleans itself
--- up); this script checks they are all there and removes the expiry.
+-- beforehand, with the original (pipelined in the same round trip, with an
+-- expiry so an abandoned upload cleans itself up); this script checks they
+-- are all there and removes the expiry.
 --
 -- This is the one script that also touches global keys (the queue and the
 -- index); every other script touches the keys of one job, i.e. one slot.

@@ -12,8 +12,11 @@ import Foundation
 public final class Cluster {
     public let rank: Int
     public let size: Int
-    /// How long to sleep between completion tests of a collective.
-    public var pollInterval: Double = 0.0005
+    /// Longest sleep between completion tests of a collective. Sleeps start
+    /// short (collectives within a job complete within microseconds of the
+    /// last rank arriving) and double up to this while a rank waits longer
+    /// (idle ranks waiting for the next job).
+    public var pollInterval: Double = 0.002
 
     /// Initialises MPI (`MPI_Init_thread`, funnelled) and reads rank and size.
     public init() throws(MPIError) {
@@ -51,10 +54,12 @@ public final class Cluster {
     /// Waits for a posted non-blocking operation, sleeping between tests.
     private func wait(_ call: String, _ request: inout MPI_Request?) throws(MPIError) {
         var done: Int32 = 0
+        var sleep = 0.00002
         while true {
             try Self.check(call, MPI_Test(&request, &done, cmpi_status_ignore()))
             if done != 0 { return }
-            if pollInterval > 0 { Thread.sleep(forTimeInterval: pollInterval) }
+            Thread.sleep(forTimeInterval: sleep)
+            sleep = min(sleep * 2, pollInterval)
         }
     }
 
@@ -109,6 +114,45 @@ public final class Cluster {
         return (0..<size).map { Array(received[Int(displacements[$0])..<(Int(displacements[$0]) + Int(counts[$0]))]) }
     }
 
+    /// Personalised all-to-all (MPI_Alltoallv): `parts[r]` goes to rank r;
+    /// returns what each rank sent to this one, in rank order.
+    public func alltoallv(_ parts: [[UInt8]]) throws -> [[UInt8]] {
+        precondition(parts.count == size, "one part per rank")
+        var sendCounts = parts.map { Int32($0.count) }
+        var recvCounts = [Int32](repeating: 0, count: size)
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Ialltoall", MPI_Ialltoall(&sendCounts, 1, cmpi_int(), &recvCounts, 1, cmpi_int(),
+                                                      cmpi_comm_world(), &request))
+        try wait("MPI_Ialltoall", &request)
+        func displacements(_ counts: [Int32]) throws(MPIError) -> [Int32] {
+            var out = [Int32](repeating: 0, count: counts.count), total = 0
+            for i in counts.indices {
+                out[i] = Int32(total)
+                total += Int(counts[i])
+            }
+            guard total <= Int(Int32.max) else {
+                throw MPIError(call: "MPI_Ialltoallv", code: -1, message: "\(total) bytes is more than one exchange can carry")
+            }
+            return out
+        }
+        var sendDisplacements = try displacements(sendCounts)
+        var recvDisplacements = try displacements(recvCounts)
+        var send = parts.flatMap { $0 }
+        if send.isEmpty { send = [0] }
+        var received = [UInt8](repeating: 0, count: max(1, recvCounts.reduce(0) { $0 + Int($1) }))
+        try send.withUnsafeMutableBytes { (s: UnsafeMutableRawBufferPointer) in
+            try received.withUnsafeMutableBytes { (r: UnsafeMutableRawBufferPointer) in
+                try Self.check("MPI_Ialltoallv", MPI_Ialltoallv(s.baseAddress, &sendCounts, &sendDisplacements, cmpi_byte(),
+                                                                r.baseAddress, &recvCounts, &recvDisplacements, cmpi_byte(),
+                                                                cmpi_comm_world(), &request))
+                try wait("MPI_Ialltoallv", &request)
+            }
+        }
+        return (0..<size).map {
+            Array(received[Int(recvDisplacements[$0])..<(Int(recvDisplacements[$0]) + Int(recvCounts[$0]))])
+        }
+    }
+
     /// The element-wise sum of every rank's `values` (MPI_Allreduce), on every rank.
     public func allreduceSum(_ values: [UInt32]) throws -> [UInt32] {
         var input = values
@@ -124,13 +168,18 @@ public final class Cluster {
         return output
     }
 
-    /// The largest of every rank's `value`, on every rank.
-    public func allreduceMax(_ value: Double) throws(MPIError) -> Double {
-        var input = value, output = 0.0
+    /// The element-wise largest of every rank's `values`, on every rank.
+    public func allreduceMax(_ values: [Double]) throws -> [Double] {
+        var input = values
+        var output = [Double](repeating: 0, count: values.count)
         var request: MPI_Request? = cmpi_request_null()
-        try Self.check("MPI_Iallreduce", MPI_Iallreduce(&input, &output, 1, cmpi_double(), cmpi_max(), cmpi_comm_world(),
-                                                        &request))
-        try wait("MPI_Iallreduce", &request)
+        try input.withUnsafeMutableBytes { (i: UnsafeMutableRawBufferPointer) in
+            try output.withUnsafeMutableBytes { (o: UnsafeMutableRawBufferPointer) in
+                try Self.check("MPI_Iallreduce", MPI_Iallreduce(i.baseAddress, o.baseAddress, Int32(values.count),
+                                                                cmpi_double(), cmpi_max(), cmpi_comm_world(), &request))
+                try wait("MPI_Iallreduce", &request)
+            }
+        }
         return output
     }
 

@@ -37,7 +37,7 @@ public struct DecodeLimits: Sendable {
 
     public static let `default` = DecodeLimits()
 
-    func check(_ info: ImageInfo) throws(CodecError) {
+    public func check(_ info: ImageInfo) throws(CodecError) {
         guard info.width > 0, info.height > 0 else {
             throw CodecError(.corrupt, "\(info.format.name) header gives an empty size \(info.width)x\(info.height)")
         }

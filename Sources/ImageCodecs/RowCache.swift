@@ -66,9 +66,13 @@ public final class RowCache {
         return Region(image: image, x: rect.x, y: rect.y)
     }
 
-    /// Frees every row outside `keep`.
-    public func drop(outside keep: Range<Int>) {
-        for y in rows.indices where rows[y] != nil && !keep.contains(y) { rows[y] = nil }
+    /// Frees every row outside `keep`, except the `margin` rows just above the
+    /// forward decoder: a request reaching a little above it (a halo) then
+    /// needs no fresh decoder.
+    public func drop(outside keep: Range<Int>, margin: Int = 0) {
+        let cursor = decoder?.nextRow ?? 0
+        let near = max(0, cursor - margin)..<cursor
+        for y in rows.indices where rows[y] != nil && !keep.contains(y) && !near.contains(y) { rows[y] = nil }
     }
 
     /// Frees every row and the decoder.

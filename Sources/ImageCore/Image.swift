@@ -64,16 +64,23 @@ public struct Image: Sendable, Equatable {
 
     /// Copies `tile` into this image with its top-left corner at `(x, y)`.
     public mutating func paste(_ tile: Image, atX x: Int, y: Int) {
-        precondition(tile.channels == channels, "channel count differs")
+        paste(tile, from: Rect(x: 0, y: 0, width: tile.width, height: tile.height), atX: x, y: y)
+    }
+
+    /// Copies the pixels of `rect` of `source` into this image with their top-left corner at `(x, y)`.
+    public mutating func paste(_ source: Image, from rect: Rect, atX x: Int, y: Int) {
+        precondition(source.channels == channels, "channel count differs")
+        precondition(Rect(x: 0, y: 0, width: source.width, height: source.height).contains(rect), "copy from outside the source")
         precondition(Rect(x: 0, y: 0, width: width, height: height)
-            .contains(Rect(x: x, y: y, width: tile.width, height: tile.height)), "paste outside the image")
+            .contains(Rect(x: x, y: y, width: rect.width, height: rect.height)), "paste outside the image")
         let rowBytes = self.rowBytes
-        let tileRow = tile.rowBytes
-        tile.pixels.withUnsafeBufferPointer { src in
+        let sourceRow = source.rowBytes
+        let count = rect.width * channels
+        source.pixels.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
-                for row in 0..<tile.height {
+                for row in 0..<rect.height {
                     (dst.baseAddress! + (y + row) * rowBytes + x * channels)
-                        .update(from: src.baseAddress! + row * tileRow, count: tileRow)
+                        .update(from: src.baseAddress! + (rect.y + row) * sourceRow + rect.x * channels, count: count)
                 }
             }
         }

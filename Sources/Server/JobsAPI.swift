@@ -67,11 +67,12 @@ struct JobsAPI: Sendable {
                 }
                 tile = t
             }
-            let maxPixels = config.maxPixels, tileSize = tile
+            let maxPixels = config.maxPixels, tileSize = tile, whole = config.wholeMaxPixels
             // Every file is checked, decoded and cut before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
                 try files.enumerated().map { index, file in
-                    do { return try JobSubmission(bytes: file.data, ops: ops, tileSize: tileSize, maxPixels: maxPixels) } catch {
+                    do { return try JobSubmission(bytes: file.data, ops: ops, tileSize: tileSize, maxPixels: maxPixels,
+                                                  wholeMaxPixels: whole) } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
                 }

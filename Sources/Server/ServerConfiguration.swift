@@ -1,5 +1,6 @@
 import Foundation
 import JobEvents
+import Jobs
 import TileStore
 
 /// How the HTTP server runs: where it listens, its services, its folders and limits.
@@ -16,7 +17,10 @@ public struct ServerConfiguration: Sendable {
     public var maxUploadBytes = 50 * 1024 * 1024
     /// Largest image, checked from its header before decoding.
     public var maxPixels = 100_000_000
-    public var tileSize = 256
+    /// Tile size for new jobs; nil picks one (see ``wholeMaxPixels``).
+    public var tileSize: Int?
+    /// Images up to this many pixels run whole on one rank unless a tile size is given.
+    public var wholeMaxPixels = JobSubmission.defaultWholeMaxPixels
     /// When set, /api requests must carry `Authorization: Bearer TOKEN`.
     public var authToken: String?
     /// Threads with a Redis connection each, for blocking Redis calls.

@@ -9,6 +9,9 @@ public struct JobKeys: Sendable {
     public static let workers = "imgproc:workers"
     /// The consumer group of worker rank 0s on ``queue``.
     public static let group = "workers"
+    /// Pub/sub channel: the scripts publish a job's id whenever its state or
+    /// progress changes (the server's event streams wake on it).
+    public static let events = "imgproc:events"
 
     public let id: String
     public init(_ id: String) { self.id = id }
@@ -22,8 +25,11 @@ public struct JobKeys: Sendable {
     public var owner: String { prefix + "owner" }
     /// Hash: tile index → rank that completed it.
     public var done: String { prefix + "done" }
-    /// Hash: tile index → processed pixels of the tile's core.
+    /// Hash: tile index → processed pixels of the tile's core (only with --durable-tiles).
     public var out: String { prefix + "out" }
+    /// String: the raw input of the current stage after a global step (only
+    /// with --durable-tiles, so a restart resumes there).
+    public var input: String { prefix + "input" }
     /// String: the encoded original image.
     public var source: String { prefix + "source" }
     /// String: statistics reduced over a stage (clahe's cell histograms), for the next stage.
@@ -34,5 +40,18 @@ public struct JobKeys: Sendable {
     public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
     public func queues(_ count: Int) -> [RedisArgument] { (0..<count).map { .text(queue($0)) } }
     /// Keys deleted when a job ends (its queues added by the caller).
-    var working: [RedisArgument] { [.text(tiles), .text(out), .text(owner), .text(stats), .text(source)] }
+    var working: [RedisArgument] { [.text(tiles), .text(out), .text(owner), .text(stats), .text(source), .text(input)] }
+}
+
+/// The keys of a round of whole jobs dealt by one world's rank 0 (named by
+/// its consumer name): one list of job ids per rank, and who took each.
+public struct RoundKeys: Sendable {
+    public let consumer: String
+    public init(consumer: String) { self.consumer = consumer }
+
+    private var prefix: String { "imgproc:{round:\(consumer)}:" }
+    /// Hash: job id → rank that took it.
+    public var owner: String { prefix + "owner" }
+    /// List: the job ids dealt to `rank`.
+    public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
 }

@@ -24,6 +24,9 @@ public struct JobRecord: Sendable {
     public var world: Int { int("world") ?? 0 }
     public var stage: Int { int("stage") ?? 0 }
     public var tileSize: Int { int("tile_size") ?? 0 }
+    /// Whether the job runs whole on one rank (every stage is one tile).
+    public var runsWhole: Bool { fields["whole"] == "1" }
+    public var isFinished: Bool { status == .done || status == .failed }
     public var error: String? { fields["error"] }
     public var inputShape: Shape? {
         guard let w = int("width"), let h = int("height"), let c = int("channels") else { return nil }
@@ -31,24 +34,10 @@ public struct JobRecord: Sendable {
     }
 }
 
-/// A tile as stored in a job's tile stream.
-public struct TileData: Sendable, Equatable {
-    public let index: Int
-    public let core: Rect
-    public let halo: Rect
-    /// Raw pixels of `halo`, row by row.
-    public let pixels: [UInt8]
-
-    public init(index: Int, core: Rect, halo: Rect, pixels: [UInt8]) {
-        self.index = index
-        self.core = core
-        self.halo = halo
-        self.pixels = pixels
-    }
-
-    /// Stream fields: `index i core x,y,w,h halo x,y,w,h pixels <bytes>`.
+extension StageTile {
+    /// Stream fields: `index i core x,y,w,h halo x,y,w,h`.
     var fields: [RedisArgument] {
-        ["index", .int(index), "core", .text(Self.text(core)), "halo", .text(Self.text(halo)), "pixels", .bytes(pixels)]
+        ["index", .int(index), "core", .text(Self.text(core)), "halo", .text(Self.text(halo))]
     }
 
     static func text(_ r: Rect) -> String { "\(r.x),\(r.y),\(r.width),\(r.height)" }
@@ -62,18 +51,9 @@ public struct TileData: Sendable, Equatable {
     init(reply: RedisReply) throws(RedisError) {
         let f = reply.fields
         guard let i = f["index"].flatMap({ Int(String(decoding: $0, as: UTF8.self)) }),
-              let core = Self.rect(f["core"]), let halo = Self.rect(f["halo"]), let pixels = f["pixels"] else {
+              let core = Self.rect(f["core"]), let halo = Self.rect(f["halo"]) else {
             throw RedisError(.protocolError, "malformed tile entry")
         }
-        self.init(index: i, core: core, halo: halo, pixels: pixels)
-    }
-}
-
-extension Stage {
-    /// The tiles of this stage for an input `image`, each with the pixels of its halo.
-    public func tileData(from image: Image, tileSize: Int) -> [TileData] {
-        tiles(tileSize: tileSize).map {
-            TileData(index: $0.index, core: $0.core, halo: $0.halo, pixels: image.cropped(to: $0.halo).pixels)
-        }
+        self.init(index: i, core: core, halo: halo)
     }
 }

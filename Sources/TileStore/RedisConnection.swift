@@ -15,7 +15,8 @@ public final class RedisConnection {
     public struct Configuration: Sendable {
         public var url: RedisURL
         public var connectTimeout: Double = 5
-        /// Longest wait for one reply, in seconds (blocking reads add their own block time).
+        /// Longest wait for one reply, in seconds (blocking reads add their own block
+        /// time); 0 waits forever (subscriptions).
         public var commandTimeout: Double = 60
         /// How long the next command keeps trying to reconnect after a break, in seconds.
         public var reconnectFor: Double = 30
@@ -58,7 +59,7 @@ public final class RedisConnection {
             redisFree(c)
             throw RedisError(.connectionRefused, "cannot reach Redis at \(url): \(reason)")
         }
-        redisSetTimeout(c, Self.timeval(configuration.commandTimeout))
+        if configuration.commandTimeout > 0 { redisSetTimeout(c, Self.timeval(configuration.commandTimeout)) }
         redisEnableKeepAlive(c)
         context = c
         if let password = url.password {
@@ -129,6 +130,15 @@ public final class RedisConnection {
         for _ in commands { replies.append(try readReply(c)) }
         return replies
     }
+
+    /// Reads one more reply (a pub/sub message on a subscribed connection).
+    func read() throws(RedisError) -> RedisReply {
+        guard let c = context else { throw RedisError(.connectionLost, "not connected") }
+        return try readReply(c)
+    }
+
+    /// The socket, for shutting it down from another thread.
+    var socketDescriptor: Int32 { context?.pointee.fd ?? -1 }
 
     /// Closes the connection; the next command reconnects.
     public func close() {

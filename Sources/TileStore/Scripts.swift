@@ -12,7 +12,7 @@ public struct Scripts: Sendable {
         public let source: String
     }
 
-    public static let names = ["submit", "deal", "claim", "steal", "complete", "advance", "finish", "fail", "next"]
+    public static let names = ["submit", "deal", "claim", "steal", "complete", "advance", "finish", "fail", "next", "begin", "take"]
     private let scripts: [String: Script]
 
     public subscript(_ name: String) -> Script {
@@ -68,20 +68,29 @@ final class ScriptRunner {
         self.scripts = scripts
     }
 
+    /// The EVALSHA command for `name`, loading the script first if needed, for
+    /// sending in a pipeline; a NOSCRIPT reply to it means: ``run(_:keys:args:)`` it.
+    func command(_ name: String, keys: [RedisArgument], args: [RedisArgument]) throws(RedisError) -> [RedisArgument] {
+        ["EVALSHA", .text(try sha(name)), .int(keys.count)] + keys + args
+    }
+
+    /// Drops the SHA of `name` (Redis answered NOSCRIPT to it).
+    func forget(_ name: String) { shas[name] = nil }
+
+    private func sha(_ name: String) throws(RedisError) -> String {
+        if let known = shas[name] { return known }
+        guard let loaded = try connection.command(["SCRIPT", "LOAD", .text(scripts[name].source)]).text else {
+            throw RedisError(.protocolError, "SCRIPT LOAD gave no SHA for \(name).lua")
+        }
+        shas[name] = loaded
+        return loaded
+    }
+
     /// - Throws: ``RedisError`` `.script` with Redis's message when the script fails.
     func run(_ name: String, keys: [RedisArgument], args: [RedisArgument]) throws(RedisError) -> RedisReply {
-        let script = scripts[name]
         for attempt in 0..<2 {
-            let sha: String
-            if let known = shas[name] { sha = known } else {
-                guard let loaded = try connection.command(["SCRIPT", "LOAD", .text(script.source)]).text else {
-                    throw RedisError(.protocolError, "SCRIPT LOAD gave no SHA for \(name).lua")
-                }
-                shas[name] = loaded
-                sha = loaded
-            }
             do {
-                return try connection.command(["EVALSHA", .text(sha), .int(keys.count)] + keys + args)
+                return try connection.command(command(name, keys: keys, args: args))
             } catch where error.code == .server {
                 if error.message.hasPrefix("NOSCRIPT") && attempt == 0 {
                     shas[name] = nil

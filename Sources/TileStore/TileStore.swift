@@ -2,6 +2,8 @@ import Foundation
 import ImageCore
 
 /// Jobs and tiles in Redis: every state change is one Lua script (see `lua/`).
+/// Redis holds the work (jobs, tile descriptors, claims, the original and the
+/// result); pixels move between the ranks over MPI.
 ///
 /// A store owns one ``RedisConnection`` and so follows its rule: one store
 /// per thread or task, never shared.
@@ -30,32 +32,33 @@ public final class TileStore {
         }.joined()
     }
 
-    // MARK: Submitting
-
-    /// Stores a job's stage-0 tiles and original, then publishes the job with
-    /// `submit.lua`: the job becomes visible and queued in one atomic step.
-    /// - Parameters:
-    ///   - fields: job fields (ops, sizes, format, tile_size, stages, ...); tiles_total is added.
-    ///   - batch: tiles sent per round trip.
-    /// - Returns: the job queue entry id.
-    @discardableResult
-    public func submit(id: String, fields: [String: String], tiles: [TileData], source: [UInt8],
-                       batch: Int = 32) throws(RedisError) -> String {
-        let keys = JobKeys(id)
-        // Unpublished data expires, so an upload abandoned half way cleans itself up.
-        _ = try checked(connection.pipeline([["DEL", .text(keys.tiles)],
-                                             ["SET", .text(keys.source), .bytes(source), "EX", "86400"]]))
-        try addTiles(tiles, to: keys, batch: batch)
-        var args: [RedisArgument] = [.text(id), Self.now, "tiles_total", .int(tiles.count)]
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) where k != "tiles_total" { args += [.text(k), .text(v)] }
-        let reply = try runner.run("submit", keys: [.text(keys.job), .text(keys.tiles), .text(keys.source),
-                                                    .text(JobKeys.queue), .text(JobKeys.index)], args: args)
-        return reply.text ?? ""
+    func checked(_ replies: [RedisReply]) throws(RedisError) -> [RedisReply] {
+        for case let .error(message) in replies {
+            let auth = message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS")
+            throw RedisError(auth ? .authFailed : .server, message)
+        }
+        return replies
     }
 
-    /// Appends tiles to a job's tile stream, `batch` per round trip.
-    func addTiles(_ tiles: [TileData], to keys: JobKeys, batch: Int) throws(RedisError) {
-        var commands: [[RedisArgument]] = []
+    // MARK: Submitting
+
+    /// Stores a job's original and stage-0 tile descriptors, then publishes the
+    /// job with `submit.lua` (visible and queued in one atomic step). A small
+    /// job takes one round trip.
+    /// - Parameters:
+    ///   - fields: job fields (ops, sizes, format, tile_size, stages, ...); tiles_total is added.
+    ///   - batch: tile descriptors sent per round trip.
+    /// - Returns: the job queue entry id.
+    @discardableResult
+    public func submit(id: String, fields: [String: String], tiles: [StageTile], source: [UInt8],
+                       batch: Int = 512) throws(RedisError) -> String {
+        let keys = JobKeys(id)
+        var args: [RedisArgument] = [.text(id), Self.now, "tiles_total", .int(tiles.count)]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) where k != "tiles_total" { args += [.text(k), .text(v)] }
+        let submitKeys: [RedisArgument] = [.text(keys.job), .text(keys.tiles), .text(keys.source),
+                                           .text(JobKeys.queue), .text(JobKeys.index)]
+        // Unpublished data expires, so an upload abandoned half way cleans itself up.
+        var commands: [[RedisArgument]] = [["DEL", .text(keys.tiles)], ["SET", .text(keys.source), .bytes(source), "EX", "86400"]]
         for tile in tiles {
             commands.append(["XADD", .text(keys.tiles), .text("0-\(tile.index + 1)")] + tile.fields)
             if commands.count >= batch {
@@ -64,12 +67,15 @@ public final class TileStore {
             }
         }
         commands.append(["EXPIRE", .text(keys.tiles), "86400"])
-        _ = try checked(connection.pipeline(commands))
-    }
-
-    private func checked(_ replies: [RedisReply]) throws(RedisError) -> [RedisReply] {
-        for case let .error(message) in replies { throw RedisError(.server, message) }
-        return replies
+        commands.append(try runner.command("submit", keys: submitKeys, args: args))
+        let replies = try connection.pipeline(commands)
+        _ = try checked(Array(replies.dropLast()))
+        if case let .error(message) = replies.last! {
+            guard message.hasPrefix("NOSCRIPT") else { throw RedisError(.script, "submit.lua: \(message)") }
+            runner.forget("submit")
+            return try runner.run("submit", keys: submitKeys, args: args).text ?? ""
+        }
+        return replies.last!.text ?? ""
     }
 
     // MARK: Taking jobs
@@ -79,18 +85,37 @@ public final class TileStore {
         public let entry: String
         public let jobID: String
         /// Taken before and not finished (by this consumer's previous run, or by
-        /// one that went silent): the job was interrupted.
+        /// one that went silent), or left for a later round by this consumer.
         public let reclaimed: Bool
     }
 
-    /// The next job for `consumer`, without waiting: one whose consumer has been
-    /// silent for `minIdle` seconds first (XAUTOCLAIM), else a new one.
-    public func nextJob(consumer: String, minIdle: Double) throws(RedisError) -> QueueEntry? {
+    /// Up to `count` job entries for `consumer`, without waiting: its own
+    /// unacknowledged ones first, then those of consumers silent for `minIdle`
+    /// seconds (XAUTOCLAIM), then new ones (`next.lua`).
+    public func nextJobs(consumer: String, minIdle: Double, count: Int = 1) throws(RedisError) -> [QueueEntry] {
         let reply = try runner.run("next", keys: [.text(JobKeys.queue)],
-                                   args: [.text(JobKeys.group), .text(consumer), .int(Int(minIdle * 1000))])
-        guard let items = reply.array, items.count == 3, let kind = items[0].text,
-              let entry = items[1].text, let id = items[2].text else { return nil }
-        return QueueEntry(entry: entry, jobID: id, reclaimed: kind != "new")
+                                   args: [.text(JobKeys.group), .text(consumer), .int(Int(minIdle * 1000)), .int(count)])
+        let items = reply.array ?? []
+        return stride(from: 0, to: items.count - 2, by: 3).compactMap { i in
+            guard let kind = items[i].text, let entry = items[i + 1].text, let id = items[i + 2].text else { return nil }
+            return QueueEntry(entry: entry, jobID: id, reclaimed: kind != "new")
+        }
+    }
+
+    /// The next job entry for `consumer` (see ``nextJobs(consumer:minIdle:count:)``).
+    public func nextJob(consumer: String, minIdle: Double) throws(RedisError) -> QueueEntry? {
+        try nextJobs(consumer: consumer, minIdle: minIdle).first
+    }
+
+    /// Waits up to `seconds` for a new job entry (XREADGROUP BLOCK), so that an
+    /// idle consumer starts a job as soon as it is queued. What arrives becomes
+    /// the consumer's own, returned first by the next ``nextJobs(consumer:minIdle:count:)``.
+    /// - Returns: whether anything arrived.
+    @discardableResult
+    public func waitForJobs(consumer: String, seconds: Double) throws(RedisError) -> Bool {
+        let reply = try connection.command(["XREADGROUP", "GROUP", .text(JobKeys.group), .text(consumer), "COUNT", "1",
+                                            "BLOCK", .int(max(1, Int(seconds * 1000))), "STREAMS", .text(JobKeys.queue), ">"])
+        return !reply.isNull
     }
 
     /// Removes a finished job's entry from the queue (acknowledged and deleted,
@@ -100,116 +125,38 @@ public final class TileStore {
                                              ["XDEL", .text(JobKeys.queue), .text(entry.entry)]]))
     }
 
-    /// Marks the queue entry as still being worked on, so it is not taken over.
-    public func touch(_ entry: QueueEntry, consumer: String) throws(RedisError) {
-        try connection.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0",
-                                .text(entry.entry), "JUSTID"])
-    }
-
-    // MARK: Dealing, claiming, stealing
-
-    public enum DealResult: Sendable, Equatable {
-        case running(attempt: Int, dealt: Int)
-        case failed(reason: String)
-    }
-
-    /// Deals the job's unfinished tiles to `world` rank queues (`deal.lua`).
-    /// - Parameter counted: whether this is a new attempt (a start or a restart);
-    ///   false for the next stage or tiles lost in transit.
-    public func deal(id: String, world: Int, maxAttempts: Int, reason: String,
-                     counted: Bool = true) throws(RedisError) -> DealResult {
-        let keys = JobKeys(id)
-        let previous = try job(id)?.world ?? 0
-        let reply = try runner.run("deal", keys: [.text(keys.job), .text(keys.out), .text(keys.owner), .text(keys.tiles)]
-                                   + keys.queues(max(world, previous)),
-                                   args: [.int(world), Self.now, .int(maxAttempts), .text(reason),
-                                          .text(counted ? "attempt" : "continue")])
-        guard let items = reply.array, let kind = items.first?.text else {
-            throw RedisError(.protocolError, "deal.lua: unexpected reply")
-        }
-        if kind == "failed" { return .failed(reason: items.count > 1 ? items[1].text ?? "" : "") }
-        return .running(attempt: items.count > 1 ? items[1].int ?? 0 : 0, dealt: items.count > 2 ? items[2].int ?? 0 : 0)
-    }
-
-    /// Up to `count` tiles from the head of `rank`'s own queue, with their data.
-    public func claim(id: String, rank: Int, count: Int) throws(RedisError) -> [TileData] {
-        let keys = JobKeys(id)
-        let reply = try runner.run("claim", keys: [.text(keys.queue(rank)), .text(keys.tiles), .text(keys.owner)],
-                                   args: [.int(rank), .int(count)])
-        var tiles: [TileData] = []
-        for item in reply.array ?? [] { tiles.append(try TileData(reply: item)) }
-        return tiles
-    }
-
-    /// Up to `count` tiles (at most half) from the tail of the longest other
-    /// queue; `victim` is -1 when there was nothing to steal.
-    public func steal(id: String, rank: Int, world: Int, count: Int) throws(RedisError) -> (victim: Int, tiles: [TileData]) {
-        let keys = JobKeys(id)
-        let reply = try runner.run("steal", keys: [.text(keys.tiles), .text(keys.owner)] + keys.queues(world),
-                                   args: [.int(rank), .int(count)])
-        guard let items = reply.array, let victim = items.first?.int else {
-            throw RedisError(.protocolError, "steal.lua: unexpected reply")
-        }
-        var tiles: [TileData] = []
-        for item in items.dropFirst() { tiles.append(try TileData(reply: item)) }
-        return (victim, tiles)
-    }
-
-    /// Records processed tiles (idempotent): who made each, and its output
-    /// unless that is empty (then a restart redoes the tile). Returns tiles done and total.
-    @discardableResult
-    public func complete(id: String, rank: Int, outputs: [(index: Int, pixels: [UInt8])]) throws(RedisError) -> (done: Int, total: Int) {
-        let keys = JobKeys(id)
-        var args: [RedisArgument] = [.int(rank)]
-        for o in outputs { args += [.int(o.index), .bytes(o.pixels)] }
-        let reply = try runner.run("complete", keys: [.text(keys.job), .text(keys.done), .text(keys.out)], args: args)
-        let items = reply.array ?? []
-        return (items.first?.int ?? 0, items.count > 1 ? items[1].int ?? 0 : 0)
-    }
-
-    // MARK: Stages and endings
-
-    /// Moves the job to `stage` and stores that stage's tiles (`advance.lua`);
-    /// deal them next.
-    public func advance(id: String, stage: Int, tiles: [TileData], world: Int, fields: [String: String] = [:],
-                        batch: Int = 32) throws(RedisError) {
-        let keys = JobKeys(id)
-        var args: [RedisArgument] = [.int(stage), .int(tiles.count)]
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
-        _ = try runner.run("advance", keys: [.text(keys.job), .text(keys.tiles), .text(keys.done), .text(keys.out),
-                                             .text(keys.owner)] + keys.queues(world), args: args)
-        try addTiles(tiles, to: keys, batch: batch)
-        try connection.command(["PERSIST", .text(keys.tiles)])
-    }
-
-    /// Stores the encoded result and marks the job done (`finish.lua`).
-    public func finish(id: String, result: [UInt8], world: Int, fields: [String: String] = [:]) throws(RedisError) {
-        let keys = JobKeys(id)
-        var args: [RedisArgument] = [Self.now, .bytes(result)]
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
-        _ = try runner.run("finish", keys: [.text(keys.job), .text(keys.result)] + keys.working + keys.queues(world),
-                           args: args)
-    }
-
-    /// Marks the job failed with `reason` (`fail.lua`).
-    public func fail(id: String, reason: String, world: Int) throws(RedisError) {
-        let keys = JobKeys(id)
-        _ = try runner.run("fail", keys: [.text(keys.job)] + keys.working + keys.queues(world),
-                           args: [Self.now, .text(reason)])
+    /// Marks queue entries as still being worked on, so no other world takes them over.
+    public func touch(_ entries: [String], consumer: String) throws(RedisError) {
+        guard !entries.isEmpty else { return }
+        try connection.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
+                               + entries.map { .text($0) } + ["JUSTID"])
     }
 
     // MARK: Reading
 
     /// The job's hash, or nil when there is no such job.
     public func job(_ id: String) throws(RedisError) -> JobRecord? {
-        let reply = try connection.command(["HGETALL", .text(JobKeys(id).job)])
-        let fields = reply.fields.mapValues { String(decoding: $0, as: UTF8.self) }
-        return fields.isEmpty ? nil : JobRecord(id: id, fields: fields)
+        try jobs([id])[0]
+    }
+
+    /// Several jobs' hashes in one round trip (nil where there is no such job).
+    public func jobs(_ ids: [String]) throws(RedisError) -> [JobRecord?] {
+        guard !ids.isEmpty else { return [] }
+        let replies = try checked(connection.pipeline(ids.map { ["HGETALL", .text(JobKeys($0).job)] }))
+        return zip(ids, replies).map { id, reply in
+            let fields = reply.fields.mapValues { String(decoding: $0, as: UTF8.self) }
+            return fields.isEmpty ? nil : JobRecord(id: id, fields: fields)
+        }
     }
 
     /// The encoded original.
     public func source(_ id: String) throws(RedisError) -> [UInt8]? {
         try connection.command(["GET", .text(JobKeys(id).source)]).bytes
+    }
+
+    /// The encoded result, once the job is done.
+    public func result(_ id: String) throws(RedisError) -> [UInt8]? {
+        try connection.command(["GET", .text(JobKeys(id).result)]).bytes
     }
 
     /// Statistics stored for the next stage (see ``JobKeys/stats``).
@@ -227,42 +174,13 @@ public final class TileStore {
         }
     }
 
-    /// The encoded result, once the job is done.
-    public func result(_ id: String) throws(RedisError) -> [UInt8]? {
-        try connection.command(["GET", .text(JobKeys(id).result)]).bytes
+    /// The raw input of the current stage, kept with --durable-tiles (see ``JobKeys/input``).
+    public func setStageInput(_ id: String, _ pixels: [UInt8]) throws(RedisError) {
+        try connection.command(["SET", .text(JobKeys(id).input), .bytes(pixels)])
     }
 
-    /// Processed tile outputs stored so far, by tile index.
-    public func outputs(_ id: String) throws(RedisError) -> [Int: [UInt8]] {
-        let reply = try connection.command(["HGETALL", .text(JobKeys(id).out)])
-        var out: [Int: [UInt8]] = [:]
-        for (k, v) in reply.fields { if let i = Int(k) { out[i] = v } }
-        return out
-    }
-
-    /// Stored outputs of the tiles `indexes` (those without one are left out).
-    public func outputs(_ id: String, of indexes: [Int]) throws(RedisError) -> [Int: [UInt8]] {
-        guard !indexes.isEmpty else { return [:] }
-        let reply = try connection.command(["HMGET", .text(JobKeys(id).out)] + indexes.map { .int($0) })
-        var out: [Int: [UInt8]] = [:]
-        for (index, value) in zip(indexes, reply.array ?? []) { if let bytes = value.bytes { out[index] = bytes } }
-        return out
-    }
-
-    /// Tile index → rank, for the claims of this attempt (`owner`) or the completions (`done`).
-    public func tileRanks(_ id: String, completed: Bool) throws(RedisError) -> [Int: Int] {
-        let keys = JobKeys(id)
-        let reply = try connection.command(["HGETALL", .text(completed ? keys.done : keys.owner)])
-        var out: [Int: Int] = [:]
-        for (k, v) in reply.fields { if let i = Int(k), let r = Int(String(decoding: v, as: UTF8.self)) { out[i] = r } }
-        return out
-    }
-
-    /// Lengths of the rank queues of a world.
-    public func queueLengths(_ id: String, world: Int) throws(RedisError) -> [Int] {
-        let keys = JobKeys(id)
-        guard world > 0 else { return [] }
-        return try checked(connection.pipeline((0..<world).map { ["LLEN", .text(keys.queue($0))] })).map { $0.int ?? 0 }
+    public func stageInput(_ id: String) throws(RedisError) -> [UInt8]? {
+        try connection.command(["GET", .text(JobKeys(id).input)]).bytes
     }
 
     /// Job ids, newest first.

@@ -1,23 +1,56 @@
 import Foundation
+import ImageCore
+import TileStore
 
-/// What rank 0 broadcasts to every rank: run a stage of a job, or stop.
-struct Command: Codable, Equatable {
-    enum Kind: String, Codable { case stage, stop }
+/// What rank 0 broadcasts to every rank: run a tiled job, run a round of
+/// whole jobs, or stop.
+struct Command: Codable {
+    enum Kind: String, Codable { case tiled, round, stop }
     var kind: Kind
-    var job = ""
+    /// The tiled job, or the round's jobs.
+    var jobs: [JobHeader] = []
+    /// The stage a tiled job starts at (above 0 when resumed with --durable-tiles).
     var stage = 0
+    /// Names the round's lists in Redis (rank 0's consumer name, the same on every host).
+    var consumer = ""
 
     static let stop = Command(kind: .stop)
 
     var bytes: [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
 
-    init(kind: Kind, job: String = "", stage: Int = 0) {
+    init(kind: Kind, jobs: [JobHeader] = [], stage: Int = 0, consumer: String = "") {
         self.kind = kind
-        self.job = job
+        self.jobs = jobs
         self.stage = stage
+        self.consumer = consumer
     }
 
     init(bytes: [UInt8]) throws {
         self = try JSONDecoder().decode(Command.self, from: Data(bytes))
+    }
+}
+
+/// What every rank needs to know of a job to work on it.
+struct JobHeader: Codable {
+    var id: String
+    var ops: String
+    var shape: [Int]
+    var format: String
+    var tileSize: Int
+
+    /// Nil when the record lacks what a job needs.
+    init?(_ job: JobRecord) {
+        guard let input = job.inputShape, job.tileSize > 0 else { return nil }
+        id = job.id
+        ops = job.ops
+        shape = [input.width, input.height, input.channels]
+        format = job.fields["format"] ?? "png"
+        tileSize = job.tileSize
+    }
+
+    var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }
+
+    func plan(maxPixels: Int) throws -> Plan {
+        try Plan(try Pipeline(parsing: ops), input: input, maxPixels: maxPixels)
     }
 }

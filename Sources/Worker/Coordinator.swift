@@ -5,186 +5,202 @@ import JobEvents
 import Logging
 import TileStore
 
-/// Rank 0: takes jobs from the queue, deals their tiles, broadcasts each
-/// stage to the world, gathers and stitches the tiles, runs the global steps
-/// (canny's hysteresis; clahe's histograms are summed with MPI_Allreduce),
-/// cuts the next stage, and encodes and stores the result.
+/// Rank 0: takes jobs from the queue and runs them with the world. A large
+/// job runs tiled across every rank (``TiledJob``); small jobs, which run
+/// whole, go out in rounds (``WholeRound``). Rank 0 prepares Redis (deals
+/// tiles, starts attempts), broadcasts the command, works like any rank,
+/// then records the results and announces them.
 struct Coordinator {
-    let runner: StageRunner
-    let cluster: ClusterLink
-    let heartbeat: Heartbeat
+    let rank: RankContext
     /// Signalled by job.created events; rank 0 also looks at the queue every poll interval.
     let wake: DispatchSemaphore
     let events: EventPublisher?
-    var config: WorkerConfiguration { runner.config }
-    var store: TileStore { runner.store }
-    var logger: Logger { runner.logger }
+    var config: WorkerConfiguration { rank.config }
+    var store: TileStore { rank.store }
+    var logger: Logger { rank.logger }
+
+    /// A job taken from the queue, with its record.
+    struct Taken {
+        let entry: TileStore.QueueEntry
+        let job: JobRecord
+        let header: JobHeader
+        let plan: Plan
+        var id: String { header.id }
+        /// Started before and not finished: the world running it stopped.
+        var interrupted: Bool { job.status == .running }
+    }
 
     func run() throws {
         var idleSince = Date()
+        let count = config.jobsPerRound ?? max(4, 4 * rank.world)
         while true {
-            if let entry = try retrying({ try store.nextJob(consumer: config.consumer, minIdle: config.reclaimAfter) }) {
-                heartbeat.setJob(entry.jobID, entry: entry.entry)
-                try handle(entry)
-                heartbeat.setJob("", entry: nil)
-                idleSince = Date()
-            } else {
+            let entries = try retrying { try store.nextJobs(consumer: config.consumer, minIdle: config.reclaimAfter, count: count) }
+            if entries.isEmpty {
                 if let limit = config.exitWhenIdle, Date().timeIntervalSince(idleSince) >= limit {
-                    _ = try cluster.broadcast(Command.stop.bytes)
+                    _ = try rank.cluster.broadcast(Command.stop.bytes)
                     return
                 }
-                _ = wake.wait(timeout: .now() + config.pollInterval)
+                // A job.created event, or a new entry in the queue itself, ends the wait.
+                if wake.wait(timeout: .now()) != .success {
+                    _ = try retrying { try store.waitForJobs(consumer: config.consumer, seconds: config.pollInterval) }
+                }
+                continue
             }
+            rank.heartbeat.setEntries(entries.map(\.entry))
+            let batch = try select(entries)
+            if let first = batch.first, !first.job.runsWhole {
+                try runTiled(first)
+            } else if !batch.isEmpty {
+                try runRound(batch)
+            }
+            rank.heartbeat.setEntries([])
+            idleSince = Date()
         }
     }
 
-    /// Runs one job to its end (done or failed) and acknowledges its queue entry.
-    func handle(_ entry: TileStore.QueueEntry) throws {
-        let id = entry.jobID
-        guard let job = try retrying({ try store.job(id) }), job.status == .queued || job.status == .running else {
-            try retrying { try store.acknowledge(entry) }
-            // Finished before an interruption: the event may not have gone out.
-            announce(id)
-            return
+    /// What to run next, in queue order: one tiled job, or a round of whole jobs
+    /// (up to the next tiled one). A whole job that was interrupted runs in a
+    /// round of its own, so that a poison image uses up only its own attempts.
+    /// Entries of jobs already finished or unreadable are settled here.
+    func select(_ entries: [TileStore.QueueEntry]) throws -> [Taken] {
+        let records = try retrying { try store.jobs(entries.map(\.jobID)) }
+        var batch: [Taken] = []
+        for (entry, record) in zip(entries, records) {
+            guard let record else {
+                try retrying { try store.acknowledge(entry) }
+                continue
+            }
+            if record.isFinished {
+                // Finished before an interruption: the event may not have gone out.
+                try retrying { try store.acknowledge(entry) }
+                announce(record)
+                continue
+            }
+            guard let header = JobHeader(record), let plan = try? header.plan(maxPixels: .max) else {
+                try retrying { try store.fail(id: record.id, reason: "the job's pipeline or sizes cannot be read", world: rank.world) }
+                try settle(entry)
+                continue
+            }
+            let taken = Taken(entry: entry, job: record, header: header, plan: plan)
+            if !record.runsWhole {
+                if batch.isEmpty { return [taken] }
+                break
+            }
+            if taken.interrupted && !batch.isEmpty { break }
+            batch.append(taken)
+            if taken.interrupted { break }
         }
-        let world = cluster.size
-        guard let shape = job.inputShape, let plan = try? Plan(try Pipeline(parsing: job.ops), input: shape) else {
-            try retrying { try store.fail(id: id, reason: "the job's pipeline or sizes cannot be read", world: world) }
-            try retrying { try store.acknowledge(entry) }
-            announce(id)
-            return
-        }
-        let interrupted = entry.reclaimed || job.status == .running
-        let reason = interrupted ? (config.lastExit ?? "the workers running it stopped before it was done") : "start"
-        logger.info("\(interrupted ? "resuming" : "starting") job", metadata: ["job": "\(id)", "ops": "\(job.ops)"])
-        switch try deal(id, plan: plan, world: world, reason: reason) {
-        case let .failed(why):
-            logger.warning("job failed", metadata: ["job": "\(id)", "reason": "\(why)"])
-            // deal.lua recorded the reason; this deletes the job's tiles and working keys.
-            try retrying { try store.fail(id: id, reason: why, world: world) }
-            try retrying { try store.acknowledge(entry) }
-            announce(id)
-            return
-        case .running:
-            break
-        }
-        try runStages(id, plan: plan, world: world)
+        return batch
+    }
+
+    /// Acknowledges a job's queue entry and announces how it ended.
+    func settle(_ entry: TileStore.QueueEntry) throws {
         try retrying { try store.acknowledge(entry) }
-        announce(id)
+        if let job = try retrying({ try store.job(entry.jobID) }) { announce(job) }
     }
 
     /// Publishes job.done with the job's final status (and why it failed).
-    func announce(_ id: String) {
-        guard let events, let job = try? store.job(id), let status = job.status, status == .done || status == .failed else { return }
-        events.publish(JobEvent(id: id, status: status.rawValue, error: job.error))
+    func announce(_ job: JobRecord) {
+        guard let events, let status = job.status, job.isFinished else { return }
+        events.publish(JobEvent(id: job.id, status: status.rawValue, error: job.error))
     }
 
-    /// Deals the job's current stage; rebuilds stage 0 from the original when a
-    /// crash cut the writing of a later stage's tiles short.
-    func deal(_ id: String, plan: Plan, world: Int, reason: String) throws -> TileStore.DealResult {
-        do {
-            return try retrying { try store.deal(id: id, world: world, maxAttempts: config.maxAttempts, reason: reason) }
-        } catch let error as RedisError where error.message.contains("TILES") {
-            logger.warning("tiles of the current stage are incomplete; starting again from the original", metadata: ["job": "\(id)"])
-            guard let job = try store.job(id), let bytes = try store.source(id),
-                  let image = try? Codec.decode(bytes).image else {
-                try store.fail(id: id, reason: "its tiles were lost and the original is gone", world: world)
-                return .failed(reason: "its tiles were lost and the original is gone")
-            }
-            try store.advance(id: id, stage: 0, tiles: plan.stages[0].tileData(from: image, tileSize: max(16, job.tileSize)),
-                              world: world)
-            return try retrying { try store.deal(id: id, world: world, maxAttempts: config.maxAttempts, reason: reason) }
-        }
+    func reason(_ taken: Taken) -> String {
+        taken.interrupted ? (config.lastExit ?? "the workers running it stopped before it was done") : "start"
     }
 
-    func runStages(_ id: String, plan: Plan, world: Int) throws {
-        guard var job = try retrying({ try store.job(id) }) else { return }
+    // MARK: Tiled jobs
+
+    func runTiled(_ taken: Taken) throws {
+        let id = taken.id
         let started = Date()
-        var timings: [String: Double] = ["process": 0, "redis": 0, "gather": 0, "stitch": 0, "encode": 0]
-        var stageIndex = job.stage
-        while true {
-            let stage = plan.stages[stageIndex]
-            let total = TileGrid(width: stage.output.width, height: stage.output.height, tileSize: job.tileSize).count
-            var collected: [Int: Region] = [:]
-            var sums: [UInt32]?
-            // Rounds: the first runs the stage; more only if tiles were lost in transit.
-            for round in 0..<5 {
-                _ = try cluster.broadcast(Command(kind: .stage, job: id, stage: stageIndex).bytes)
-                let result = try StageRound(runner: runner, cluster: cluster).run(jobID: id, stageIndex: stageIndex) {
-                    stage, gathered in
-                    guard round == 0, let settings = stage.histograms else { return nil }
-                    // Tiles finished in an earlier attempt are in Redis, not in any rank's share.
-                    let fresh = Set(gathered.map(\.index))
-                    var extra = [UInt32](repeating: 0, count: settings.histogramCount)
-                    for (index, pixels) in try store.outputs(id, of: (0..<total).filter { !fresh.contains($0) }) {
-                        guard let region = region(index: index, pixels: pixels, stage: stage, tileSize: job.tileSize) else { continue }
-                        let part = settings.histograms(of: region, imageShape: stage.output)
-                        for i in part.indices { extra[i] &+= part[i] }
-                    }
-                    return extra
-                }
-                for tile in result.gathered { collected[tile.index] = tile.region }
-                if let h = result.histograms { sums = sums.map { zip($0, h).map { $0 &+ $1 } } ?? h }
-                timings["process"]! += result.processSeconds
-                timings["redis"]! += result.redisSeconds
-                timings["gather"]! += result.gatherSeconds
-                // Tiles done in earlier attempts come from Redis.
-                if collected.count < total {
-                    let missing = (0..<total).filter { collected[$0] == nil }
-                    for (index, pixels) in try retrying({ try store.outputs(id, of: missing) }) {
-                        collected[index] = region(index: index, pixels: pixels, stage: stage, tileSize: job.tileSize)
-                    }
-                }
-                if collected.count >= total { break }
-                logger.warning("\(total - collected.count) tiles lost in transit; dealing them again", metadata: ["job": "\(id)"])
-                _ = try retrying {
-                    try store.deal(id: id, world: world, maxAttempts: config.maxAttempts, reason: "tiles lost", counted: false)
-                }
+        logger.info("\(taken.interrupted ? "resuming" : "starting") job", metadata: ["job": "\(id)", "ops": "\(taken.header.ops)"])
+        // Where to start: where it stopped, when --durable-tiles kept that stage's input; else from the original.
+        var stage = 0
+        var stageInput: [UInt8]?
+        var stats: [UInt32]?
+        if taken.interrupted && config.durableTiles && taken.job.stage > 0 && taken.job.stage < taken.plan.stages.count {
+            let s = taken.plan.stages[taken.job.stage]
+            let input = try retrying { try store.stageInput(id) }
+            let sums = s.equalise == nil ? [] : try retrying { try store.stats(id) }
+            if let input, input.count == s.input.pixelCount * s.input.channels, let sums {
+                stage = taken.job.stage
+                stageInput = input
+                stats = sums
             }
-            let stitchStart = Date()
-            var image = Image(width: stage.output.width, height: stage.output.height, channels: stage.output.channels)
-            for region in collected.values { image.paste(region.image, atX: region.x, y: region.y) }
-            image = stage.finishing(image)
-            timings["stitch"]! += Date().timeIntervalSince(stitchStart)
-
-            if stageIndex + 1 < plan.stages.count {
-                let next = plan.stages[stageIndex + 1]
-                if let sums { try retrying { try store.setStats(id, sums) } }
-                try retrying {
-                    try store.advance(id: id, stage: stageIndex + 1, tiles: next.tileData(from: image, tileSize: job.tileSize),
-                                      world: world)
-                }
-                _ = try retrying {
-                    try store.deal(id: id, world: world, maxAttempts: config.maxAttempts, reason: "next stage", counted: false)
-                }
-                stageIndex += 1
-                job = try retrying({ try store.job(id) }) ?? job
-                continue
-            }
-            let encodeStart = Date()
-            let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
-            let bytes: [UInt8]
-            do { bytes = try Codec.encode(image, as: format, quality: config.jpegQuality) } catch {
-                try retrying { try store.fail(id: id, reason: "encoding the result failed: \(error)", world: world) }
-                return
-            }
-            timings["encode"] = Date().timeIntervalSince(encodeStart)
-            var fields = ["output_bytes": String(bytes.count), "world": String(world)]
-            for (name, seconds) in timings { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
-            fields["t_total_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
-            try retrying { try store.finish(id: id, result: bytes, world: world, fields: fields) }
-            logger.info("job done", metadata: ["job": "\(id)", "ms": "\(fields["t_total_ms"]!)"])
+        }
+        if stage != taken.job.stage {
+            try retrying { try store.advance(id: id, stage: 0, tiles: taken.plan.stages[0].tiles(tileSize: taken.header.tileSize),
+                                             world: rank.world) }
+        }
+        let dealt: TileStore.DealResult
+        do {
+            dealt = try retrying { try store.deal(id: id, world: rank.world, maxAttempts: config.maxAttempts, reason: reason(taken)) }
+        } catch let error as RedisError where error.message.contains("TILES") {
+            // A crash cut the writing of this stage's tiles short: write them again.
+            logger.warning("the stage's tiles are incomplete; writing them again", metadata: ["job": "\(id)"])
+            try retrying { try store.advance(id: id, stage: stage, tiles: taken.plan.stages[stage].tiles(tileSize: taken.header.tileSize),
+                                             world: rank.world) }
+            dealt = try retrying { try store.deal(id: id, world: rank.world, maxAttempts: config.maxAttempts, reason: reason(taken)) }
+        }
+        if case let .failed(why) = dealt {
+            logger.warning("job failed", metadata: ["job": "\(id)", "reason": "\(why)"])
+            // deal.lua recorded the reason; this deletes the job's working keys.
+            try retrying { try store.fail(id: id, reason: why, world: rank.world) }
+            try settle(taken.entry)
             return
         }
+        var input = stageInput ?? []
+        if stageInput == nil {
+            guard let source = try retrying({ try store.source(id) }) else {
+                try retrying { try store.fail(id: id, reason: "its original is no longer in Redis", world: rank.world) }
+                try settle(taken.entry)
+                return
+            }
+            input = source
+        }
+        _ = try rank.cluster.broadcast(Command(kind: .tiled, jobs: [taken.header], stage: stage).bytes)
+        try TiledJob(rank: rank, header: taken.header, startStage: stage)
+            .run(root: TiledJob.Root(input: input, stats: stats, started: started))
+        try settle(taken.entry)
     }
 
-    /// A stored tile output as a region of the stage's output.
-    func region(index: Int, pixels: [UInt8], stage: Stage, tileSize: Int) -> Region? {
-        let grid = TileGrid(width: stage.output.width, height: stage.output.height, tileSize: tileSize)
-        guard index < grid.count else { return nil }
-        let core = grid.rect(index)
-        guard pixels.count == core.area * stage.output.channels else { return nil }
-        return Region(image: Image(width: core.width, height: core.height, channels: stage.output.channels, pixels: pixels),
-                      x: core.x, y: core.y)
+    // MARK: Rounds of whole jobs
+
+    func runRound(_ batch: [Taken]) throws {
+        let started = Date()
+        var running: [Taken] = []
+        for taken in batch {
+            switch try retrying({ try store.begin(id: taken.id, world: rank.world, maxAttempts: config.maxAttempts,
+                                                  reason: reason(taken)) }) {
+            case .failed(let why):
+                logger.warning("job failed", metadata: ["job": "\(taken.id)", "reason": "\(why)"])
+                try retrying { try store.fail(id: taken.id, reason: why, world: rank.world) }
+                try settle(taken.entry)
+            case .running:
+                running.append(taken)
+            }
+        }
+        guard !running.isEmpty else { return }
+        try retrying { try store.dealRound(running.map(\.id), consumer: config.consumer, world: rank.world) }
+        _ = try rank.cluster.broadcast(Command(kind: .round, jobs: running.map(\.header), consumer: config.consumer).bytes)
+        let results = try WholeRound(rank: rank, jobs: running.map(\.header), consumer: config.consumer).run()
+        let byID = Dictionary(running.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for result in results {
+            guard let taken = byID[result.id] else { continue }
+            if let error = result.error {
+                try retrying { try store.fail(id: result.id, reason: "cannot process the image: \(error)", world: rank.world) }
+            } else {
+                var fields = ["output_bytes": String(result.bytes.count), "world": String(rank.world), "rank": String(result.rank)]
+                for (name, seconds) in zip(WholeRound.Result.phases, result.seconds) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
+                fields["t_total_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
+                try retrying { try store.finish(id: result.id, result: result.bytes, world: rank.world, fields: fields) }
+            }
+            try settle(taken.entry)
+        }
+        if results.count < running.count {
+            // A take whose reply was lost (Redis restarting): those jobs stay pending and run in the next round.
+            logger.warning("\(running.count - results.count) jobs of the round were not run; they run again")
+        }
     }
 }

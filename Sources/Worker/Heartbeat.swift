@@ -13,7 +13,7 @@ final class Heartbeat: @unchecked Sendable {
     private let prune: Bool
     private let lock = NSLock()
     private var job = ""
-    private var entry: String?
+    private var entries: [String] = []
     private let consumer: String
     private let logger: Logger
 
@@ -28,13 +28,15 @@ final class Heartbeat: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// The job this rank works on; for rank 0 also its queue entry, kept
-    /// fresh so that no other world takes the job over while it runs.
-    func setJob(_ id: String, entry: String? = nil) {
-        lock.lock()
-        job = id
-        self.entry = entry
-        lock.unlock()
+    /// The job this rank works on.
+    func setJob(_ id: String) {
+        lock.withLock { job = id }
+    }
+
+    /// Rank 0: the queue entries it holds, kept fresh so that no other world
+    /// takes those jobs over while this one runs them.
+    func setEntries(_ entries: [String]) {
+        lock.withLock { self.entries = entries }
     }
 
     func start(every interval: Double = 2) {
@@ -43,12 +45,10 @@ final class Heartbeat: @unchecked Sendable {
             while true {
                 do {
                     if connection == nil { connection = try RedisConnection(url: url) }
-                    lock.lock()
-                    let current = job, held = entry
-                    lock.unlock()
-                    if let held {
-                        try connection!.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0",
-                                                 .text(held), "JUSTID"])
+                    let (current, held) = lock.withLock { (job, entries) }
+                    if !held.isEmpty {
+                        try connection!.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
+                                                + held.map { .text($0) } + ["JUSTID"])
                     }
                     let now = Int(Date().timeIntervalSince1970 * 1000)
                     try connection!.command(["HSET", .text(JobKeys.workers), .text(field),

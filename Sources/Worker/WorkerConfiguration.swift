@@ -10,11 +10,12 @@ public struct WorkerConfiguration: Sendable {
     /// Name of rank 0 in the job queue's consumer group. A world restarted
     /// under the same name resumes the jobs it held at once.
     public var consumer: String
-    /// Tiles taken per claim or steal (K).
-    public var claimBatch = 4
+    /// Tiles taken per claim or steal (K); nil sizes it to the job (up to 16).
+    public var claimBatch: Int?
     /// Steal from other ranks when the own queue is empty.
     public var stealing = true
-    /// Seconds between looks at the job queue while idle.
+    /// Longest wait for a new job while idle (new entries end it at once); jobs
+    /// of silent worlds are looked for this often.
     public var pollInterval = 0.1
     /// Attempts a job gets before it is failed (a poison image never loops forever).
     public var maxAttempts = 3
@@ -26,18 +27,23 @@ public struct WorkerConfiguration: Sendable {
     public var lastExit: String?
     /// Names this world in the heartbeats, so its supervisor can tell its ranks apart.
     public var worldID = ""
-    /// Store each tile's output in Redis as it is made, so a restart after a
-    /// crash redoes only unfinished tiles; off, outputs travel by MPI only
-    /// (less Redis traffic) and a restart redoes the interrupted stage.
-    public var durableTiles = true
+    /// Store each tile's output in Redis as it is made (and a stage's input
+    /// after a global step), so a restart after a crash redoes only unfinished
+    /// tiles. Off by default: pixels then travel by MPI only, and a restart
+    /// runs the interrupted job again from its original.
+    public var durableTiles = false
+    /// Jobs rank 0 takes from the queue at once, the most a round of whole jobs
+    /// holds (default: 4 per rank).
+    public var jobsPerRound: Int?
     /// JPEG quality of results.
     public var jpegQuality = 90
 
-    /// Test hook: seconds `slowRank` (every rank when nil) sleeps before each tile.
+    /// Test hook: seconds `slowRank` (every rank when nil) sleeps before each tile, or each whole job.
     public var tileDelay = 0.0
     public var slowRank: Int?
-    /// Test hook: the last rank kills itself (SIGKILL) when it starts work on a
-    /// job whose pipeline contains this text: a job that crashes every time.
+    /// Test hook: a rank kills itself (SIGKILL) when it starts work on a job whose
+    /// pipeline contains this text (the last rank for tiled jobs, the rank that
+    /// takes it for whole ones): a job that crashes every time.
     public var crashOnOps: String?
 
     public init(redis: RedisURL, consumer: String) {

@@ -6,6 +6,56 @@ import TileStore
 
 extension Cluster: ClusterLink {}
 
+/// The MPI operations the worker needs (the ``Cluster`` in production).
+protocol ClusterLink {
+    var rank: Int { get }
+    var size: Int { get }
+    func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8]
+    func gatherv(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]
+    func alltoallv(_ parts: [[UInt8]]) throws -> [[UInt8]]
+    func allreduceSum(_ values: [UInt32]) throws -> [UInt32]
+    func allreduceMax(_ values: [Double]) throws -> [Double]
+}
+
+extension ClusterLink {
+    func broadcast(_ bytes: [UInt8]) throws -> [UInt8] { try broadcast(bytes, root: 0) }
+    func gatherv(_ bytes: [UInt8]) throws -> [[UInt8]] { try gatherv(bytes, root: 0) }
+}
+
+/// What a rank works with: its place in the world, Redis, MPI and its settings.
+struct RankContext {
+    let config: WorkerConfiguration
+    let store: TileStore
+    let cluster: ClusterLink
+    let heartbeat: Heartbeat
+    let logger: Logger
+
+    var index: Int { cluster.rank }
+    var world: Int { cluster.size }
+    var isRoot: Bool { cluster.rank == 0 }
+
+    /// Test hook: a rank that starts work on a job whose pipeline contains
+    /// the configured text kills itself, as a poison image would.
+    func crashIfPoisoned(_ header: JobHeader) {
+        if let poison = config.crashOnOps, header.ops.contains(poison) {
+            logger.warning("test hook: crashing on purpose", metadata: ["job": "\(header.id)"])
+            kill(getpid(), SIGKILL)
+        }
+    }
+
+    /// Runs the commands rank 0 broadcasts until it says stop (ranks other than 0).
+    func follow() throws {
+        while true {
+            let command = try Command(bytes: try cluster.broadcast([]))
+            switch command.kind {
+            case .stop: return
+            case .tiled: try TiledJob(rank: self, header: command.jobs[0], startStage: command.stage).run(root: nil)
+            case .round: _ = try WholeRound(rank: self, jobs: command.jobs, consumer: command.consumer).run()
+            }
+        }
+    }
+}
+
 /// The life of one `imgproc-worker` process under mpirun.
 public enum WorkerRank {
     /// Runs this rank until rank 0 stops the world; returns the exit status.
@@ -17,12 +67,15 @@ public enum WorkerRank {
         }
         var logger = Logger(label: "imgproc.worker")
         logger[metadataKey: "rank"] = "\(cluster.rank)/\(cluster.size)"
+        if let level = ProcessInfo.processInfo.environment["IMGPROC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) {
+            logger.logLevel = level
+        }
         do {
             let store = try retrying { try TileStore(url: config.redis) }
             let heartbeat = Heartbeat(url: config.redis, rank: cluster.rank, world: cluster.size, worldID: config.worldID,
                                       host: Cluster.hostName, consumer: config.consumer, logger: logger)
             heartbeat.start()
-            let runner = StageRunner(rank: cluster.rank, world: cluster.size, config: config, store: store, logger: logger)
+            let rank = RankContext(config: config, store: store, cluster: cluster, heartbeat: heartbeat, logger: logger)
             if cluster.rank == 0 {
                 logger.info("rank 0 ready", metadata: ["redis": "\(config.redis)", "consumer": "\(config.consumer)",
                                                       "amqp": "\(config.amqp?.description ?? "none")"])
@@ -33,11 +86,11 @@ public enum WorkerRank {
                     _ = EventConsumer(url: amqp, queue: EventTopology.workersQueue, logger: logger) { _ in wake.signal() }
                     events = EventPublisher(url: amqp, logger: logger)
                 }
-                try Coordinator(runner: runner, cluster: cluster, heartbeat: heartbeat, wake: wake, events: events).run()
+                try Coordinator(rank: rank, wake: wake, events: events).run()
                 // Give job.done events a moment to reach the broker before this rank exits.
                 events?.flush(timeout: 5)
             } else {
-                try Follower(runner: runner, cluster: cluster, heartbeat: heartbeat).run()
+                try rank.follow()
             }
         } catch {
             // Any rank that cannot go on takes the world down; the supervisor restarts it

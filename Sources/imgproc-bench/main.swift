@@ -61,6 +61,14 @@ func opencvTimes(_ specs: [String], imagePath: String) -> [String: Double] {
 }
 
 let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
+if arguments.dropFirst().first == "--decode", arguments.count > 2 {
+    try DecodeBench.run(jpeg: [UInt8](FileManager.default.contents(atPath: arguments[2]) ?? Data()))
+    exit(0)
+}
+if arguments.dropFirst().first == "--workers", let url = redisURL {
+    try WorkerBench.run(url: try RedisURL(url), image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--hosts" {
     // Only the test-host figures (they take a while to set up).
     try MultiHostBench.run(image: benchImage())

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import JobEvents
+import Jobs
 import Logging
 import Server
 import TileStore
@@ -36,8 +37,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Largest image in megapixels, checked from its header.")
     var maxMegapixels = 100
 
-    @Option(help: "Tile size for new jobs.")
-    var tile = 256
+    @Option(help: "Tile size for new jobs (default: images up to --whole-max-megapixels run whole on one rank, larger ones in 256-pixel tiles).")
+    var tile: Int?
+
+    @Option(help: "Images up to this many megapixels run whole on one rank unless a tile size is given.")
+    var wholeMaxMegapixels: Double = Double(JobSubmission.defaultWholeMaxPixels) / 1_000_000
 
     @Option(help: "Folder for uploaded originals.")
     var uploads = "uploaded_imgs"
@@ -58,6 +62,7 @@ struct ServerCommand: AsyncParsableCommand {
         config.maxUploadBytes = maxUploadMib * 1024 * 1024
         config.maxPixels = maxMegapixels * 1_000_000
         config.tileSize = tile
+        config.wholeMaxPixels = Int(wholeMaxMegapixels * 1_000_000)
         config.uploads = URL(fileURLWithPath: uploads)
         config.processed = URL(fileURLWithPath: processed)
         var logger = Logger(label: "imgproc.server")

@@ -25,14 +25,17 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Name of rank 0 in the job queue's consumer group; a world restarted under the same name resumes its jobs at once (default: workers@HOST).")
     var consumer: String?
 
-    @Option(help: "Tiles taken per claim or steal.")
-    var batch: Int = 4
+    @Option(help: "Tiles taken per claim or steal (default: sized to the job, up to 16).")
+    var batch: Int?
 
     @Flag(help: "Do not steal from other ranks (for comparisons).")
     var noSteal = false
 
-    @Flag(inversion: .prefixedNo, help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles.")
-    var durableTiles = true
+    @Flag(help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles (pixels then go through Redis).")
+    var durableTiles = false
+
+    @Option(help: "Jobs rank 0 takes from the queue at once, the most a round of small jobs holds (default: 4 per rank).")
+    var jobsPerRound: Int?
 
     @Option(help: "Attempts a job gets before it is failed.")
     var maxAttempts: Int = 3
@@ -71,9 +74,10 @@ struct WorkerCommand: ParsableCommand {
         if amqpText != "none" {
             do { config.amqp = amqpText.isEmpty ? .default : try AMQPURL(amqpText) } catch { throw ValidationError("\(error)") }
         }
-        config.claimBatch = max(1, batch)
+        config.claimBatch = batch.map { max(1, $0) }
         config.stealing = !noSteal
         config.durableTiles = durableTiles
+        config.jobsPerRound = jobsPerRound.map { max(1, $0) }
         config.maxAttempts = maxAttempts
         config.reclaimAfter = reclaimAfter
         config.exitWhenIdle = exitWhenIdle

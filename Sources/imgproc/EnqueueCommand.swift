@@ -21,8 +21,8 @@ struct EnqueueCommand: ParsableCommand {
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")
     var ops: String
 
-    @Option(help: "Tile size in pixels (16...4096).")
-    var tile: Int = 256
+    @Option(help: "Tile size in pixels (16...4096); default: images up to 4 megapixels run whole on one rank, larger ones in 256-pixel tiles.")
+    var tile: Int?
 
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
     var maxMegapixels: Int = 100
@@ -30,7 +30,7 @@ struct EnqueueCommand: ParsableCommand {
     @OptionGroup var redis: RedisOptions
 
     func validate() throws {
-        if !(16...4096).contains(tile) { throw ValidationError("--tile must be 16...4096, not \(tile)") }
+        if let tile, !(16...4096).contains(tile) { throw ValidationError("--tile must be 16...4096, not \(tile)") }
     }
 
     func run() throws {

@@ -27,8 +27,8 @@ struct WorkersCommand: ParsableCommand {
     @Flag(help: "Do not steal tiles from other ranks (for comparisons).")
     var noSteal = false
 
-    @Flag(inversion: .prefixedNo, help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles.")
-    var durableTiles = true
+    @Flag(help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles (pixels then go through Redis).")
+    var durableTiles = false
 
     @Option(help: "Attempts a job gets before it is failed.")
     var maxAttempts: Int?
@@ -51,7 +51,7 @@ struct WorkersCommand: ParsableCommand {
         config.stallTimeout = stallTimeout
         if let batch { config.workerArguments += ["--batch", String(batch)] }
         if noSteal { config.workerArguments.append("--no-steal") }
-        if !durableTiles { config.workerArguments.append("--no-durable-tiles") }
+        if durableTiles { config.workerArguments.append("--durable-tiles") }
         if let maxAttempts { config.workerArguments += ["--max-attempts", String(maxAttempts)] }
         if let exitWhenIdle {
             config.workerArguments += ["--exit-when-idle", String(exitWhenIdle)]

@@ -25,7 +25,7 @@ struct ClaimStealTests {
                         if rank == slowRank { Thread.sleep(forTimeInterval: delay) }
                         claims.with { $0[tile.index, default: []].append(rank) }
                     }
-                    try store.complete(id: id, rank: rank, outputs: tiles.map { ($0.index, $0.pixels) })
+                    try store.complete(id: id, rank: rank, outputs: tiles.map { ($0.index, []) })
                 }
             } catch {
                 failure.with { $0 = "rank \(rank): \(error)" }
@@ -68,18 +68,31 @@ struct ClaimStealTests {
         #expect(claims[0]?.first == 0)
     }
 
-    @Test func claimReturnsTheTileDataIntactWithNULs() throws {
+    @Test func claimsReturnTheDescriptorsAndOutputsKeepTheirNULs() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 20)
         _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
         let tiles = try store.claim(id: id, rank: 1, count: 5)
-        #expect(tiles.map(\.index) == [10, 11, 12, 13, 14], "rank 1's block starts at tile 10")
+        #expect(tiles.map(\.index) == [19, 18, 17, 16, 15], "rank 1's block is 10..19, dealt bottom to top")
+        #expect(try store.claim(id: id, rank: 0, count: 2).map(\.index) == [0, 1], "rank 0's is dealt top to bottom")
         let expected = fakeTiles(20)
         for tile in tiles { #expect(tile == expected[tile.index]) }
-        #expect(tiles[0].pixels.contains(0))
-        let output: [UInt8] = [0, 255, 0, 0, 7, 0]
-        try store.complete(id: id, rank: 1, outputs: [(10, output)])
-        #expect(try store.outputs(id)[10] == output)
+        #expect(try store.connection.command(["XRANGE", .text(JobKeys(id).tiles), "-", "+"]).array?.count == 20)
+        let output = fakeOutput(19)
+        #expect(output.contains(0))
+        try store.complete(id: id, rank: 1, outputs: [(19, output)])
+        #expect(try store.outputs(id, of: [19, 18]) == [19: output])
+        #expect(try store.storedOutputs(id) == [19])
+    }
+
+    /// A neighbour steals the tiles next to its own band: rank 0 takes rank 1's
+    /// top tiles (its tail), rank 1 takes rank 0's bottom ones.
+    @Test func thievesTakeTheTilesNextToTheirBand() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 20)
+        _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
+        #expect(try store.steal(id: id, rank: 0, world: 2, count: 3).tiles.map(\.index) == [10, 11, 12])
+        #expect(try store.steal(id: id, rank: 1, world: 2, count: 2).tiles.map(\.index) == [9, 8])
     }
 
     @Test func completingTwiceCountsOnce() throws {
@@ -89,7 +102,7 @@ struct ClaimStealTests {
         let tiles = try store.claim(id: id, rank: 0, count: 3)
         #expect(try store.complete(id: id, rank: 0, outputs: tiles.map { ($0.index, [1]) }) == (3, 10))
         #expect(try store.complete(id: id, rank: 0, outputs: tiles.map { ($0.index, [2]) }) == (3, 10))
-        #expect(try store.outputs(id)[tiles[0].index] == [1], "the first output is kept")
+        #expect(try store.outputs(id, of: [tiles[0].index])[tiles[0].index] == [1], "the first output is kept")
     }
 
     @Test func scriptsReloadAfterScriptFlush() throws {

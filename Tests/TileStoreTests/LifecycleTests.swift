@@ -59,7 +59,7 @@ struct LifecycleTests {
         try store.complete(id: id, rank: 0, outputs: tiles.map { ($0.index, [1]) })
         try store.finish(id: id, result: [137, 80, 78, 71, 0, 0], world: 2, fields: ["output_bytes": "6"])
         let keys = JobKeys(id)
-        for key in [keys.tiles, keys.out, keys.owner, keys.source, keys.stats, keys.queue(0), keys.queue(1)] {
+        for key in [keys.tiles, keys.out, keys.owner, keys.source, keys.stats, keys.input, keys.queue(0), keys.queue(1)] {
             #expect(try store.connection.command(["EXISTS", .text(key)]).int == 0, "\(key) is deleted")
         }
         #expect(try store.result(id) == [137, 80, 78, 71, 0, 0])

@@ -11,13 +11,16 @@ func makeStore(db: Int = 0) throws -> TileStore {
     return try TileStore(url: url)
 }
 
-/// `count` small tiles whose pixels spell their index and hold every byte value, NULs included.
-func fakeTiles(_ count: Int, bytes: Int = 64) -> [TileData] {
+/// `count` tile descriptors of a 1-pixel-high image, each with a halo of its own.
+func fakeTiles(_ count: Int) -> [StageTile] {
     (0..<count).map { i in
-        let pixels = (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) } + [0, 0, UInt8(i % 256), 0]
-        return TileData(index: i, core: Rect(x: i, y: 0, width: 1, height: 1), halo: Rect(x: i, y: 0, width: 1, height: 1),
-                        pixels: pixels)
+        StageTile(index: i, core: Rect(x: i, y: 0, width: 1, height: 1), halo: Rect(x: max(0, i - 1), y: 0, width: 3, height: 1))
     }
+}
+
+/// A tile output holding every byte value, NULs included, and spelling its index.
+func fakeOutput(_ index: Int) -> [UInt8] {
+    (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) } + [0, 0, UInt8(index % 256), 0]
 }
 
 /// Submits a job of `count` fake tiles and returns its id.

@@ -5,7 +5,9 @@ import Testing
 import TestSupport
 import TileStore
 
-/// Results of MPI worlds of 1, 2 and 3 ranks are byte for byte `imgproc process`.
+/// Results of MPI worlds of 1, 2 and 3 ranks are byte for byte `imgproc process`:
+/// tiled jobs (pixels decoded by each rank from the original, JPEG encoded in
+/// bands by the ranks and joined) and small jobs run whole in rounds, mixed in one queue.
 @Suite("Distributed results equal the reference", .serialized,
        .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
 struct DistributedExactnessTests {
@@ -35,8 +37,16 @@ struct DistributedExactnessTests {
         var jobs: [(id: String, name: String, ops: String, format: ImageFormat)] = []
         for (k, ops) in Self.pipelines.enumerated() {
             let (name, image, format) = sources[k % sources.count]
-            let id = try enqueue(image, as: format, name: name, ops: ops, tile: 48, redis: redis, dir: dir)
-            jobs.append((id, name, ops, format))
+            // Tiled, then the same job whole (no tile size: small images run whole).
+            for tile in [48, nil] {
+                let id = try enqueue(image, as: format, name: name, ops: ops, tile: tile, redis: redis, dir: dir)
+                jobs.append((id, name, ops, format))
+            }
+        }
+        // A larger JPEG in small tiles: many bands, many steals.
+        let large = testImage(width: 611, height: 403, channels: 3, seed: 24)
+        for ops in ["blur:1.5,sharpen", "median:2"] {
+            jobs.append((try enqueue(large, as: .jpeg, name: "d.jpg", ops: ops, tile: 32, redis: redis, dir: dir), "d.jpg", ops, .jpeg))
         }
         let log = try runWorld(ranks: ranks, redis: redis, dir: dir)
         for job in jobs {
@@ -46,6 +56,9 @@ struct DistributedExactnessTests {
             let expected = try reference(job.name, ops: job.ops, format: job.format, dir: dir)
             #expect(result == expected, "\(job.ops) on \(job.name) with \(ranks) ranks differs from imgproc process")
             #expect(try keys(of: job.id, store) == ["job", "done", "result"], "working keys are deleted")
+            let map = try store.tileRanks(job.id, completed: true)
+            #expect(map.count == record.tilesTotal && Set(map.values).isSubset(of: Set(0..<ranks)), "the tile map names a rank per tile")
+            if record.runsWhole { #expect(record.tilesTotal == 1 && record.int("rank") == map[0], "a whole job records its rank") }
         }
         #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
     }

@@ -23,7 +23,7 @@ struct ResilienceTests {
                              environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60", "IMGPROC_TEST_SLOW_RANK": "1"], dir: dir)
             let job = try #require(try store.job(id))
             #expect(job.status == .done)
-            timings[stealing] = Double(job.int("t_process_ms") ?? 0) / 1000
+            timings[stealing] = Double(job.int("t_total_ms") ?? 0) / 1000
             var counts: [Int: Int] = [:]
             for rank in try store.tileRanks(id, completed: true).values { counts[rank, default: 0] += 1 }
             perRank[stealing] = counts
@@ -31,7 +31,7 @@ struct ResilienceTests {
             print("stealing \(stealing): tile -> rank " + (0..<100).map { String(map[$0] ?? -1) }.joined())
         }
         print("tiles per rank with stealing \(perRank[true]!), without \(perRank[false]!); "
-              + "processing \(timings[true]!) s vs \(timings[false]!) s")
+              + "job \(timings[true]!) s vs \(timings[false]!) s")
         #expect(perRank[false]![1] == 33, "without stealing the slow rank does its whole block")
         #expect(perRank[true]![1, default: 0] < 20, "with stealing the others take most of it")
         #expect(timings[true]! < timings[false]! * 0.7, "stealing makes the job clearly faster")
@@ -124,5 +124,72 @@ struct ResilienceTests {
             return pid != nil
         }
         return pid!
+    }
+}
+
+@Suite("Small images and durable tiles", .serialized, .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
+struct WholeJobAndDurableTests {
+    /// Small images run whole, several at once: each rank takes its own share
+    /// of a round, then steals; a slow rank's jobs go to the others.
+    @Test func smallImagesRunWholeAndAreStolen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(24)
+        var jobs: [(id: String, name: String)] = []
+        for k in 0..<12 {
+            let name = "w\(k).png"
+            jobs.append((try enqueue(testImage(width: 60 + k, height: 40 + 2 * k, channels: 3, seed: UInt64(k)), as: .png,
+                                     name: name, ops: "blur:1,invert", tile: nil, redis: redis, dir: dir), name))
+        }
+        // 12 jobs for 3 ranks: rank 1 is dealt 4 and takes 400 ms over each.
+        _ = try runWorld(ranks: 3, redis: redis, environment: ["IMGPROC_TEST_TILE_DELAY_MS": "400", "IMGPROC_TEST_SLOW_RANK": "1"],
+                         dir: dir)
+        var perRank: [Int: Int] = [:]
+        for job in jobs {
+            let record = try #require(try store.job(job.id))
+            #expect(record.status == .done && record.runsWhole && record.tilesTotal == 1)
+            #expect(try store.result(job.id) == reference(job.name, ops: "blur:1,invert", format: .png, dir: dir))
+            let rank = try #require(try store.tileRanks(job.id, completed: true)[0])
+            perRank[rank, default: 0] += 1
+        }
+        print("whole jobs per rank: \(perRank)")
+        #expect(perRank.values.reduce(0, +) == 12)
+        #expect(perRank[1, default: 0] < 4, "the other ranks stole some of the slow rank's jobs: \(perRank)")
+    }
+
+    /// With --durable-tiles a restart after kill -9 redoes only the tiles whose
+    /// outputs were not stored, and a job killed in its second stage resumes there.
+    @Test(arguments: ["blur:1.5,sharpen", "clahe:2:4,blur:1"])
+    func durableTilesResumeWhereTheyStopped(_ ops: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(ops.hasPrefix("clahe") ? 26 : 25)
+        let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 6), as: .png, name: "d.png",
+                             ops: ops, tile: 32, redis: redis, dir: dir)
+        let lastStage = ops.hasPrefix("clahe") ? 1 : 0
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis, "--durable-tiles",
+                                                                       "--exit-when-idle", "2"],
+                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40", "IMGPROC_LOG_LEVEL": "debug"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        try waitUntil(seconds: 60) {
+            let job = try store.job(id)
+            return job?.stage == lastStage && (job?.tilesDone ?? 0) >= 24
+        }
+        let storedBefore = try store.storedOutputs(id).count
+        kill(try ResilienceTests().rankPID(1, store), SIGKILL)
+        let job = try waitForJob(store, id)
+        #expect(job.status == .done && job.attempts == 2, "\(job.error ?? "") \(supervisor.output.suffix(1500))")
+        #expect(try store.result(id) == reference("d.png", ops: ops, format: .png, dir: dir))
+        #expect(supervisor.wait(seconds: 60) == 0)
+        // After the restart, the ranks' reports for this job count only the tiles left.
+        let log = supervisor.output
+        let resumed = try #require(log.range(of: "resuming job"), "\(log.suffix(1500))")
+        var redone = 0
+        for line in log[resumed.upperBound...].split(separator: "\n") where line.contains("tiles done") && line.contains(id) {
+            #expect(line.contains("stage=\(lastStage)"), "resumed at stage \(lastStage): \(line)")
+            redone += Int(line.split(separator: " ").first { $0.hasPrefix("tiles=") }!.dropFirst(6))!
+        }
+        #expect(storedBefore >= 24 && redone <= 80 - storedBefore, "\(storedBefore) stored before the kill, \(redone) done after")
     }
 }

@@ -1,0 +1,21 @@
+extension Codec {
+    /// Whether the file ends as a whole file of its format does: PNG with its
+    /// IEND chunk, JPEG with an end-of-image marker near its end. A cheap check
+    /// (no decoding) that catches truncated uploads before they are accepted;
+    /// damage inside the data is found when the image is decoded.
+    public static func checkComplete(_ bytes: [UInt8], format: ImageFormat) throws(CodecError) {
+        switch format {
+        case .png:
+            let iend: [UInt8] = [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
+            guard bytes.count >= iend.count, Array(bytes.suffix(iend.count)) == iend else {
+                throw CodecError(.corrupt, "truncated PNG: the file does not end with its IEND chunk")
+            }
+        case .jpeg:
+            // Some writers leave padding or a trailer after the end marker.
+            let tail = bytes.suffix(65_536)
+            guard zip(tail, tail.dropFirst()).contains(where: { $0 == 0xFF && $1 == 0xD9 }) else {
+                throw CodecError(.corrupt, "truncated JPEG: the file has no end-of-image marker")
+            }
+        }
+    }
+}

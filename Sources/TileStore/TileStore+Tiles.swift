@@ -1,0 +1,137 @@
+import ImageCore
+
+/// Tiled jobs: dealing a stage's tiles to rank queues, claiming, stealing,
+/// completing, moving to the next stage, and the ends of a job.
+extension TileStore {
+    public enum DealResult: Sendable, Equatable {
+        case running(attempt: Int, dealt: Int)
+        case failed(reason: String)
+    }
+
+    /// Deals the job's tiles of its current stage to `world` rank queues (`deal.lua`).
+    /// - Parameters:
+    ///   - counted: a new attempt (a start or a restart); false for the next stage or tiles lost in transit.
+    ///   - only: with `counted` false, deal these tiles only (lost in transit).
+    public func deal(id: String, world: Int, maxAttempts: Int, reason: String, counted: Bool = true,
+                     only: [Int] = []) throws(RedisError) -> DealResult {
+        let keys = JobKeys(id)
+        let previous = try job(id)?.world ?? 0
+        let reply = try runner.run("deal", keys: [.text(keys.job), .text(keys.out), .text(keys.owner), .text(keys.tiles),
+                                                  .text(keys.done)] + keys.queues(max(world, previous)),
+                                   args: [.int(world), Self.now, .int(maxAttempts), .text(reason),
+                                          .text(counted ? "attempt" : "continue")] + (counted ? [] : only.map { .int($0) }))
+        guard let items = reply.array, let kind = items.first?.text else {
+            throw RedisError(.protocolError, "deal.lua: unexpected reply")
+        }
+        if kind == "failed" { return .failed(reason: items.count > 1 ? items[1].text ?? "" : "") }
+        return .running(attempt: items.count > 1 ? items[1].int ?? 0 : 0, dealt: items.count > 2 ? items[2].int ?? 0 : 0)
+    }
+
+    /// The tiles dealt to `rank` and not yet taken, head first.
+    public func dealtTiles(_ id: String, rank: Int) throws(RedisError) -> [Int] {
+        (try connection.command(["LRANGE", .text(JobKeys(id).queue(rank)), "0", "-1"]).array ?? []).compactMap(\.int)
+    }
+
+    /// Up to `count` tiles from the head of `rank`'s own queue.
+    public func claim(id: String, rank: Int, count: Int) throws(RedisError) -> [StageTile] {
+        let keys = JobKeys(id)
+        let reply = try runner.run("claim", keys: [.text(keys.queue(rank)), .text(keys.tiles), .text(keys.owner)],
+                                   args: [.int(rank), .int(count)])
+        var tiles: [StageTile] = []
+        for item in reply.array ?? [] { tiles.append(try StageTile(reply: item)) }
+        return tiles
+    }
+
+    /// Up to `count` tiles (at most half) from the tail of the longest other
+    /// queue; `victim` is -1 when there was nothing to steal.
+    public func steal(id: String, rank: Int, world: Int, count: Int) throws(RedisError) -> (victim: Int, tiles: [StageTile]) {
+        let keys = JobKeys(id)
+        let reply = try runner.run("steal", keys: [.text(keys.tiles), .text(keys.owner)] + keys.queues(world),
+                                   args: [.int(rank), .int(count)])
+        guard let items = reply.array, let victim = items.first?.int else {
+            throw RedisError(.protocolError, "steal.lua: unexpected reply")
+        }
+        var tiles: [StageTile] = []
+        for item in items.dropFirst() { tiles.append(try StageTile(reply: item)) }
+        return (victim, tiles)
+    }
+
+    /// Records processed tiles (idempotent): who made each, and its output
+    /// unless that is empty (kept only with --durable-tiles). Returns tiles done and total.
+    @discardableResult
+    public func complete(id: String, rank: Int, outputs: [(index: Int, pixels: [UInt8])]) throws(RedisError) -> (done: Int, total: Int) {
+        let keys = JobKeys(id)
+        var args: [RedisArgument] = [.int(rank)]
+        for o in outputs { args += [.int(o.index), .bytes(o.pixels)] }
+        let reply = try runner.run("complete", keys: [.text(keys.job), .text(keys.done), .text(keys.out)], args: args)
+        let items = reply.array ?? []
+        return (items.first?.int ?? 0, items.count > 1 ? items[1].int ?? 0 : 0)
+    }
+
+    /// Indexes of the tiles whose outputs are stored (--durable-tiles).
+    public func storedOutputs(_ id: String) throws(RedisError) -> [Int] {
+        (try connection.command(["HKEYS", .text(JobKeys(id).out)]).array ?? []).compactMap(\.int)
+    }
+
+    /// Stored outputs of the tiles `indexes` (those without one are left out).
+    public func outputs(_ id: String, of indexes: [Int]) throws(RedisError) -> [Int: [UInt8]] {
+        guard !indexes.isEmpty else { return [:] }
+        let reply = try connection.command(["HMGET", .text(JobKeys(id).out)] + indexes.map { .int($0) })
+        var out: [Int: [UInt8]] = [:]
+        for (index, value) in zip(indexes, reply.array ?? []) { if let bytes = value.bytes { out[index] = bytes } }
+        return out
+    }
+
+    /// Tile index → rank, for the claims of this attempt (`owner`) or the completions (`done`).
+    public func tileRanks(_ id: String, completed: Bool) throws(RedisError) -> [Int: Int] {
+        let keys = JobKeys(id)
+        let reply = try connection.command(["HGETALL", .text(completed ? keys.done : keys.owner)])
+        var out: [Int: Int] = [:]
+        for (k, v) in reply.fields { if let i = Int(k), let r = Int(String(decoding: v, as: UTF8.self)) { out[i] = r } }
+        return out
+    }
+
+    /// Lengths of the rank queues of a world.
+    public func queueLengths(_ id: String, world: Int) throws(RedisError) -> [Int] {
+        let keys = JobKeys(id)
+        guard world > 0 else { return [] }
+        return try checked(connection.pipeline((0..<world).map { ["LLEN", .text(keys.queue($0))] })).map { $0.int ?? 0 }
+    }
+
+    // MARK: Stages and endings
+
+    /// Moves the job to `stage` with that stage's tile descriptors (`advance.lua`); deal them next.
+    public func advance(id: String, stage: Int, tiles: [StageTile], world: Int, fields: [String: String] = [:],
+                        batch: Int = 512) throws(RedisError) {
+        let keys = JobKeys(id)
+        var args: [RedisArgument] = [.int(stage), .int(tiles.count)]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
+        _ = try runner.run("advance", keys: [.text(keys.job), .text(keys.tiles), .text(keys.done), .text(keys.out),
+                                             .text(keys.owner)] + keys.queues(world), args: args)
+        var commands: [[RedisArgument]] = []
+        for tile in tiles {
+            commands.append(["XADD", .text(keys.tiles), .text("0-\(tile.index + 1)")] + tile.fields)
+            if commands.count >= batch {
+                _ = try checked(connection.pipeline(commands))
+                commands.removeAll(keepingCapacity: true)
+            }
+        }
+        _ = try checked(connection.pipeline(commands))
+    }
+
+    /// Stores the encoded result and marks the job done (`finish.lua`).
+    public func finish(id: String, result: [UInt8], world: Int, fields: [String: String] = [:]) throws(RedisError) {
+        let keys = JobKeys(id)
+        var args: [RedisArgument] = [Self.now, .bytes(result)]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
+        _ = try runner.run("finish", keys: [.text(keys.job), .text(keys.result)] + keys.working + keys.queues(world),
+                           args: args)
+    }
+
+    /// Marks the job failed with `reason` (`fail.lua`).
+    public func fail(id: String, reason: String, world: Int) throws(RedisError) {
+        let keys = JobKeys(id)
+        _ = try runner.run("fail", keys: [.text(keys.job)] + keys.working + keys.queues(world),
+                           args: [Self.now, .text(reason)])
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import TileStore
+
+/// One rank's share of a stage: take the tiles dealt to it from its own
+/// queue, steal from the others' when it is empty, and process each from
+/// its own copy of the stage's input; until nothing is left anywhere.
+///
+/// The rows of the tiles dealt to this rank are decoded first, in one pass;
+/// rows no tile left in its queue needs are freed as it goes.
+struct TileWork {
+    let rank: RankContext
+    let jobID: String
+    let stage: Stage
+    let tileSize: Int
+    let tables: ClaheTables?
+
+    struct Outcome {
+        /// Tiles processed in this round.
+        var processed: [Int] = []
+        /// Why this rank could not go on (the image could not be decoded).
+        var failure: String?
+        var inputSeconds = 0.0
+        var processSeconds = 0.0
+        var redisSeconds = 0.0
+    }
+
+    func run(input: StageInput, held: inout [Int: Region]) throws -> Outcome {
+        var outcome = Outcome()
+        let config = rank.config
+        let grid = stage.tiles(tileSize: tileSize)
+        var started = Date()
+        let dealt = try retrying { try rank.store.dealtTiles(jobID, rank: rank.index) }.filter { $0 < grid.count }
+        outcome.redisSeconds += Date().timeIntervalSince(started)
+        // For each position in this rank's queue, the rows the tiles from there on need.
+        var needed = [Range<Int>](repeating: 0..<0, count: dealt.count + 1)
+        for p in stride(from: dealt.count - 1, through: 0, by: -1) {
+            let halo = grid[dealt[p]].halo
+            let rows = halo.y..<halo.maxY
+            needed[p] = needed[p + 1].isEmpty ? rows
+                : min(rows.lowerBound, needed[p + 1].lowerBound)..<max(rows.upperBound, needed[p + 1].upperBound)
+        }
+        let position = Dictionary(dealt.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        // The decoder stands a halo below this rank's last row, and a tile stolen next to
+        // its band reaches a halo above that row: keep both halos' rows for it.
+        let margin = (grid.map { $0.core.y - $0.halo.y }.max() ?? 0) + (grid.map { $0.halo.maxY - $0.core.maxY }.max() ?? 0)
+        // Tiles per claim: few round trips, yet small enough shares at the end for stealing.
+        let batch = config.claimBatch ?? min(16, max(1, grid.count / (8 * rank.world)))
+        started = Date()
+        do { try input.prepare(rows: needed[0]) } catch { outcome.failure = "\(error)" }
+        outcome.inputSeconds += Date().timeIntervalSince(started)
+
+        while outcome.failure == nil {
+            started = Date()
+            var tiles = try retrying { try rank.store.claim(id: jobID, rank: rank.index, count: batch) }
+            if tiles.isEmpty && config.stealing {
+                tiles = try retrying { try rank.store.steal(id: jobID, rank: rank.index, world: rank.world,
+                                                            count: batch) }.tiles
+            }
+            outcome.redisSeconds += Date().timeIntervalSince(started)
+            if tiles.isEmpty { break }
+            var done: [(index: Int, pixels: [UInt8])] = []
+            for tile in tiles {
+                if config.tileDelay > 0 && (config.slowRank == nil || rank.index == config.slowRank) {
+                    Thread.sleep(forTimeInterval: config.tileDelay)
+                }
+                started = Date()
+                let source: Region
+                do { source = try input.region(tile.halo) } catch {
+                    outcome.failure = "\(error)"
+                    break
+                }
+                let cut = Date()
+                outcome.inputSeconds += cut.timeIntervalSince(started)
+                let region = stage.process(source, output: tile.core, tables: tables)
+                outcome.processSeconds += Date().timeIntervalSince(cut)
+                held[tile.index] = region
+                outcome.processed.append(tile.index)
+                done.append((tile.index, config.durableTiles ? region.image.pixels : []))
+                if let p = position[tile.index] { input.keep(rows: needed[p + 1], margin: margin) }
+            }
+            started = Date()
+            // Who made each tile (the tile map) and progress; outputs too with --durable-tiles.
+            if !done.isEmpty { _ = try retrying { try rank.store.complete(id: jobID, rank: rank.index, outputs: done) } }
+            outcome.redisSeconds += Date().timeIntervalSince(started)
+        }
+        return outcome
+    }
+}

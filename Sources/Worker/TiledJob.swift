@@ -1,0 +1,239 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import TileStore
+
+/// A tiled job, run by every rank of the world in the same sequence of
+/// collectives; rank 0 also keeps Redis up to date (dealing, stages, result).
+///
+/// Rank 0 broadcasts the original file; each rank decodes the rows its tiles
+/// need. Per stage, every rank takes tiles (``TileWork``) and processes them
+/// from its own rows; rank 0 checks with every rank that each tile was done,
+/// dealing lost ones again; clahe's histograms are summed with
+/// MPI_Allreduce. Between stages rank 0 gathers the tiles (MPI_Gatherv),
+/// runs the global step and broadcasts the next stage's input. The last
+/// stage is gathered once: as JPEG bands each rank encodes (``BandEncoding``),
+/// or as tiles stitched and encoded at rank 0.
+struct TiledJob {
+    let rank: RankContext
+    let header: JobHeader
+    let startStage: Int
+
+    /// What rank 0 brings.
+    struct Root {
+        /// The original file (stage 0), or the stage's raw input (resumed with --durable-tiles).
+        var input: [UInt8]
+        /// clahe sums for a resumed stage that starts with clahe's interpolation.
+        var stats: [UInt32]?
+        var started: Date
+    }
+
+    /// Seconds per phase on this rank; the job records each phase's slowest rank.
+    struct Timings {
+        var source = 0.0, input = 0.0, process = 0.0, redis = 0.0, gather = 0.0, encode = 0.0
+        var all: [Double] { [source, input, process, redis, gather, encode] }
+        static let names = ["source", "input", "process", "redis", "gather", "encode"]
+    }
+
+    private var store: TileStore { rank.store }
+    private var cluster: ClusterLink { rank.cluster }
+
+    func run(root: Root?) throws {
+        let plan = try header.plan(maxPixels: .max)
+        var t = Timings()
+        if rank.index == rank.world - 1 { rank.crashIfPoisoned(header) }
+        rank.heartbeat.setJob(header.id)
+        defer { rank.heartbeat.setJob("") }
+
+        var clock = Date()
+        let bytes = try cluster.broadcast(root?.input ?? [])
+        var input: StageInput?
+        var failure: String?
+        var tables: ClaheTables?
+        if startStage == 0 {
+            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: .max)) } catch { failure = "\(error)" }
+        } else {
+            let shape = plan.stages[startStage].input
+            input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: bytes))
+            if let settings = plan.stages[startStage].equalise {
+                var w = ByteWriter()
+                for v in root?.stats ?? [] { w.int(Int(v)) }
+                var r = ByteReader(try cluster.broadcast(w.bytes))
+                var sums: [UInt32] = []
+                while !r.isAtEnd { sums.append(UInt32(truncatingIfNeeded: try r.int())) }
+                tables = ClaheTables(settings: settings, histograms: sums, imageShape: shape)
+            }
+        }
+        t.source = Date().timeIntervalSince(clock)
+
+        for s in startStage..<plan.stages.count {
+            let stage = plan.stages[s]
+            var held: [Int: Region] = [:]
+            guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, held: &held, timings: &t) else { return }
+            if let settings = stage.histograms {
+                var local = [UInt32](repeating: 0, count: settings.histogramCount)
+                for region in held.values {
+                    let part = settings.histograms(of: region, imageShape: stage.output)
+                    for i in part.indices { local[i] &+= part[i] }
+                }
+                let sums = try cluster.allreduceSum(local)
+                tables = ClaheTables(settings: settings, histograms: sums, imageShape: stage.output)
+                if rank.isRoot && rank.config.durableTiles { try retrying { try store.setStats(header.id, sums) } }
+            }
+            input = nil
+
+            if s == plan.stages.count - 1 {
+                try finish(stage, held: &held, timings: &t, root: root)
+                return
+            }
+            clock = Date()
+            let image = try gatherImage(&held, shape: stage.output)
+            var next: [UInt8] = []
+            let nextStage = plan.stages[s + 1]
+            if let image {
+                let stitched = stage.finishing(image)
+                try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(tileSize: header.tileSize),
+                                                 world: rank.world) }
+                if rank.config.durableTiles { try retrying { try store.setStageInput(header.id, stitched.pixels) } }
+                _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
+                                                  reason: "next stage", counted: false) }
+                next = stitched.pixels
+            }
+            let pixels = try cluster.broadcast(next)
+            let shape = nextStage.input
+            input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: pixels))
+            t.gather += Date().timeIntervalSince(clock)
+        }
+    }
+
+    /// Rounds of work until rank 0 has word of every tile of the stage (tiles
+    /// are lost in transit when Redis restarts mid-claim; a round deals them
+    /// again). Returns false when the job failed (rank 0 has recorded why).
+    private func processAll(_ stage: Stage, index s: Int, input: StageInput?, tables: ClaheTables?, failure: String?,
+                            held: inout [Int: Region], timings t: inout Timings) throws -> Bool {
+        let count = stage.tiles(tileSize: header.tileSize).count
+        var expected = Set(0..<count)
+        var stored: [Int] = []
+        if rank.isRoot && rank.config.durableTiles && s == startStage {
+            stored = try retrying { try store.storedOutputs(header.id) }.filter { $0 < count }
+            expected.subtract(stored)
+        }
+        var reported = Set<Int>()
+        for round in 0..<5 {
+            var outcome = TileWork.Outcome(failure: failure)
+            if failure == nil, let input {
+                outcome = try TileWork(rank: rank, jobID: header.id, stage: stage, tileSize: header.tileSize, tables: tables)
+                    .run(input: input, held: &held)
+            }
+            t.input += outcome.inputSeconds
+            t.process += outcome.processSeconds
+            t.redis += outcome.redisSeconds
+            rank.logger.debug("tiles done", metadata: ["job": "\(header.id)", "stage": "\(s)", "tiles": "\(outcome.processed.count)",
+                                                      "input_ms": "\(Int(outcome.inputSeconds * 1000))",
+                                                      "process_ms": "\(Int(outcome.processSeconds * 1000))",
+                                                      "redis_ms": "\(Int(outcome.redisSeconds * 1000))",
+                                                      "decoders": "\((input as? RowCache)?.decodersOpened ?? 0)",
+                                                      "rows": "\((input as? RowCache)?.rowsDecoded ?? 0)",
+                                                      "skipped": "\((input as? RowCache)?.rowsSkipped ?? 0)"])
+            var status = ByteWriter()
+            status.text(outcome.failure ?? "")
+            status.int(outcome.processed.count)
+            for i in outcome.processed { status.int(i) }
+            let parts = try cluster.gatherv(status.bytes)
+            var verdict = ""
+            if rank.isRoot {
+                var reason: String?
+                for part in parts {
+                    var r = ByteReader(part)
+                    let why = try r.text()
+                    if !why.isEmpty && reason == nil { reason = why }
+                    for _ in 0..<(try r.int()) { reported.insert(try r.int()) }
+                }
+                let missing = expected.subtracting(reported)
+                if let reason {
+                    verdict = "failed:cannot process the image: \(reason)"
+                } else if missing.isEmpty {
+                    verdict = "complete"
+                } else if round < 4 {
+                    rank.logger.warning("\(missing.count) tiles lost in transit; dealing them again", metadata: ["job": "\(header.id)"])
+                    _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
+                                                      reason: "tiles lost", counted: false, only: missing.sorted()) }
+                    verdict = "again"
+                } else {
+                    verdict = "failed:\(missing.count) tiles were lost in transit five times"
+                }
+            }
+            verdict = String(decoding: try cluster.broadcast(Array(verdict.utf8)), as: UTF8.self)
+            if verdict == "complete" { break }
+            if verdict.hasPrefix("failed:") {
+                if rank.isRoot {
+                    try retrying { try store.fail(id: header.id, reason: String(verdict.dropFirst(7)), world: rank.world) }
+                }
+                return false
+            }
+        }
+        // Outputs stored by an earlier attempt (--durable-tiles) join rank 0's own.
+        if !stored.isEmpty {
+            let grid = stage.tiles(tileSize: header.tileSize)
+            for (index, pixels) in try retrying({ try store.outputs(header.id, of: stored) }) {
+                let core = grid[index].core
+                guard pixels.count == core.area * stage.output.channels else { continue }
+                held[index] = Region(image: Image(width: core.width, height: core.height, channels: stage.output.channels,
+                                                  pixels: pixels), x: core.x, y: core.y)
+            }
+        }
+        return true
+    }
+
+    /// The stage's tiles stitched at rank 0 (MPI_Gatherv); nil elsewhere.
+    private func gatherImage(_ held: inout [Int: Region], shape: Shape) throws -> Image? {
+        let mine = rank.isRoot ? [] : Array(held.values).packed
+        if !rank.isRoot { held.removeAll() }
+        let parts = try cluster.gatherv(mine)
+        guard rank.isRoot else { return nil }
+        var image = Image(width: shape.width, height: shape.height, channels: shape.channels)
+        for r in held.values { image.paste(r.image, atX: r.x, y: r.y) }
+        held.removeAll()
+        for part in parts {
+            for r in try [Region](unpacking: part) { image.paste(r.image, atX: r.x, y: r.y) }
+        }
+        return image
+    }
+
+    /// The last stage: the encoded result at rank 0, stored with the job's timings.
+    private func finish(_ stage: Stage, held: inout [Int: Region], timings t: inout Timings, root: Root?) throws {
+        let format = ImageFormat(rawValue: header.format) ?? .png
+        var result: [UInt8]?
+        var encodeFailure: String?
+        if format == .jpeg && stage.finish == nil {
+            let bands = try BandEncoding(cluster: cluster, quality: rank.config.jpegQuality).run(&held, shape: stage.output)
+            result = bands.bytes
+            encodeFailure = bands.failure
+            t.gather += bands.exchangeSeconds
+            t.encode += bands.encodeSeconds
+        } else {
+            let clock = Date()
+            let image = try gatherImage(&held, shape: stage.output)
+            t.gather += Date().timeIntervalSince(clock)
+            if let image {
+                let encodeClock = Date()
+                do { result = try Codec.encode(stage.finishing(image), as: format, quality: rank.config.jpegQuality) } catch {
+                    encodeFailure = "\(error)"
+                }
+                t.encode += Date().timeIntervalSince(encodeClock)
+            }
+        }
+        let slowest = try cluster.allreduceMax(t.all)
+        guard let root else { return }
+        guard let result else {
+            try retrying { try store.fail(id: header.id, reason: "encoding the result failed: \(encodeFailure ?? "")",
+                                          world: rank.world) }
+            return
+        }
+        var fields = ["output_bytes": String(result.count), "world": String(rank.world)]
+        for (name, seconds) in zip(Timings.names, slowest) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
+        fields["t_total_ms"] = String(Int(Date().timeIntervalSince(root.started) * 1000))
+        try retrying { try store.finish(id: header.id, result: result, world: rank.world, fields: fields) }
+        rank.logger.info("job done", metadata: ["job": "\(header.id)", "ms": "\(fields["t_total_ms"]!)"])
+    }
+}
