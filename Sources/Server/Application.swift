@@ -13,13 +13,15 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let metrics = Metrics()
     let keeper = ResultKeeper(directory: config.processed, metrics: metrics, logger: logger)
     let events = EventPublisher(url: config.amqp, logger: logger)
-    startKeeping(config, keeper: keeper, logger: logger)
+    let watch = JobWatch(url: config.redis, logger: logger)
+    startKeeping(config, keeper: keeper, watch: watch, logger: logger)
 
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.debug))
     let api = router.group("api")
     if let token = config.authToken, !token.isEmpty { api.add(middleware: BearerAuth(token: token)) }
-    JobsAPI(config: config, pool: pool, events: events, keeper: keeper, metrics: metrics, logger: logger).register(on: api)
+    JobsAPI(config: config, pool: pool, events: events, keeper: keeper, watch: watch, metrics: metrics, logger: logger)
+        .register(on: api)
 
     router.get("/") { _, _ in Respond.text(Pages.home, contentType: "text/html; charset=utf-8") }
     router.get("jobs/:id") { _, context in
@@ -59,7 +61,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
 
 /// Stores results when job.done arrives, and reconciles every few seconds
 /// (events lost, or sent while this server was down).
-func startKeeping(_ config: ServerConfiguration, keeper: ResultKeeper, logger: Logger) {
+func startKeeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatch, logger: Logger) {
     let url = config.redis
     final class Box: @unchecked Sendable {
         // @unchecked: used by the consumer thread only.
@@ -68,6 +70,8 @@ func startKeeping(_ config: ServerConfiguration, keeper: ResultKeeper, logger: L
     let box = Box()
     _ = EventConsumer(url: config.amqp, queue: EventTopology.serverQueue, logger: logger) { event in
         if box.store == nil { box.store = try TileStore(url: url) }
+        // Redis announces the end too; RabbitMQ's event wakes the job's streams should that be missed.
+        watch.wake(event.id)
         do { try keeper.keep(event.id, store: box.store!) } catch {
             box.store = nil
             throw error

@@ -14,6 +14,7 @@ struct JobsAPI: Sendable {
     let pool: StorePool
     let events: EventPublisher
     let keeper: ResultKeeper
+    let watch: JobWatch
     let metrics: Metrics
     let logger: Logger
 
@@ -81,7 +82,7 @@ struct JobsAPI: Sendable {
             for job in submissions {
                 // The original is on disk before the job exists, so nothing accepted is lost.
                 let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
-                try Data(job.source).write(to: original, options: .atomic)
+                try writeAtomically(job.source, to: original)
                 try await pool.run { store in try job.submit(to: store) }
                 events.publish(JobEvent(id: job.id, status: "queued"))
                 jobs.append(["id": job.id, "status_url": "/api/jobs/\(job.id)", "result_url": "/api/jobs/\(job.id)/result",
@@ -146,26 +147,32 @@ struct JobsAPI: Sendable {
         return Respond.json(bytes: body)
     }
 
-    /// Server-sent events: the job's JSON as `progress` events until it ends, then `done`.
+    /// Server-sent events: the job's JSON as a `progress` event whenever it
+    /// changes, then `done`. Pushed: the stream wakes when the job changes
+    /// (``JobWatch``), and sends a keep-alive comment on quiet ticks.
     func events(_ id: String) async throws -> Response {
         _ = try await view(id)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
+        let watch = self.watch
         let body = ResponseBody { [self] writer in
+            let (wakes, stop) = watch.watch(id)
+            defer { stop() }
             var last: [UInt8] = []
-            while true {
+            for await _ in wakes {
                 guard let current = try? await view(id) else { break }
                 let json = current.json
                 if json != last {
                     try await writer.write(ByteBuffer(string: "event: progress\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
                     last = json
+                } else {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                 }
                 if current.status == "done" || current.status == "failed" {
                     try await writer.write(ByteBuffer(string: "event: done\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
                     break
                 }
-                try await Task.sleep(for: .milliseconds(250))
             }
             try await writer.finish(nil)
         }

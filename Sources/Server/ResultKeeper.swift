@@ -31,7 +31,7 @@ final class ResultKeeper: @unchecked Sendable {
         guard job.status == .done, job.fields["stored"] != "1" else { return false }
         let target = file(for: id, format: job.fields["format"])
         if let bytes = try store.result(id) {
-            try Data(bytes).write(to: target, options: .atomic)
+            try writeAtomically(bytes, to: target)
         } else if !FileManager.default.fileExists(atPath: target.path) {
             logger.error("job \(id) is done but its result is neither in Redis nor on disk")
             return false

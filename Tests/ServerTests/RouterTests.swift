@@ -257,3 +257,50 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
     }
     return ~c
 }
+
+@Suite("Pushed events", .enabled(if: sharedAMQPURL != nil, "AMQP_URL is not set (make test starts RabbitMQ)"))
+struct PushedEventTests {
+    /// The event stream wakes on each change of the job (the scripts publish
+    /// it), so every state is seen, and the end arrives at once: without the
+    /// push the stream would only look again at its 15 s tick.
+    @Test func theEventStreamSeesEveryChangeAsItHappens() async throws {
+        let (app, dir, first) = try makeApp(db: 31)
+        defer { dir.remove() }
+        let url = first.connection.configuration.url
+        try await app.test(.router) { client in
+            let store = try TileStore(url: url)
+            let (body, type) = multipart(ops: "invert", files: [("a.png", try png(64, 48))])
+            let id = try await client.execute(uri: "/api/jobs?tile=16", method: .post, headers: [.contentType: type], body: body) { r in
+                ((json(r.body)["jobs"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            }
+            let total = try #require(try store.job(id)).tilesTotal
+            #expect(total == 12)
+            // The worker's side, from another thread: a change every 50 ms.
+            let finishedAt = Locked<Date?>(nil)
+            let worker = Thread {
+                guard let store = try? TileStore(url: url) else { return }
+                Thread.sleep(forTimeInterval: 0.3)
+                _ = try? store.deal(id: id, world: 1, maxAttempts: 3, reason: "start")
+                for tile in (try? store.claim(id: id, rank: 0, count: total)) ?? [] {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    _ = try? store.complete(id: id, rank: 0, outputs: [(tile.index, [])])
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+                try? store.finish(id: id, result: [1, 2, 3], world: 1)
+                finishedAt.with { $0 = Date() }
+            }
+            worker.start()
+            try await client.execute(uri: "/api/jobs/\(id)/events", method: .get) { r in
+                let ended = Date()
+                let text = String(decoding: r.body.readableBytesView, as: UTF8.self)
+                let done = text.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") }
+                    .compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
+                    .compactMap { ($0["progress"] as? [String: Int])?["done"] }
+                #expect(Array(Set(done)).sorted() == Array(0...total), "every progress step was sent: \(done)")
+                #expect(text.contains("event: done"))
+                let late = ended.timeIntervalSince(finishedAt.with { $0 } ?? .distantPast)
+                #expect(late < 5, "the end arrived \(late) s after the job finished")
+            }
+        }
+    }
+}

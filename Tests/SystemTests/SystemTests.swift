@@ -167,3 +167,45 @@ struct SystemTests {
         return job!
     }
 }
+
+@Suite("The server never decodes", .serialized, .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct NoDecodingTests {
+    /// An 81-megapixel flat PNG is a small upload: the server accepts it
+    /// without its memory growing by the image's 243 MB of pixels.
+    @Test func aLargeImageCostsTheServerItsBytesNotItsPixels() throws {
+        let system = try System(db: 45)
+        let image = Image(width: 9000, height: 9000, channels: 3, value: 90)
+        try writeImage(image, .png, to: system.dir.path("flat.png"))
+        let size = try FileManager.default.attributesOfItem(atPath: system.dir.path("flat.png"))[.size] as! Int
+        let before = peakRSS(system.server.pid)
+        let upload = try system.curl(["--data-binary", "@\(system.dir.path("flat.png"))", "-H", "Content-Type: image/png",
+                                      system.base + "/api/jobs?ops=invert"])
+        #expect(upload.status == 202, "\(String(decoding: upload.body, as: UTF8.self))")
+        let grown = peakRSS(system.server.pid) - before
+        #expect(grown < 100 * 1024 * 1024, "the server's peak memory grew by \(grown / 1024 / 1024) MB for a \(size / 1024) KB upload")
+    }
+
+    /// Damage the header does not show is found by the rank that decodes the
+    /// image: the job fails with the decoder's reason, and nothing else is lost.
+    @Test func damageInsideTheDataFailsTheJobClearly() throws {
+        let system = try System(db: 46)
+        var bytes = try Codec.encode(testImage(width: 640, height: 480, channels: 3, seed: 3), as: .jpeg)
+        for i in stride(from: bytes.count / 3, to: bytes.count / 3 + 400, by: 7) { bytes[i] = 0xFF; bytes[i + 1] = 0xC8 }
+        try Data(bytes).write(to: URL(fileURLWithPath: system.dir.path("bad.jpg")))
+        try writeImage(testImage(width: 90, height: 60, channels: 3, seed: 4), .png, to: system.dir.path("good.png"))
+        let bad = try system.curl(["--data-binary", "@\(system.dir.path("bad.jpg"))", system.base + "/api/jobs?ops=blur:1"])
+        let good = try system.curl(["--data-binary", "@\(system.dir.path("good.png"))", system.base + "/api/jobs?ops=blur:1"])
+        #expect(bad.status == 202 && good.status == 202)
+        let failed = try system.waitFor(try #require(jobIDs(bad.body).first))
+        #expect(failed["status"] as? String == "failed")
+        #expect((failed["error"] as? String ?? "").contains("corrupt JPEG"), "\(failed)")
+        #expect(try system.waitFor(try #require(jobIDs(good.body).first))["status"] as? String == "done")
+    }
+}
+
+/// The peak resident memory of a process so far, in bytes (VmHWM).
+func peakRSS(_ pid: pid_t) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+}

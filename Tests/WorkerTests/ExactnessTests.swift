@@ -63,3 +63,36 @@ struct DistributedExactnessTests {
         #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
     }
 }
+
+@Suite("Pixels go over MPI, not Redis", .serialized, .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
+struct RedisTrafficTests {
+    /// Bytes in and out of Redis while 2 ranks run a tiled JPEG job: the
+    /// original read once and the result stored once, plus small descriptors;
+    /// with --durable-tiles every tile's output goes through Redis too.
+    @Test func aTiledJobMovesItsFileNotItsPixels() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try RedisTestServer()
+        let store = try TileStore(url: RedisURL(server.url))
+        let image = testImage(width: 1600, height: 1200, channels: 3, seed: 12)
+        var traffic: [Bool: Int] = [:]
+        var fileSize = 0
+        for durable in [false, true] {
+            let id = try enqueue(image, as: .jpeg, name: "t.jpg", ops: "blur:2", tile: 128, redis: server.url, dir: dir)
+            fileSize = try FileManager.default.attributesOfItem(atPath: dir.path("t.jpg"))[.size] as! Int
+            let before = try netBytes(store)
+            _ = try runWorld(ranks: 2, redis: server.url, extra: durable ? ["--durable-tiles"] : [], dir: dir)
+            traffic[durable] = try netBytes(store) - before
+            #expect(try store.job(id)?.status == .done)
+        }
+        print("Redis traffic for a \(fileSize / 1000) KB JPEG: \(traffic[false]! / 1000) KB, with --durable-tiles \(traffic[true]! / 1000) KB")
+        #expect(traffic[false]! < 3 * fileSize, "\(traffic[false]!) bytes through Redis for a \(fileSize)-byte file")
+        #expect(traffic[true]! > 5 * fileSize, "stored tile outputs are pixels")
+    }
+
+    func netBytes(_ store: TileStore) throws -> Int {
+        let info = try store.connection.command(["INFO", "stats"]).text ?? ""
+        return info.split(separator: "\r\n").filter { $0.hasPrefix("total_net_input_bytes:") || $0.hasPrefix("total_net_output_bytes:") }
+            .reduce(0) { $0 + (Int($1.split(separator: ":")[1]) ?? 0) }
+    }
+}
