@@ -69,7 +69,7 @@ let package = Package(
             dependencies: ["Worker", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker"],
-                         exclude: ["opencv_bench.py"]),
+                         exclude: ["opencv_bench.py", "opencv_small.py"]),
 
         .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Worker"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),

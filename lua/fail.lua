@@ -12,7 +12,7 @@
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return redis.error_reply('NOJOB no such job') end
 if status == 'done' then return status end
-for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end
 if status == 'failed' then return status end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2], 'finished_at', ARGV[1])
 redis.call('PUBLISH', 'imgproc:events', string.match(KEYS[1], '{(.-)}'))

@@ -16,7 +16,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return redis.error_reply('NOJOB no such job') end
 if status == 'done' or status == 'failed' then return status end
 redis.call('SET', KEYS[2], ARGV[2])
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'status', 'done', 'finished_at', ARGV[1], unpack(ARGV, 3))
 redis.call('PUBLISH', 'imgproc:events', string.match(KEYS[1], '{(.-)}'))
 return 'done'

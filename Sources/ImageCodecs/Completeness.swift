@@ -12,8 +12,10 @@ extension Codec {
             }
         case .jpeg:
             // Some writers leave padding or a trailer after the end marker.
-            let tail = bytes.suffix(65_536)
-            guard zip(tail, tail.dropFirst()).contains(where: { $0 == 0xFF && $1 == 0xD9 }) else {
+            let found = bytes.withUnsafeBufferPointer { b in
+                stride(from: b.count - 2, through: max(0, b.count - 65_536), by: -1).contains { b[$0] == 0xFF && b[$0 + 1] == 0xD9 }
+            }
+            guard found else {
                 throw CodecError(.corrupt, "truncated JPEG: the file has no end-of-image marker")
             }
         }

@@ -45,9 +45,7 @@ struct JobView: Codable, Sendable {
         attempts = job.attempts
         world = job.int("world")
         error = job.error
-        func time(_ key: String) -> String? {
-            job.int(key).map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
-        }
+        func time(_ key: String) -> String? { job.int(key).map(Self.iso8601) }
         created_at = time("created_at")
         started_at = time("started_at")
         finished_at = time("finished_at")
@@ -67,6 +65,16 @@ struct JobView: Codable, Sendable {
             let grid = TileGrid(width: out.width, height: out.height, tileSize: job.tileSize)
             tiles = TileMap(columns: grid.columns, rows: grid.rows, ranks: (0..<grid.count).map { tileRanks[$0] ?? -1 })
         }
+    }
+
+    /// Milliseconds since the epoch as ISO 8601 UTC (`2026-11-28T16:09:46Z`);
+    /// by hand, since a Foundation formatter costs more than the rest of a view.
+    static func iso8601(_ milliseconds: Int) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday))T\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec))Z"
     }
 
     var json: [UInt8] {

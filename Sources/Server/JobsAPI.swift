@@ -126,8 +126,8 @@ struct JobsAPI: Sendable {
         let keeper = self.keeper
         guard let view = try await pool.run({ store -> JobView? in
             guard let job = try store.job(id) else { return nil }
-            let stored = job.fields["stored"] == "1"
-                || FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
+            let stored = job.fields["stored"] == "1" || job.status == .done
+                && FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
             return JobView(job, tileRanks: try store.tileRanks(id, completed: true), stored: stored)
         }) else { throw APIError.notFound(id) }
         return view

@@ -30,6 +30,8 @@ enum UploadReader {
         }
         var total = 0
         var data: [UInt8] = []
+        // Grown once, not by doubling (which would hold up to twice the upload).
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }) { data.reserveCapacity(length) }
         for try await buffer in request.body {
             total += buffer.readableBytes
             if total > limit { throw tooLarge(limit) }

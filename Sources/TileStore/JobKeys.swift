@@ -52,6 +52,8 @@ public struct RoundKeys: Sendable {
     private var prefix: String { "imgproc:{round:\(consumer)}:" }
     /// Hash: job id → rank that took it.
     public var owner: String { prefix + "owner" }
+    /// String: exists while rank 0 may still add jobs to the round.
+    public var open: String { prefix + "open" }
     /// List: the job ids dealt to `rank`.
     public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
 }

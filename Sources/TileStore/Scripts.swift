@@ -86,6 +86,21 @@ final class ScriptRunner {
         return loaded
     }
 
+    /// Several script calls in one round trip; replies in order (a failed call's
+    /// reply is its error). Calls Redis answered NOSCRIPT to are run again alone.
+    func runAll(_ calls: [(name: String, keys: [RedisArgument], args: [RedisArgument])]) throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        var commands: [[RedisArgument]] = []
+        for call in calls { commands.append(try command(call.name, keys: call.keys, args: call.args)) }
+        var replies = try connection.pipeline(commands)
+        for (i, reply) in replies.enumerated() {
+            guard case let .error(message) = reply, message.hasPrefix("NOSCRIPT") else { continue }
+            forget(calls[i].name)
+            do { replies[i] = try run(calls[i].name, keys: calls[i].keys, args: calls[i].args) } catch { replies[i] = .error(error.message) }
+        }
+        return replies
+    }
+
     /// - Throws: ``RedisError`` `.script` with Redis's message when the script fails.
     func run(_ name: String, keys: [RedisArgument], args: [RedisArgument]) throws(RedisError) -> RedisReply {
         for attempt in 0..<2 {

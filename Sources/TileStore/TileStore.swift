@@ -149,6 +149,14 @@ public final class TileStore {
         }
     }
 
+    /// A job's hash and its original, in one round trip.
+    public func jobAndSource(_ id: String) throws(RedisError) -> (JobRecord?, [UInt8]?) {
+        let keys = JobKeys(id)
+        let replies = try checked(connection.pipeline([["HGETALL", .text(keys.job)], ["GET", .text(keys.source)]]))
+        let fields = replies[0].fields.mapValues { String(decoding: $0, as: UTF8.self) }
+        return (fields.isEmpty ? nil : JobRecord(id: id, fields: fields), replies[1].bytes)
+    }
+
     /// The encoded original.
     public func source(_ id: String) throws(RedisError) -> [UInt8]? {
         try connection.command(["GET", .text(JobKeys(id).source)]).bytes

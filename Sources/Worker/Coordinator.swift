@@ -101,8 +101,12 @@ struct Coordinator {
 
     /// Publishes job.done with the job's final status (and why it failed).
     func announce(_ job: JobRecord) {
-        guard let events, let status = job.status, job.isFinished else { return }
-        events.publish(JobEvent(id: job.id, status: status.rawValue, error: job.error))
+        guard let status = job.status, job.isFinished else { return }
+        announce(id: job.id, status: status, error: job.error)
+    }
+
+    func announce(id: String, status: JobStatus, error: String?) {
+        events?.publish(JobEvent(id: id, status: status.rawValue, error: error))
     }
 
     func reason(_ taken: Taken) -> String {
@@ -168,39 +172,100 @@ struct Coordinator {
     // MARK: Rounds of whole jobs
 
     func runRound(_ batch: [Taken]) throws {
-        let started = Date()
-        var running: [Taken] = []
-        for taken in batch {
-            switch try retrying({ try store.begin(id: taken.id, world: rank.world, maxAttempts: config.maxAttempts,
-                                                  reason: reason(taken)) }) {
+        let feed = RoundFeed(coordinator: self)
+        let running = try feed.begin(batch)
+        if !running.isEmpty {
+            try retrying { try store.openRound(running, consumer: config.consumer, world: rank.world) }
+            _ = try rank.cluster.broadcast(Command(kind: .round, consumer: config.consumer).bytes)
+            let outcomes = try WholeRound(rank: rank, consumer: config.consumer) { idle in try feed.step(idle: idle) }.run()
+            feed.settle(outcomes)
+        }
+        try retrying { try store.acknowledge(feed.settled.map(\.entry)) }
+        for (entry, status, error) in feed.settled { announce(id: entry.jobID, status: status, error: error) }
+    }
+}
+
+/// Rank 0's side of a round of whole jobs: starts its jobs, adds those
+/// queued while it runs, closes it, and collects how each job ended.
+final class RoundFeed {
+    let coordinator: Coordinator
+    private var entries: [String: TileStore.QueueEntry] = [:]
+    private(set) var settled: [(entry: TileStore.QueueEntry, status: JobStatus, error: String?)] = []
+    private let opened = Date()
+    private var lastArrival = Date()
+    private var closed = false
+    /// Jobs added after the round opened, and tiled jobs left for after it.
+    private(set) var added = 0
+    private var tiledWaiting = false
+    /// The longest a round stays open, and how long an idle rank 0 waits for more jobs before closing it.
+    static let longest = 0.5, patience = 0.005
+
+    init(coordinator: Coordinator) { self.coordinator = coordinator }
+
+    private var store: TileStore { coordinator.store }
+    private var config: WorkerConfiguration { coordinator.config }
+    private var world: Int { coordinator.rank.world }
+
+    /// Starts jobs (attempt counted, or failed when used up); returns those running.
+    func begin(_ jobs: [Coordinator.Taken]) throws -> [String] {
+        let results = try retrying {
+            try store.begin(jobs.map { ($0.id, coordinator.reason($0)) }, world: world, maxAttempts: config.maxAttempts)
+        }
+        var running: [String] = []
+        for (taken, result) in zip(jobs, results) {
+            switch result {
             case .failed(let why):
-                logger.warning("job failed", metadata: ["job": "\(taken.id)", "reason": "\(why)"])
-                try retrying { try store.fail(id: taken.id, reason: why, world: rank.world) }
-                try settle(taken.entry)
+                coordinator.logger.warning("job failed", metadata: ["job": "\(taken.id)", "reason": "\(why)"])
+                // begin.lua recorded the reason; this deletes the job's working keys.
+                try retrying { try store.fail(id: taken.id, reason: why, world: world) }
+                settled.append((taken.entry, .failed, why))
             case .running:
-                running.append(taken)
+                entries[taken.id] = taken.entry
+                running.append(taken.id)
             }
         }
-        guard !running.isEmpty else { return }
-        try retrying { try store.dealRound(running.map(\.id), consumer: config.consumer, world: rank.world) }
-        _ = try rank.cluster.broadcast(Command(kind: .round, jobs: running.map(\.header), consumer: config.consumer).bytes)
-        let results = try WholeRound(rank: rank, jobs: running.map(\.header), consumer: config.consumer).run()
-        let byID = Dictionary(running.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for result in results {
-            guard let taken = byID[result.id] else { continue }
-            if let error = result.error {
-                try retrying { try store.fail(id: result.id, reason: "cannot process the image: \(error)", world: rank.world) }
-            } else {
-                var fields = ["output_bytes": String(result.bytes.count), "world": String(rank.world), "rank": String(result.rank)]
-                for (name, seconds) in zip(WholeRound.Result.phases, result.seconds) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
-                fields["t_total_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
-                try retrying { try store.finish(id: result.id, result: result.bytes, world: rank.world, fields: fields) }
-            }
-            try settle(taken.entry)
+        coordinator.rank.heartbeat.setEntries(entries.values.map(\.entry))
+        return running
+    }
+
+    /// Adds jobs queued since the round opened; closes the round when it has run
+    /// long enough, a tiled job waits, or (`idle`) no job came for a moment.
+    func step(idle: Bool) throws {
+        guard !closed else {
+            if idle { Thread.sleep(forTimeInterval: 0.001) }
+            return
         }
-        if results.count < running.count {
-            // A take whose reply was lost (Redis restarting): those jobs stay pending and run in the next round.
-            logger.warning("\(running.count - results.count) jobs of the round were not run; they run again")
+        let fresh = tiledWaiting ? [] : try retrying {
+            try store.newJobs(consumer: config.consumer, count: 4 * world, seconds: idle ? Self.patience : 0)
+        }
+        if !fresh.isEmpty {
+            lastArrival = Date()
+            var whole: [Coordinator.Taken] = []
+            for taken in try coordinator.select(fresh) {
+                if taken.job.runsWhole && !taken.interrupted { whole.append(taken) } else { tiledWaiting = true }
+            }
+            // Entries select() did not return (tiled, or after one) stay pending for the next round.
+            if whole.count < fresh.count { tiledWaiting = true }
+            let running = try begin(whole)
+            try retrying { try store.addToRound(running, consumer: config.consumer, world: world) }
+            added += running.count
+        }
+        let now = Date()
+        if tiledWaiting || now.timeIntervalSince(opened) > Self.longest || (idle && now.timeIntervalSince(lastArrival) >= Self.patience) {
+            try retrying { try store.closeRound(consumer: config.consumer) }
+            closed = true
+        }
+    }
+
+    /// Records how the round's jobs ended; those without an outcome (a take lost
+    /// while Redis restarted) stay pending and run in the next round.
+    func settle(_ outcomes: [WholeRound.Outcome]) {
+        for outcome in outcomes {
+            guard let entry = entries.removeValue(forKey: outcome.id) else { continue }
+            settled.append((entry, outcome.error == nil ? .done : .failed, outcome.error.map { "cannot process the image: \($0)" }))
+        }
+        if !entries.isEmpty {
+            coordinator.logger.warning("\(entries.count) jobs of the round were not run; they run again")
         }
     }
 }

@@ -5,90 +5,104 @@ import TileStore
 
 /// A round of whole jobs: small images, each decoded, processed and encoded
 /// by the one rank that takes it, its own share first, then stealing from
-/// the others (`take.lua`). The encoded results reach rank 0 with one
-/// MPI_Gatherv for the round, so every image is still reduced by a gather,
-/// while a stream of small images keeps every rank busy.
+/// the others (`take.lua`). That rank stores the result in Redis at once, so
+/// a client learns of it without waiting for the round. While the round is
+/// open rank 0 adds jobs queued meanwhile (``RoundFeed``), so a stream of
+/// small images keeps every rank busy; once it is closed and empty, one
+/// MPI_Gatherv brings every job's outcome to rank 0, which acknowledges the
+/// queue entries and announces job.done.
 struct WholeRound {
     let rank: RankContext
-    let jobs: [JobHeader]
     /// Names the round's lists in Redis.
     let consumer: String
+    /// Rank 0's feeder: called between jobs, and while the lists are empty (`idle`).
+    var feed: ((_ idle: Bool) throws -> Void)?
 
-    struct Result {
+    /// How a job of the round ended.
+    struct Outcome {
         var id: String
-        var rank: Int
-        /// Why the image could not be processed; nil when `bytes` is the result.
+        /// Why the image could not be processed; nil when the job is done.
         var error: String?
-        var bytes: [UInt8] = []
-        /// Seconds to fetch the original, decode, process and encode.
-        var seconds: [Double] = []
-        static let phases = ["source", "decode", "process", "encode"]
     }
 
-    /// Every result of the round at rank 0; [] elsewhere.
-    func run() throws -> [Result] {
-        let byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        var mine: [Result] = []
-        while let taken = try retrying({ try rank.store.take(consumer: consumer, rank: rank.index, world: rank.world) }) {
-            guard let header = byID[taken.id] else { continue }
-            rank.heartbeat.setJob(header.id)
-            rank.crashIfPoisoned(header)
-            if rank.config.tileDelay > 0 && (rank.config.slowRank == nil || rank.index == rank.config.slowRank) {
-                Thread.sleep(forTimeInterval: rank.config.tileDelay)
+    /// Every outcome of the round at rank 0; [] elsewhere.
+    func run() throws -> [Outcome] {
+        var mine: [Outcome] = []
+        var pause = 0.001
+        taking: while true {
+            switch try retrying({ try rank.store.take(consumer: consumer, rank: rank.index, world: rank.world) }) {
+            case .over:
+                break taking
+            case .wait:
+                // Rank 0 may add jobs while the round is open; look again soon, then less often.
+                if let feed { try feed(true) } else { Thread.sleep(forTimeInterval: pause) }
+                pause = min(pause * 2, 0.016)
+            case let .job(id, _):
+                mine.append(try run(id))
+                try feed?(false)
+                pause = 0.001
             }
-            mine.append(try process(header))
-            // The tile map (who did it) and progress.
-            _ = try retrying { try rank.store.complete(id: header.id, rank: rank.index, outputs: [(0, [])]) }
         }
         rank.heartbeat.setJob("")
 
         var w = ByteWriter()
-        for r in mine {
-            w.text(r.id)
-            w.text(r.error ?? "")
-            w.data(r.bytes)
-            for s in r.seconds { w.int(Int(s * 1_000_000)) }
+        for o in mine {
+            w.text(o.id)
+            w.text(o.error ?? "")
         }
         let parts = try rank.cluster.gatherv(w.bytes)
         guard rank.isRoot else { return [] }
-        var results: [Result] = []
-        for (from, part) in parts.enumerated() {
+        var outcomes: [Outcome] = []
+        for part in parts {
             var r = ByteReader(part)
             while !r.isAtEnd {
-                let id = try r.text(), error = try r.text(), bytes = try r.data()
-                let seconds = try Result.phases.map { _ in Double(try r.int()) / 1_000_000 }
-                results.append(Result(id: id, rank: from, error: error.isEmpty ? nil : error, bytes: bytes, seconds: seconds))
+                let id = try r.text(), error = try r.text()
+                outcomes.append(Outcome(id: id, error: error.isEmpty ? nil : error))
             }
         }
-        return results
+        return outcomes
     }
 
-    /// One job end to end, as `imgproc process` does it.
-    private func process(_ header: JobHeader) throws -> Result {
-        var result = Result(id: header.id, rank: rank.index)
+    /// One job end to end, as `imgproc process` does it, and its result stored.
+    private func run(_ id: String) throws -> Outcome {
+        rank.heartbeat.setJob(id)
         var clock = Date()
-        func lap() -> Double {
-            defer { clock = Date() }
-            return Date().timeIntervalSince(clock)
+        let started = clock
+        let (job, source) = try retrying { try rank.store.jobAndSource(id) }
+        guard let job, let header = JobHeader(job) else { return Outcome(id: id, error: "the job cannot be read") }
+        rank.crashIfPoisoned(header)
+        if rank.config.tileDelay > 0 && (rank.config.slowRank == nil || rank.index == rank.config.slowRank) {
+            Thread.sleep(forTimeInterval: rank.config.tileDelay)
         }
-        guard let source = try retrying({ try rank.store.source(header.id) }) else {
-            result.error = "its original is no longer in Redis"
-            result.seconds = [Double](repeating: 0, count: Result.phases.count)
-            return result
+        var fields = ["world": String(rank.world), "rank": String(rank.index)]
+        func lap(_ phase: String) {
+            fields["t_\(phase)_ms"] = String(Int(Date().timeIntervalSince(clock) * 1000))
+            clock = Date()
         }
-        result.seconds.append(lap())
-        do {
-            let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: .max)).image
-            result.seconds.append(lap())
-            let output = Runner.reference(image, plan: try header.plan(maxPixels: .max))
-            result.seconds.append(lap())
-            result.bytes = try Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png,
-                                            quality: rank.config.jpegQuality)
-            result.seconds.append(lap())
-        } catch {
-            result.error = "\(error)"
-            result.seconds += [Double](repeating: 0, count: Result.phases.count - result.seconds.count)
+        var failure: String?
+        var result: [UInt8] = []
+        if let source {
+            lap("source")
+            do {
+                let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: .max)).image
+                lap("decode")
+                let output = Runner.reference(image, plan: try header.plan(maxPixels: .max))
+                lap("process")
+                result = try Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png, quality: rank.config.jpegQuality)
+                lap("encode")
+            } catch {
+                failure = "\(error)"
+            }
+        } else {
+            failure = "its original is no longer in Redis"
         }
-        return result
+        if let failure {
+            try retrying { try rank.store.fail(id: id, reason: "cannot process the image: \(failure)", world: rank.world) }
+        } else {
+            fields["output_bytes"] = String(result.count)
+            fields["t_total_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
+            try retrying { try rank.store.finishWhole(id: id, rank: rank.index, result: result, world: rank.world, fields: fields) }
+        }
+        return Outcome(id: id, error: failure)
     }
 }

@@ -50,7 +50,7 @@ struct RankContext {
             switch command.kind {
             case .stop: return
             case .tiled: try TiledJob(rank: self, header: command.jobs[0], startStage: command.stage).run(root: nil)
-            case .round: _ = try WholeRound(rank: self, jobs: command.jobs, consumer: command.consumer).run()
+            case .round: _ = try WholeRound(rank: self, consumer: command.consumer).run()
             }
         }
     }

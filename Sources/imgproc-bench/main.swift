@@ -20,8 +20,8 @@ func best(of runs: Int, _ body: () -> Void) -> Double {
     (0..<runs).map { _ in seconds(body) }.min()!
 }
 
-/// A 24-megapixel RGB picture with gradients, shapes and noise (cheap to make).
-func benchImage() -> Image {
+/// A picture with gradients, shapes and noise (cheap to make), 24 MP by default.
+func benchImage(width: Int = width, height: Int = height) -> Image {
     var state: UInt32 = 2463534242
     return Image(width: width, height: height, channels: 3) { p in
         for y in 0..<height {
@@ -69,6 +69,10 @@ if arguments.dropFirst().first == "--workers", let url = redisURL {
     try WorkerBench.run(url: try RedisURL(url), image: benchImage())
     exit(0)
 }
+if arguments.dropFirst().first == "--system", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
+    try SystemBench.run(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--hosts" {
     // Only the test-host figures (they take a while to set up).
     try MultiHostBench.run(image: benchImage())
@@ -107,7 +111,7 @@ if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
     try RedisBench.run(url: try RedisURL(redisURL), image: image)
     try WorkerBench.run(url: try RedisURL(redisURL), image: image)
     if let amqp = ProcessInfo.processInfo.environment["AMQP_URL"], !amqp.isEmpty {
-        try ServerBench.run(redis: try RedisURL(redisURL), amqp: amqp, image: image)
+        try SystemBench.run(redis: try RedisURL(redisURL), amqp: amqp, image: image)
     }
     try MultiHostBench.run(image: image)
 }

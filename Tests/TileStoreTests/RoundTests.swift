@@ -6,40 +6,49 @@ import TileStore
 
 @Suite("Rounds of whole jobs, restarts and events")
 struct RoundTests {
-    /// Each rank takes its own jobs first, then steals from the longest other list; every job once.
+    /// Each rank takes its own jobs first, then steals from the longest other list;
+    /// every job once; an open round says "wait" when empty, a closed one "over".
     @Test func ranksTakeTheirOwnJobsThenSteal() throws {
         let store = try makeStore()
         let consumer = "round-test-\(UUID().uuidString)"
         let jobs = (0..<7).map { "job\($0)" }
-        try store.dealRound(jobs, consumer: consumer, world: 3)
+        try store.openRound(jobs, consumer: consumer, world: 3)
         // Blocks: rank 0 job0-2, rank 1 job3-4, rank 2 job5-6.
-        #expect(try store.take(consumer: consumer, rank: 1, world: 3)! == ("job3", 1))
-        #expect(try store.take(consumer: consumer, rank: 1, world: 3)! == ("job4", 1))
-        #expect(try store.take(consumer: consumer, rank: 1, world: 3)! == ("job2", 0), "stolen from the tail of the longest")
+        #expect(try store.take(consumer: consumer, rank: 1, world: 3) == .job(id: "job3", from: 1))
+        #expect(try store.take(consumer: consumer, rank: 1, world: 3) == .job(id: "job4", from: 1))
+        #expect(try store.take(consumer: consumer, rank: 1, world: 3) == .job(id: "job2", from: 0), "stolen from the tail of the longest")
         var taken = ["job3", "job4", "job2"]
-        while let next = try store.take(consumer: consumer, rank: 2, world: 3) { taken.append(next.id) }
+        while case let .job(id, _) = try store.take(consumer: consumer, rank: 2, world: 3) { taken.append(id) }
         #expect(taken.sorted() == jobs)
-        #expect(try store.take(consumer: consumer, rank: 0, world: 3) == nil)
+        #expect(try store.take(consumer: consumer, rank: 0, world: 3) == .wait, "empty but open")
+        // Jobs added while open go to the shortest list.
+        try store.addToRound(["late"], consumer: consumer, world: 3)
+        #expect(try store.take(consumer: consumer, rank: 2, world: 3) == .job(id: "late", from: 0))
+        try store.closeRound(consumer: consumer)
+        #expect(try store.take(consumer: consumer, rank: 0, world: 3) == .over)
         // A new round replaces the last.
-        try store.dealRound(["x"], consumer: consumer, world: 3)
-        #expect(try store.take(consumer: consumer, rank: 2, world: 3)! == ("x", 0))
+        try store.openRound(["x"], consumer: consumer, world: 3)
+        #expect(try store.take(consumer: consumer, rank: 2, world: 3) == .job(id: "x", from: 0))
     }
 
     @Test func beginCountsAttemptsAndGivesUp() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 1)
-        #expect(try store.begin(id: id, world: 2, maxAttempts: 2, reason: "start") == .running(attempt: 1, dealt: 1))
+        func begin(_ reason: String) throws -> TileStore.DealResult {
+            try store.begin([(id, reason)], world: 2, maxAttempts: 2)[0]
+        }
+        #expect(try begin("start") == .running(attempt: 1, dealt: 1))
         try store.complete(id: id, rank: 1, outputs: [(0, [])])
         #expect(try store.tileRanks(id, completed: true) == [0: 1])
-        #expect(try store.begin(id: id, world: 2, maxAttempts: 2, reason: "rank 1 was killed") == .running(attempt: 2, dealt: 1))
+        #expect(try begin("rank 1 was killed") == .running(attempt: 2, dealt: 1))
         #expect(try store.job(id)?.tilesDone == 0, "a restart starts progress again")
         #expect(try store.tileRanks(id, completed: true).isEmpty)
-        guard case let .failed(reason) = try store.begin(id: id, world: 2, maxAttempts: 2, reason: "rank 1 was killed") else {
+        guard case let .failed(reason) = try begin("rank 1 was killed") else {
             Issue.record("a third attempt was started")
             return
         }
         #expect(reason.contains("gave up after 2 attempts") && reason.contains("rank 1 was killed"))
-        #expect(throws: RedisError.self) { try store.begin(id: id, world: 2, maxAttempts: 2, reason: "again") }
+        #expect(throws: RedisError.self) { try begin("again") }
     }
 
     /// Without stored outputs a restart deals every tile again and progress starts over.

@@ -87,6 +87,36 @@ struct ResilienceTests {
         #expect(try keys(of: poison, store).isSubset(of: ["job", "done"]), "a failed job keeps only its record and tile map")
     }
 
+    /// A small image that crashes its rank every time shares a round with
+    /// others: it is failed after 3 attempts, and its round-mates (interrupted
+    /// with it, then each run alone) finish with identical results.
+    @Test func aPoisonSmallImageFailsAloneWhileItsRoundMatesFinish() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(27)
+        var innocent: [(String, String)] = []
+        let poison = try enqueue(testImage(width: 50, height: 40, channels: 3, seed: 1), as: .png, name: "p.png",
+                                 ops: "gamma:1.7", tile: nil, redis: redis, dir: dir)
+        for k in 0..<5 {
+            let name = "i\(k).png"
+            innocent.append((try enqueue(testImage(width: 50 + k, height: 40, channels: 3, seed: UInt64(k)), as: .png, name: name,
+                                         ops: "invert", tile: nil, redis: redis, dir: dir), name))
+        }
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
+                                                                       "--exit-when-idle", "2"],
+                                        environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        let failed = try waitForJob(store, poison, seconds: 120)
+        #expect(failed.status == .failed && failed.error?.contains("gave up after 3 attempts") == true, "\(failed.error ?? "")")
+        for (id, name) in innocent {
+            let job = try waitForJob(store, id)
+            #expect(job.status == .done && job.attempts <= 2, "\(name): \(job.status?.rawValue ?? "") attempt \(job.attempts)")
+            #expect(try store.result(id) == reference(name, ops: "invert", format: .png, dir: dir))
+        }
+        #expect(supervisor.wait(seconds: 60) == 0)
+    }
+
     /// Redis restarted mid-job (append-only file on): the workers retry and the job completes.
     @Test func redisRestartsMidJob() throws {
         let dir = try TemporaryDirectory()

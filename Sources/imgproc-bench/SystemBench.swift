@@ -1,0 +1,263 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import TileStore
+import Worker
+
+/// The whole system over HTTP, as `make run` starts it: imgproc-server and
+/// `imgproc workers --np 2`, on a Redis database of its own and RabbitMQ.
+enum SystemBench {
+    /// A running server and workers.
+    struct System: @unchecked Sendable {
+        // @unchecked: client threads use only `port` and `job`, which touches the connection it is given;
+        // the store is used by the main thread alone.
+        let server: ChildProcess
+        let workers: ChildProcess
+        let port: Int
+        let store: TileStore
+        let dir: URL
+
+        init(redis base: RedisURL, db: Int, amqp: String) throws {
+            var redis = base
+            redis.database = db
+            store = try TileStore(url: redis)
+            try store.connection.command(["FLUSHDB"])
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-system-bench-\(getpid())-\(db)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            port = 18_000 + Int(getpid() % 1000) + db
+            let redisText = "redis://\(redis.host):\(redis.port)/\(db)"
+            server = try ChildProcess(binaries.appendingPathComponent("imgproc-server").path,
+                                      ["--port", String(port), "--host", "127.0.0.1", "--redis", redisText, "--amqp", amqp,
+                                       "--uploads", dir.appendingPathComponent("u").path, "--processed", dir.appendingPathComponent("p").path],
+                                      output: dir.appendingPathComponent("server.log").path)
+            workers = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["workers", "--np", "2", "--redis", redisText],
+                                       environment: ["AMQP_URL": amqp], output: dir.appendingPathComponent("workers.log").path)
+            let port = self.port, store = self.store
+            try WorkerBench.waitFor(seconds: 30) { (try? HTTPConnection(port: port).request("GET", "/healthz").status) == 200 }
+            try WorkerBench.waitFor(seconds: 30) { (try store.connection.command(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= 2 }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+
+        func stop() {
+            workers.signal(SIGTERM); _ = workers.wait()
+            server.signal(SIGTERM); _ = server.wait()
+            try? FileManager.default.removeItem(at: dir)
+        }
+
+        /// Upload, follow the job's events to its end, download: one job as a client sees it.
+        /// - Returns: the result's size, or nil when something failed.
+        func job(_ connection: HTTPConnection, _ bytes: [UInt8], ops: String, type: String = "image/jpeg",
+                 query: String = "") throws -> Int? {
+            let (status, body) = try connection.request("POST", "/api/jobs?ops=\(ops)\(query)", body: bytes, contentType: type)
+            guard status == 202, let id = ((try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["jobs"]
+                as? [[String: Any]])?.first?["id"] as? String else { return nil }
+            let events = try connection.request("GET", "/api/jobs/\(id)/events")
+            guard String(decoding: events.body, as: UTF8.self).contains("event: done") else { return nil }
+            let result = try connection.request("GET", "/api/jobs/\(id)/result")
+            return result.status == 200 && !result.body.isEmpty ? result.body.count : nil
+        }
+
+        /// Bytes Redis has received and sent so far.
+        func redisBytes() throws -> Int {
+            let info = try store.connection.command(["INFO", "stats"]).text ?? ""
+            return info.split(separator: "\r\n").filter { $0.hasPrefix("total_net_input_bytes:") || $0.hasPrefix("total_net_output_bytes:") }
+                .reduce(0) { $0 + (Int($1.split(separator: ":")[1]) ?? 0) }
+        }
+
+        /// The pids of the ranks, from their heartbeats.
+        func rankPIDs() throws -> [Int: pid_t] {
+            var pids: [Int: pid_t] = [:]
+            for value in try store.connection.command(["HVALS", .text(JobKeys.workers)]).array ?? [] {
+                let fields = (value.text ?? "").split(separator: " ")
+                if let rank = fields.first(where: { $0.hasPrefix("rank=") }).flatMap({ Int($0.dropFirst(5)) }),
+                   let pid = fields.first(where: { $0.hasPrefix("pid=") }).flatMap({ pid_t($0.dropFirst(4)) }) { pids[rank] = pid }
+            }
+            return pids
+        }
+    }
+
+    static func run(redis: RedisURL, amqp: String, image: Image) throws {
+        let system = try System(redis: redis, db: 2, amqp: amqp)
+        defer { system.stop() }
+        let connection = try HTTPConnection(port: system.port)
+
+        // One large image.
+        let big = try Codec.encode(image, as: .jpeg, quality: 90)
+        let bigPath = system.dir.appendingPathComponent("big.jpg").path
+        try Data(big).write(to: URL(fileURLWithPath: bigPath))
+        print("\nsystem over HTTP (imgproc-server, 2 ranks, Redis db 2): 24 MP JPEG (\(String(format: "%.1f", Double(big.count) / 1e6)) MB), blur:3")
+        var best = Double.infinity
+        var traffic = 0
+        for _ in 0..<3 {
+            let before = try system.redisBytes()
+            let start = Date()
+            guard try system.job(connection, big, ops: "blur:3") != nil else { throw SupervisorError("the 24 MP job failed") }
+            best = min(best, Date().timeIntervalSince(start))
+            traffic = try system.redisBytes() - before
+        }
+        let vips = vipsSeconds(bigPath, out: system.dir.appendingPathComponent("vips.jpg").path)
+        print(String(format: "upload to downloaded result: %.3f s (best of 3)", best))
+        if let vips {
+            print(String(format: "vips gaussblur 3 (VIPS_CONCURRENCY=2), file to file: %.3f s; imgproc/vips time ratio %.2f", vips, best / vips))
+        } else {
+            print("(vips figure left out: the vips command is not installed; make deps installs libvips-tools)")
+        }
+        print(String(format: "bytes through Redis for that job (INFO stats, in + out): %.1f MB, %.1fx the file",
+                     Double(traffic) / 1e6, Double(traffic) / Double(big.count)))
+
+        try smallImages(system, image: image)
+        try halo(system)
+        try memory(redis: redis, amqp: amqp)
+    }
+
+    /// 2 MP JPEGs resized to 512x288: one client, then 8, each job uploaded,
+    /// followed to its end and downloaded, beside two OpenCV processes.
+    static func smallImages(_ system: System, image: Image) throws {
+        let small = try Codec.encode(image.cropped(to: Rect(x: 0, y: 0, width: 1732, height: 1155)), as: .jpeg, quality: 90)
+        let path = system.dir.appendingPathComponent("small.jpg").path
+        try Data(small).write(to: URL(fileURLWithPath: path))
+        let ops = "resize:512x288"
+        print("\nsmall images over HTTP: 2 MP JPEG (\(small.count / 1000) KB), \(ops); upload, follow events to the end, download")
+        let connection = try HTTPConnection(port: system.port)
+        for _ in 0..<5 { _ = try system.job(connection, small, ops: ops) }
+        var times: [Double] = []
+        for _ in 0..<60 {
+            let start = Date()
+            guard try system.job(connection, small, ops: ops) != nil else { throw SupervisorError("a small job failed") }
+            times.append(Date().timeIntervalSince(start) * 1000)
+        }
+        times.sort()
+        print(String(format: "1 client: median %.1f ms per job (90th percentile %.1f ms)", times[times.count / 2], times[times.count * 9 / 10]))
+
+        let seconds = 10.0
+        let counts = Counts()
+        let deadline = Date().addingTimeInterval(seconds)
+        let group = DispatchGroup()
+        let port = system.port
+        for _ in 0..<8 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let connection = try? HTTPConnection(port: port) else { counts.add(ok: false); return }
+                while Date() < deadline {
+                    counts.add(ok: ((try? system.job(connection, small, ops: ops)) ?? nil) != nil)
+                }
+            }.start()
+        }
+        group.wait()
+        let (ok, failed) = counts.values
+        let rate = Double(ok) / seconds
+        print(String(format: "8 concurrent clients, %.0f s: %.1f jobs/s, %d errors", seconds, rate, failed))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("opencv_small.py").path
+        if let opencv = python(script, [path, "512", "288", "5"]).flatMap(Double.init) {
+            print(String(format: "two OpenCV processes (cv2.setNumThreads(1)), decode + resize + encode in memory: %.1f images/s; imgproc/OpenCV rate %.2f",
+                         opencv, rate / opencv))
+        } else {
+            print("(OpenCV figure left out: python3 with cv2 not found; run make deps)")
+        }
+    }
+
+    /// A 1000x1000 gray PNG, blur:100 in 16-pixel tiles: every tile's halo is
+    /// 616 pixels wide, but only descriptors go into Redis.
+    static func halo(_ system: System) throws {
+        var state: UInt32 = 7
+        let gray = Image(width: 1000, height: 1000, channels: 1) { p in
+            for i in 0..<1_000_000 { state ^= state << 13; state ^= state >> 17; state ^= state << 5; p[i] = UInt8(truncatingIfNeeded: state) }
+        }
+        let png = try Codec.encode(gray, as: .png)
+        let used = { (try? system.store.connection.command(["INFO", "memory"]).text ?? "")?
+            .split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }.flatMap { Int($0.dropFirst(12)) } ?? 0 }
+        let before = used()
+        let peak = Locked(0)
+        let sampling = Locked(true)
+        let sampler = Thread {
+            guard let store = try? TileStore(url: system.store.connection.configuration.url) else { return }
+            while sampling.with({ $0 }) {
+                let now = (try? store.connection.command(["INFO", "memory"]).text ?? "")?
+                    .split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }.flatMap { Int($0.dropFirst(12)) } ?? 0
+                peak.with { $0 = max($0, now) }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+        sampler.start()
+        let start = Date()
+        let connection = try HTTPConnection(port: system.port)
+        let ok = try system.job(connection, png, ops: "blur:100", type: "image/png", query: "&tile=16") != nil
+        sampling.with { $0 = false }
+        Thread.sleep(forTimeInterval: 0.05)
+        print(String(format: "\nhalo: 1000x1000 PNG (%d KB), blur:100 in 16-px tiles (3969 tiles, 616x616 halos): %@ in %.2f s; Redis memory grew by at most %.1f MB",
+                     png.count / 1000, ok ? "done" : "FAILED", Date().timeIntervalSince(start), Double(max(0, peak.with { $0 } - before)) / 1e6))
+    }
+
+    /// Peak memory of the server and of each rank over a 96 MP JPEG, blur:3,
+    /// with fresh processes (peak resident memory is kept for a process's life).
+    static func memory(redis: RedisURL, amqp: String) throws {
+        let huge = try Codec.encode(benchImage(width: 12000, height: 8000), as: .jpeg, quality: 90)
+        let system = try System(redis: redis, db: 3, amqp: amqp)
+        defer { system.stop() }
+        let connection = try HTTPConnection(port: system.port)
+        let start = Date()
+        let ok = try system.job(connection, huge, ops: "blur:3") != nil
+        let seconds = Date().timeIntervalSince(start)
+        let raw = Double(12000 * 8000 * 3) / 1e6
+        let file = Double(huge.count) / 1e6
+        print(String(format: "\nmemory: 96 MP JPEG (12000x8000, %.1f MB file, %.0f MB raw), blur:3: %@ in %.2f s", file, raw, ok ? "done" : "FAILED", seconds))
+        let server = Double(peakRSS(system.server.pid)) / 1e6
+        print(String(format: "server peak RSS %.0f MB (limit 2 x file + 150 = %.0f MB)", server, 2 * file + 150))
+        for (rank, pid) in try system.rankPIDs().sorted(by: { $0.key < $1.key }) {
+            let peak = Double(peakRSS(pid)) / 1e6
+            print(String(format: "rank %d peak RSS %.0f MB, %.2fx the raw image (limit 1.5x = %.0f MB)", rank, peak, peak / raw, 1.5 * raw))
+        }
+    }
+
+    static func peakRSS(_ pid: pid_t) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
+    final class Counts: @unchecked Sendable {
+        // @unchecked: guarded by `lock`.
+        private let lock = NSLock()
+        private var ok = 0, failed = 0
+        func add(ok success: Bool) { lock.withLock { if success { ok += 1 } else { failed += 1 } } }
+        var values: (Int, Int) { lock.withLock { (ok, failed) } }
+    }
+
+    static func vipsSeconds(_ input: String, out: String) -> Double? {
+        var best: Double?
+        for _ in 0..<3 {
+            let start = Date()
+            guard let vips = try? ChildProcess("vips", ["gaussblur", input, out, "3"], environment: ["VIPS_CONCURRENCY": "2"],
+                                               output: "/dev/null"),
+                  vips.wait() == .exited(0) else { return nil }
+            best = min(best ?? .infinity, Date().timeIntervalSince(start))
+        }
+        return best
+    }
+
+    /// A Python helper's output, or nil when it cannot run.
+    static func python(_ script: String, _ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A lock-protected value.
+final class Locked<T>: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func with<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
+}
