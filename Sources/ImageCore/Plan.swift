@@ -138,10 +138,27 @@ public struct StageTile: Sendable, Hashable {
 }
 
 extension Stage {
-    /// The stage's output cut into `tileSize` squares, row by row, with the
-    /// input rectangle each needs.
-    public func tiles(tileSize: Int) -> [StageTile] {
-        let grid = TileGrid(width: output.width, height: output.height, tileSize: tileSize)
-        return grid.rects.enumerated().map { StageTile(index: $0, core: $1, halo: inputRect(for: $1)) }
+    /// The stage's output cut into tiles, row by row, with the input rectangle each needs.
+    public func tiles(_ tiling: Tiling) -> [StageTile] {
+        tiling.grid(width: output.width, height: output.height).rects.enumerated()
+            .map { StageTile(index: $0, core: $1, halo: inputRect(for: $1)) }
+    }
+
+    /// The stage's output cut into `tileSize` squares.
+    public func tiles(tileSize: Int) -> [StageTile] { tiles(.squares(tileSize)) }
+}
+
+extension Plan {
+    /// Full-width strips for this plan: the shortest of 64, 128 or 256 rows
+    /// whose halo adds at most half again to the rows a strip reads (256 when
+    /// none does: rotations read across the whole input).
+    public var strips: Tiling {
+        let stage = stages[0]
+        let scale = Double(stage.input.height) / Double(stage.output.height)
+        for rows in [64, 128, 256] where rows < stage.output.height {
+            let core = Rect(x: 0, y: (stage.output.height - rows) / 2, width: stage.output.width, height: rows)
+            if Double(stage.inputRect(for: core).height) <= 1.5 * Double(rows) * scale { return .strips(rows) }
+        }
+        return .strips(256)
     }
 }

@@ -2,23 +2,28 @@
 public enum Runner {
     /// The reference result: every stage on the whole image as one tile.
     public static func reference(_ image: Image, plan: Plan) -> Image {
-        run(image, plan: plan, tileSize: nil)
+        run(image, plan: plan, tiling: nil)
     }
 
     /// Every stage cut into `tileSize` × `tileSize` output tiles, each
     /// processed on its own from its input region and stitched. Byte for
     /// byte the reference result.
     public static func tiled(_ image: Image, plan: Plan, tileSize: Int) -> Image {
-        run(image, plan: plan, tileSize: tileSize)
+        run(image, plan: plan, tiling: .squares(tileSize))
     }
 
-    static func run(_ image: Image, plan: Plan, tileSize: Int?) -> Image {
+    /// Every stage cut as `tiling` says; byte for byte the reference result.
+    public static func tiled(_ image: Image, plan: Plan, tiling: Tiling) -> Image {
+        run(image, plan: plan, tiling: tiling)
+    }
+
+    static func run(_ image: Image, plan: Plan, tiling: Tiling?) -> Image {
         precondition(image.shape == plan.input, "image is \(image.shape), plan is for \(plan.input)")
         var current = image
         var tables: ClaheTables?
         for stage in plan.stages {
             let out = stage.output
-            let grid = TileGrid(width: out.width, height: out.height, tileSize: tileSize ?? max(out.width, out.height))
+            let grid = (tiling ?? .squares(max(out.width, out.height))).grid(width: out.width, height: out.height)
             // One tile is the whole output: no stitching buffer needed.
             var result = grid.count == 1 ? nil : Image(width: out.width, height: out.height, channels: out.channels)
             var histograms = stage.histograms.map { [UInt32](repeating: 0, count: $0.histogramCount) }

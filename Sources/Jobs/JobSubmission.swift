@@ -18,10 +18,9 @@ public struct JobSubmission: Sendable {
     public let preparationSeconds: Double
 
     /// Images up to this many pixels (input and every stage) run whole on one
-    /// rank unless a tile size is given: distributing them costs more than it gains.
+    /// rank unless a tile size is given: distributing them costs more than it
+    /// gains. Larger ones are cut into full-width strips (``Plan/strips``).
     public static let defaultWholeMaxPixels = 4_000_000
-    /// Tile size of images too large to run whole.
-    public static let defaultTileSize = 256
 
     /// Why a submission was refused: the pipeline or the image.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
@@ -35,10 +34,10 @@ public struct JobSubmission: Sendable {
     /// - Parameters:
     ///   - bytes: the encoded image, as uploaded.
     ///   - ops: pipeline text.
-    ///   - tileSize: tile size; nil runs images up to `wholeMaxPixels` whole and
-    ///     cuts larger ones into ``defaultTileSize`` tiles.
+    ///   - tiling: how to cut the image; nil runs images up to `wholeMaxPixels`
+    ///     whole and cuts larger ones into strips (``Plan/strips``).
     ///   - maxPixels: limit checked from the header and on every intermediate size.
-    public init(bytes: [UInt8], ops: String, tileSize: Int? = nil, maxPixels: Int = 100_000_000,
+    public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, maxPixels: Int = 100_000_000,
                 wholeMaxPixels: Int = defaultWholeMaxPixels, id: String = TileStore.newJobID(),
                 extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
@@ -61,20 +60,32 @@ public struct JobSubmission: Sendable {
         }
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
         let side = plan.stages.map { max($0.output.width, $0.output.height) }.max()!
-        let tile = tileSize ?? (largest.pixelCount <= wholeMaxPixels ? max(side, 16) : Self.defaultTileSize)
+        let tiling = requested ?? (largest.pixelCount <= wholeMaxPixels ? .squares(max(side, 16)) : plan.strips)
+        let whole = plan.stages.allSatisfy { tiling.grid(width: $0.output.width, height: $0.output.height).count == 1 }
         self.id = id
-        tiles = plan.stages[0].tiles(tileSize: tile)
+        tiles = plan.stages[0].tiles(tiling)
         fields = [
-            "ops": pipeline.description, "format": info.format.rawValue, "tile_size": String(tile),
+            "ops": pipeline.description, "format": info.format.rawValue, "tile_size": tiling.description,
             "width": String(info.width), "height": String(info.height), "channels": String(info.channels),
             "output_width": String(plan.output.width), "output_height": String(plan.output.height),
             "output_channels": String(plan.output.channels), "stages": String(plan.stages.count),
-            "source_bytes": String(bytes.count), "whole": tile >= side ? "1" : "0",
+            "source_bytes": String(bytes.count), "whole": whole ? "1" : "0",
         ].merging(extra) { $1 }
         source = bytes
         format = info.format
         preparationSeconds = Date().timeIntervalSince(started)
     }
+
+    /// A tile size as users give it: `N` for N×N squares or `strips:N` for
+    /// full-width strips of N rows, N in 16...4096; nil when it is neither.
+    public static func tiling(_ text: String) -> Tiling? {
+        guard let tiling = Tiling(text) else { return nil }
+        switch tiling {
+        case let .squares(n), let .strips(n): return (16...4096).contains(n) ? tiling : nil
+        }
+    }
+
+    public static let tilingHelp = "tile must be 16...4096 (squares of that side) or strips:16...4096 (full-width strips of that many rows)"
 
     /// Stores the original and the tile descriptors and publishes the job
     /// (atomically, see `submit.lua`).

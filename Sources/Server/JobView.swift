@@ -60,9 +60,9 @@ struct JobView: Codable, Sendable {
                       page: "/jobs/\(job.id)")
         // The grid of the stage the ranks last worked on.
         if let shape = job.inputShape, let pipeline = try? Pipeline(parsing: job.ops),
-           let plan = try? Plan(pipeline, input: shape), job.stage < plan.stages.count, job.tileSize > 0 {
+           let plan = try? Plan(pipeline, input: shape), job.stage < plan.stages.count, let tiling = job.tiling {
             let out = plan.stages[job.stage].output
-            let grid = TileGrid(width: out.width, height: out.height, tileSize: job.tileSize)
+            let grid = tiling.grid(width: out.width, height: out.height)
             tiles = TileMap(columns: grid.columns, rows: grid.rows, ranks: (0..<grid.count).map { tileRanks[$0] ?? -1 })
         }
     }

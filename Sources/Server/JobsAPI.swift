@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ImageCodecs
+import ImageCore
 import JobEvents
 import Jobs
 import Logging
@@ -61,18 +62,18 @@ struct JobsAPI: Sendable {
             guard let ops = fields["ops"] ?? query["ops"].map(String.init), !ops.isEmpty else {
                 throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
             }
-            var tile = config.tileSize
+            var tile = config.tileSize.map { Tiling.squares($0) }
             if let text = fields["tile"] ?? query["tile"].map(String.init) {
-                guard let t = Int(text), (16...4096).contains(t) else {
-                    throw APIError(.badRequest, "bad_tile", "tile must be 16...4096, not '\(text)'")
+                guard let t = JobSubmission.tiling(text) else {
+                    throw APIError(.badRequest, "bad_tile", "\(JobSubmission.tilingHelp), not '\(text)'")
                 }
                 tile = t
             }
-            let maxPixels = config.maxPixels, tileSize = tile, whole = config.wholeMaxPixels
+            let maxPixels = config.maxPixels, tiling = tile, whole = config.wholeMaxPixels
             // Every file is checked, decoded and cut before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
                 try files.enumerated().map { index, file in
-                    do { return try JobSubmission(bytes: file.data, ops: ops, tileSize: tileSize, maxPixels: maxPixels,
+                    do { return try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, maxPixels: maxPixels,
                                                   wholeMaxPixels: whole) } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }

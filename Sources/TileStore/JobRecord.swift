@@ -23,7 +23,8 @@ public struct JobRecord: Sendable {
     public var attempts: Int { int("attempts") ?? 0 }
     public var world: Int { int("world") ?? 0 }
     public var stage: Int { int("stage") ?? 0 }
-    public var tileSize: Int { int("tile_size") ?? 0 }
+    /// How each stage is cut: `tile_size` holds `256` (squares) or `strips:64`.
+    public var tiling: Tiling? { fields["tile_size"].flatMap(Tiling.init) }
     /// Whether the job runs whole on one rank (every stage is one tile).
     public var runsWhole: Bool { fields["whole"] == "1" }
     public var isFinished: Bool { status == .done || status == .failed }

@@ -36,19 +36,20 @@ struct JobHeader: Codable {
     var ops: String
     var shape: [Int]
     var format: String
-    var tileSize: Int
+    var tile: String
 
     /// Nil when the record lacks what a job needs.
     init?(_ job: JobRecord) {
-        guard let input = job.inputShape, job.tileSize > 0 else { return nil }
+        guard let input = job.inputShape, let tiling = job.tiling else { return nil }
         id = job.id
         ops = job.ops
         shape = [input.width, input.height, input.channels]
         format = job.fields["format"] ?? "png"
-        tileSize = job.tileSize
+        tile = tiling.description
     }
 
     var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }
+    var tiling: Tiling { Tiling(tile) ?? .squares(256) }
 
     func plan(maxPixels: Int) throws -> Plan {
         try Plan(try Pipeline(parsing: ops), input: input, maxPixels: maxPixels)

@@ -134,7 +134,7 @@ struct Coordinator {
             }
         }
         if stage != taken.job.stage {
-            try retrying { try store.advance(id: id, stage: 0, tiles: taken.plan.stages[0].tiles(tileSize: taken.header.tileSize),
+            try retrying { try store.advance(id: id, stage: 0, tiles: taken.plan.stages[0].tiles(taken.header.tiling),
                                              world: rank.world) }
         }
         let dealt: TileStore.DealResult
@@ -143,7 +143,7 @@ struct Coordinator {
         } catch let error as RedisError where error.message.contains("TILES") {
             // A crash cut the writing of this stage's tiles short: write them again.
             logger.warning("the stage's tiles are incomplete; writing them again", metadata: ["job": "\(id)"])
-            try retrying { try store.advance(id: id, stage: stage, tiles: taken.plan.stages[stage].tiles(tileSize: taken.header.tileSize),
+            try retrying { try store.advance(id: id, stage: stage, tiles: taken.plan.stages[stage].tiles(taken.header.tiling),
                                              world: rank.world) }
             dealt = try retrying { try store.deal(id: id, world: rank.world, maxAttempts: config.maxAttempts, reason: reason(taken)) }
         }

@@ -13,7 +13,7 @@ struct TileWork {
     let rank: RankContext
     let jobID: String
     let stage: Stage
-    let tileSize: Int
+    let tiling: Tiling
     let tables: ClaheTables?
 
     struct Outcome {
@@ -26,10 +26,10 @@ struct TileWork {
         var redisSeconds = 0.0
     }
 
-    func run(input: StageInput, held: inout [Int: Region]) throws -> Outcome {
+    func run(input: StageInput, kept: KeptTiles) throws -> Outcome {
         var outcome = Outcome()
         let config = rank.config
-        let grid = stage.tiles(tileSize: tileSize)
+        let grid = stage.tiles(tiling)
         var started = Date()
         let dealt = try retrying { try rank.store.dealtTiles(jobID, rank: rank.index) }.filter { $0 < grid.count }
         outcome.redisSeconds += Date().timeIntervalSince(started)
@@ -75,9 +75,12 @@ struct TileWork {
                 outcome.inputSeconds += cut.timeIntervalSince(started)
                 let region = stage.process(source, output: tile.core, tables: tables)
                 outcome.processSeconds += Date().timeIntervalSince(cut)
-                held[tile.index] = region
-                outcome.processed.append(tile.index)
                 done.append((tile.index, config.durableTiles ? region.image.pixels : []))
+                do { try kept.keep(tile.index, region) } catch {
+                    outcome.failure = "\(error)"
+                    break
+                }
+                outcome.processed.append(tile.index)
                 if let p = position[tile.index] { input.keep(rows: needed[p + 1], margin: margin) }
             }
             started = Date()

@@ -66,10 +66,15 @@ struct TiledJob {
         }
         t.source = Date().timeIntervalSince(clock)
 
+        let format = ImageFormat(rawValue: header.format) ?? .png
         for s in startStage..<plan.stages.count {
             let stage = plan.stages[s]
-            var held: [Int: Region] = [:]
-            guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, held: &held, timings: &t) else { return }
+            let last = s == plan.stages.count - 1
+            let kept = KeptTiles(bandQuality: last && KeptTiles.encodesBands(stage, tiling: header.tiling, format: format)
+                                 ? rank.config.jpegQuality : nil)
+            guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, timings: &t) else { return }
+            t.encode += kept.encodeSeconds
+            var held = kept.takeRegions()
             if let settings = stage.histograms {
                 var local = [UInt32](repeating: 0, count: settings.histogramCount)
                 for region in held.values {
@@ -82,8 +87,8 @@ struct TiledJob {
             }
             input = nil
 
-            if s == plan.stages.count - 1 {
-                try finish(stage, held: &held, timings: &t, root: root)
+            if last {
+                try finish(stage, kept: kept, held: &held, timings: &t, root: root)
                 return
             }
             clock = Date()
@@ -92,7 +97,7 @@ struct TiledJob {
             let nextStage = plan.stages[s + 1]
             if let image {
                 let stitched = stage.finishing(image)
-                try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(tileSize: header.tileSize),
+                try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(header.tiling),
                                                  world: rank.world) }
                 if rank.config.durableTiles { try retrying { try store.setStageInput(header.id, stitched.pixels) } }
                 _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
@@ -110,8 +115,8 @@ struct TiledJob {
     /// are lost in transit when Redis restarts mid-claim; a round deals them
     /// again). Returns false when the job failed (rank 0 has recorded why).
     private func processAll(_ stage: Stage, index s: Int, input: StageInput?, tables: ClaheTables?, failure: String?,
-                            held: inout [Int: Region], timings t: inout Timings) throws -> Bool {
-        let count = stage.tiles(tileSize: header.tileSize).count
+                            kept: KeptTiles, timings t: inout Timings) throws -> Bool {
+        let count = stage.tiles(header.tiling).count
         var expected = Set(0..<count)
         var stored: [Int] = []
         if rank.isRoot && rank.config.durableTiles && s == startStage {
@@ -122,8 +127,8 @@ struct TiledJob {
         for round in 0..<5 {
             var outcome = TileWork.Outcome(failure: failure)
             if failure == nil, let input {
-                outcome = try TileWork(rank: rank, jobID: header.id, stage: stage, tileSize: header.tileSize, tables: tables)
-                    .run(input: input, held: &held)
+                outcome = try TileWork(rank: rank, jobID: header.id, stage: stage, tiling: header.tiling, tables: tables)
+                    .run(input: input, kept: kept)
             }
             t.input += outcome.inputSeconds
             t.process += outcome.processSeconds
@@ -174,12 +179,12 @@ struct TiledJob {
         }
         // Outputs stored by an earlier attempt (--durable-tiles) join rank 0's own.
         if !stored.isEmpty {
-            let grid = stage.tiles(tileSize: header.tileSize)
+            let grid = stage.tiles(header.tiling)
             for (index, pixels) in try retrying({ try store.outputs(header.id, of: stored) }) {
                 let core = grid[index].core
                 guard pixels.count == core.area * stage.output.channels else { continue }
-                held[index] = Region(image: Image(width: core.width, height: core.height, channels: stage.output.channels,
-                                                  pixels: pixels), x: core.x, y: core.y)
+                try kept.keep(index, Region(image: Image(width: core.width, height: core.height, channels: stage.output.channels,
+                                                         pixels: pixels), x: core.x, y: core.y))
             }
         }
         return true
@@ -201,11 +206,30 @@ struct TiledJob {
     }
 
     /// The last stage: the encoded result at rank 0, stored with the job's timings.
-    private func finish(_ stage: Stage, held: inout [Int: Region], timings t: inout Timings, root: Root?) throws {
+    private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], timings t: inout Timings, root: Root?) throws {
         let format = ImageFormat(rawValue: header.format) ?? .png
         var result: [UInt8]?
         var encodeFailure: String?
-        if format == .jpeg && stage.finish == nil {
+        if kept.bandQuality != nil {
+            // Every strip is encoded already: gather the bands and join them.
+            let clock = Date()
+            var w = ByteWriter(capacity: kept.bands.values.reduce(0) { $0 + $1.count + 16 })
+            for (y, bytes) in kept.bands { w.int(y); w.data(bytes) }
+            let parts = try cluster.gatherv(w.bytes)
+            t.gather += Date().timeIntervalSince(clock)
+            if rank.isRoot {
+                let joinClock = Date()
+                var bands: [(y: Int, bytes: [UInt8])] = []
+                for part in parts {
+                    var r = ByteReader(part)
+                    while !r.isAtEnd { bands.append((try r.int(), try r.data())) }
+                }
+                do { result = try JPEGBands.join(bands.sorted { $0.y < $1.y }, height: stage.output.height) } catch {
+                    encodeFailure = "\(error)"
+                }
+                t.encode += Date().timeIntervalSince(joinClock)
+            }
+        } else if format == .jpeg && stage.finish == nil {
             let bands = try BandEncoding(cluster: cluster, quality: rank.config.jpegQuality).run(&held, shape: stage.output)
             result = bands.bytes
             encodeFailure = bands.failure

@@ -42,7 +42,7 @@ enum MultiHostBench {
                            "OMPI_MCA_btl": "tcp,self", "IMGPROC_LUA_DIR": root.appendingPathComponent("lua").path]
         let imgproc = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("imgproc").path
-        print("\ntest hosts (network namespaces on this machine's 2 cores), blur:3, 256-px tiles")
+        print("\ntest hosts (network namespaces on this machine's 2 cores), blur:3 (24 MP in strips, 2 MP whole)")
         for hosts in [1, 3] {
             let hostfile = dir.appendingPathComponent("hosts-\(hosts)").path
             try (1...hosts).map { "10.77.0.1\($0) slots=1" }.joined(separator: "\n").write(toFile: hostfile, atomically: true, encoding: .utf8)
@@ -52,7 +52,7 @@ enum MultiHostBench {
             defer { workers.signal(SIGTERM); _ = workers.wait() }
             try WorkerBench.waitFor(seconds: 60) { (try store.connection.command(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= hosts }
             for (name, batch) in [("one 24 MP JPEG", [big]), ("20 x 2 MP JPEGs", small)] {
-                let jobs = try batch.map { try JobSubmission(bytes: $0, ops: "blur:3", tileSize: 256) }
+                let jobs = try batch.map { try JobSubmission(bytes: $0, ops: "blur:3") }
                 let before = try traffic(store)
                 let start = Date()
                 for job in jobs { try job.submit(to: store) }

@@ -21,8 +21,8 @@ struct EnqueueCommand: ParsableCommand {
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")
     var ops: String
 
-    @Option(help: "Tile size in pixels (16...4096); default: images up to 4 megapixels run whole on one rank, larger ones in 256-pixel tiles.")
-    var tile: Int?
+    @Option(help: "N for NxN tiles or strips:N for full-width strips of N rows (16...4096); default: images up to 4 megapixels run whole on one rank, larger ones in strips.")
+    var tile: String?
 
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
     var maxMegapixels: Int = 100
@@ -30,13 +30,14 @@ struct EnqueueCommand: ParsableCommand {
     @OptionGroup var redis: RedisOptions
 
     func validate() throws {
-        if let tile, !(16...4096).contains(tile) { throw ValidationError("--tile must be 16...4096, not \(tile)") }
+        if let tile, JobSubmission.tiling(tile) == nil { throw ValidationError("--\(JobSubmission.tilingHelp), not '\(tile)'") }
     }
 
     func run() throws {
         let bytes = try readFile(input)
         let job: JobSubmission
-        do { job = try JobSubmission(bytes: bytes, ops: ops, tileSize: tile, maxPixels: maxMegapixels * 1_000_000) } catch {
+        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling),
+                                          maxPixels: maxMegapixels * 1_000_000) } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

@@ -39,7 +39,13 @@ struct JobReport {
         if stages > 1 { lines.append(("stage", "\(job.stage + 1) of \(stages)")) }
         let total = job.tilesTotal, done = job.tilesDone
         let percent = total > 0 ? done * 100 / total : 0
-        lines.append(("progress", "\(done)/\(total) tiles (\(percent)%), tile size \(job.tileSize)"))
+        let tiles: String
+        switch job.tiling {
+        case let .strips(rows)?: tiles = "strips of \(rows) rows"
+        case let .squares(side)?: tiles = job.runsWhole ? "run whole" : "tile size \(side)"
+        case nil: tiles = "tiling unknown"
+        }
+        lines.append(("progress", "\(done)/\(total) tiles (\(percent)%), \(tiles)"))
         if job.world > 0 && job.status == .running {
             let queues = try store.queueLengths(job.id, world: job.world)
             lines.append(("queued", queues.enumerated().map { "rank \($0.offset): \($0.element)" }.joined(separator: ", ")))

@@ -91,3 +91,32 @@ struct QueueCommandTests {
         #expect(try store.connection.command(["DBSIZE"]).int == 0, "nothing was stored")
     }
 }
+
+@Suite("How jobs are cut")
+struct TilingChoiceTests {
+    let imgproc = builtProduct("imgproc")
+    let env = ["REDIS_URL": sharedRedisURL]
+
+    func inspect(_ image: Image, _ extra: [String] = [], ops: String = "blur:2") throws -> String {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data(Codec.encode(image, as: .png)).write(to: URL(fileURLWithPath: dir.path("in.png")))
+        let r = try run(imgproc, ["enqueue", dir.path("in.png"), "--ops", ops] + extra, environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        return try run(imgproc, ["inspect", r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)], environment: env).stdout
+    }
+
+    /// Small images run whole on one rank; images over 4 megapixels go in
+    /// strips (taller when the halo is large); a tile size given is kept.
+    @Test func smallImagesRunWholeLargeOnesGoInStrips() throws {
+        let small = Image(width: 1999, height: 2000, channels: 1, value: 3)
+        #expect(try inspect(small).contains("0/1 tiles (0%), run whole"))
+        let large = Image(width: 2100, height: 2000, channels: 1, value: 3)
+        #expect(try inspect(large).contains("0/32 tiles (0%), strips of 64 rows"))
+        #expect(try inspect(large, ops: "blur:20").contains("strips of 256 rows"), "a 61-row halo wants taller strips")
+        #expect(try inspect(small, ["--tile", "500"]).contains("0/16 tiles (0%), tile size 500"))
+        #expect(try inspect(small, ["--tile", "strips:100"]).contains("0/20 tiles (0%), strips of 100 rows"))
+        let bad = try run(imgproc, ["enqueue", "x.png", "--ops", "blur", "--tile", "strips:8"], environment: env)
+        #expect(bad.status != 0 && bad.stderr.contains("strips:16...4096"), "\(bad.stderr)")
+    }
+}

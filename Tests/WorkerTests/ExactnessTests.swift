@@ -38,15 +38,17 @@ struct DistributedExactnessTests {
         for (k, ops) in Self.pipelines.enumerated() {
             let (name, image, format) = sources[k % sources.count]
             // Tiled, then the same job whole (no tile size: small images run whole).
-            for tile in [48, nil] {
+            for tile in ["48", nil] {
                 let id = try enqueue(image, as: format, name: name, ops: ops, tile: tile, redis: redis, dir: dir)
                 jobs.append((id, name, ops, format))
             }
         }
-        // A larger JPEG in small tiles: many bands, many steals.
+        // A larger JPEG in small tiles: many bands, many steals; and in strips, of
+        // whole 16-row bands (each encoded by the rank that made it) or not.
         let large = testImage(width: 611, height: 403, channels: 3, seed: 24)
-        for ops in ["blur:1.5,sharpen", "median:2"] {
-            jobs.append((try enqueue(large, as: .jpeg, name: "d.jpg", ops: ops, tile: 32, redis: redis, dir: dir), "d.jpg", ops, .jpeg))
+        for (ops, tile) in [("blur:1.5,sharpen", "32"), ("median:2", "32"), ("blur:1.5,sharpen", "strips:32"),
+                            ("clahe:2:4,rotate:90,sobel", "strips:48"), ("median:2", "strips:20"), ("canny,blur:1", "strips:16")] {
+            jobs.append((try enqueue(large, as: .jpeg, name: "d.jpg", ops: ops, tile: tile, redis: redis, dir: dir), "d.jpg", ops, .jpeg))
         }
         let log = try runWorld(ranks: ranks, redis: redis, dir: dir)
         for job in jobs {
@@ -78,7 +80,7 @@ struct RedisTrafficTests {
         var traffic: [Bool: Int] = [:]
         var fileSize = 0
         for durable in [false, true] {
-            let id = try enqueue(image, as: .jpeg, name: "t.jpg", ops: "blur:2", tile: 128, redis: server.url, dir: dir)
+            let id = try enqueue(image, as: .jpeg, name: "t.jpg", ops: "blur:2", tile: "128", redis: server.url, dir: dir)
             fileSize = try FileManager.default.attributesOfItem(atPath: dir.path("t.jpg"))[.size] as! Int
             let before = try netBytes(store)
             _ = try runWorld(ranks: 2, redis: server.url, extra: durable ? ["--durable-tiles"] : [], dir: dir)

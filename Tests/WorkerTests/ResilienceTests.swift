@@ -17,7 +17,7 @@ struct ResilienceTests {
         var timings: [Bool: Double] = [:]
         var perRank: [Bool: [Int: Int]] = [:]
         for stealing in [true, false] {
-            let id = try enqueue(image, as: .png, name: "s.png", ops: "blur:1", tile: 24, redis: redis, dir: dir)
+            let id = try enqueue(image, as: .png, name: "s.png", ops: "blur:1", tile: "24", redis: redis, dir: dir)
             // 100 tiles for 3 ranks: rank 1 gets 33, at 60 ms each on purpose.
             _ = try runWorld(ranks: 3, redis: redis, extra: stealing ? [] : ["--no-steal"],
                              environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60", "IMGPROC_TEST_SLOW_RANK": "1"], dir: dir)
@@ -45,7 +45,7 @@ struct ResilienceTests {
         let (redis, store) = try isolatedRedis(22)
         let ops = "blur:2,canny:60:140"
         let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 9), as: .png, name: "k.png",
-                             ops: ops, tile: 32, redis: redis, dir: dir)
+                             ops: ops, tile: "32", redis: redis, dir: dir)
         let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
                                                                        "--exit-when-idle", "2"],
                                         environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"],
@@ -72,8 +72,8 @@ struct ResilienceTests {
         defer { dir.remove() }
         let (redis, store) = try isolatedRedis(23)
         let image = testImage(width: 64, height: 64, channels: 3, seed: 2)
-        let poison = try enqueue(image, as: .png, name: "p.png", ops: "gamma:1.7", tile: 32, redis: redis, dir: dir)
-        let next = try enqueue(image, as: .png, name: "n.png", ops: "invert", tile: 32, redis: redis, dir: dir)
+        let poison = try enqueue(image, as: .png, name: "p.png", ops: "gamma:1.7", tile: "32", redis: redis, dir: dir)
+        let next = try enqueue(image, as: .png, name: "n.png", ops: "invert", tile: "32", redis: redis, dir: dir)
         let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
                                                                        "--exit-when-idle", "2"],
                                         environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"],
@@ -125,7 +125,7 @@ struct ResilienceTests {
         let store = try TileStore(url: RedisURL(server.url))
         let ops = "clahe:2:4,blur:1"
         let id = try enqueue(testImage(width: 300, height: 200, channels: 3, seed: 4), as: .png, name: "r.png",
-                             ops: ops, tile: 25, redis: server.url, dir: dir)
+                             ops: ops, tile: "25", redis: server.url, dir: dir)
         let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", server.url,
                                                                        "--exit-when-idle", "3"],
                                         environment: ["IMGPROC_TEST_TILE_DELAY_MS": "25"],
@@ -195,7 +195,7 @@ struct WholeJobAndDurableTests {
         defer { dir.remove() }
         let (redis, store) = try isolatedRedis(ops.hasPrefix("clahe") ? 26 : 25)
         let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 6), as: .png, name: "d.png",
-                             ops: ops, tile: 32, redis: redis, dir: dir)
+                             ops: ops, tile: "32", redis: redis, dir: dir)
         let lastStage = ops.hasPrefix("clahe") ? 1 : 0
         let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis, "--durable-tiles",
                                                                        "--exit-when-idle", "2"],
