@@ -15,7 +15,11 @@ enum OpenAPI {
               summary: Submit images, one job per image.
               parameters:
                 - { name: ops, in: query, required: false, schema: { type: string }, description: "Pipeline, when the body is a raw image." }
-                - { name: tile, in: query, required: false, schema: { type: integer, minimum: 16, maximum: 4096 } }
+                - name: tile
+                  in: query
+                  required: false
+                  description: N for NxN tiles or strips:N for full-width strips of N rows (16...4096). Left out, images up to 4 megapixels run whole on one rank and larger ones go in strips.
+                  schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
               requestBody:
                 required: true
                 content:
@@ -25,7 +29,7 @@ enum OpenAPI {
                       required: [ops, file]
                       properties:
                         ops: { type: string, example: "grayscale,blur:2,canny:100:200" }
-                        tile: { type: integer, minimum: 16, maximum: 4096 }
+                        tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: N or strips:N, 16...4096 }
                         file: { type: array, items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }
@@ -68,7 +72,7 @@ enum OpenAPI {
           /api/jobs/{id}/events:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
-              summary: Live progress as server-sent events ('progress' events, then one 'done'), each carrying the job.
+              summary: Live progress as server-sent events, pushed as the job changes ('progress' events, then one 'done'), each carrying the job; a keep-alive comment every 15 s while nothing changes.
               responses:
                 "200": { description: An event stream., content: { text/event-stream: { schema: { type: string } } } }
                 "401": { $ref: "#/components/responses/Error" }

@@ -202,13 +202,16 @@ enum Pages {
               document.getElementById('error').textContent = j.error || '';
               if (j.tiles) {
                 const c = document.getElementById('tiles'), g = c.getContext('2d');
-                const cw = Math.max(2, Math.floor(480 / j.tiles.columns)), ch = Math.max(2, Math.floor(320 / j.tiles.rows));
-                const w = Math.min(cw, ch, 48) || 2;
-                c.width = w * j.tiles.columns; c.height = w * j.tiles.rows;
+                // Cells keep the image's shape: squares for square tiles, bands for strips.
+                const out = j.output || {width: j.tiles.columns, height: j.tiles.rows};
+                const scale = Math.min(480 / out.width, 320 / out.height);
+                const cw = Math.max(2, Math.floor(out.width * scale / j.tiles.columns));
+                const ch = Math.max(2, Math.floor(out.height * scale / j.tiles.rows));
+                c.width = cw * j.tiles.columns; c.height = ch * j.tiles.rows;
                 const seen = new Set();
                 j.tiles.ranks.forEach((rank, i) => {
                   g.fillStyle = rank < 0 ? '#e5e7eb' : colors[rank % colors.length];
-                  g.fillRect((i % j.tiles.columns) * w, Math.floor(i / j.tiles.columns) * w, w - 1, w - 1);
+                  g.fillRect((i % j.tiles.columns) * cw, Math.floor(i / j.tiles.columns) * ch, cw - 1, ch - 1);
                   if (rank >= 0) seen.add(rank);
                 });
                 document.getElementById('legend').innerHTML = [...seen].sort().map(r => '<span><i style="background:' + colors[r % colors.length] + '"></i>rank ' + r + '</span>').join('');
