@@ -20,7 +20,9 @@ final class System: @unchecked Sendable {
     let workers: Background
     let serverArguments: [String]
 
-    init(db: Int, amqp: String? = nil, workerEnvironment: [String: String] = [:], serverArguments extra: [String] = []) throws {
+    /// - Parameter workers: start the workers too (off: the test plays their part in Redis).
+    init(db: Int, amqp: String? = nil, workers startWorkers: Bool = true, workerEnvironment: [String: String] = [:],
+         serverArguments extra: [String] = []) throws {
         dir = try TemporaryDirectory()
         var url = try RedisURL(sharedRedisURL)
         url.database = db
@@ -33,7 +35,8 @@ final class System: @unchecked Sendable {
                            "--uploads", dir.path("uploaded"), "--processed", dir.path("processed")] + extra
         server = try Background(builtProduct("imgproc-server").path, serverArguments,
                                 log: dir.url.appendingPathComponent("server.log"))
-        workers = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis],
+        workers = try Background(startWorkers ? builtProduct("imgproc").path : "/bin/sleep",
+                                 startWorkers ? ["workers", "--np", "2", "--redis", redis] : ["3600"],
                                  environment: workerEnvironment.merging(["AMQP_URL": self.amqp]) { $1 },
                                  log: dir.url.appendingPathComponent("workers.log"))
         try waitUntil(seconds: 30) { (try? self.get("/healthz").status) == 200 }

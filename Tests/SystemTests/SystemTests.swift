@@ -209,3 +209,54 @@ func peakRSS(_ pid: pid_t) -> Int {
     let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
     return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
 }
+
+@Suite("Pushed events", .serialized, .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct PushedEventTests {
+    /// The event stream wakes on each change of the job (the scripts publish
+    /// it on imgproc:events), so a client sees every state, and the end at
+    /// once: without the push the stream would only look again at its 15 s
+    /// tick. The test plays the workers' part in Redis, a change every 50 ms.
+    @Test func theEventStreamSeesEveryChangeAsItHappens() throws {
+        let system = try System(db: 47, workers: false)
+        let store = system.store
+        let id = TileStore.newJobID()
+        let total = 12
+        try store.submit(id: id, fields: ["ops": "invert", "width": "64", "height": "48", "channels": "3", "format": "png",
+                                          "tile_size": "16", "stages": "1"],
+                         tiles: (0..<total).map { StageTile(index: $0, core: Rect(x: 16 * ($0 % 4), y: 16 * ($0 / 4), width: 16, height: 16),
+                                                             halo: Rect(x: 16 * ($0 % 4), y: 16 * ($0 / 4), width: 16, height: 16)) },
+                         source: [1])
+        // An outside client, timing each line it reads.
+        let script = """
+            import http.client, sys, time
+            c = http.client.HTTPConnection("127.0.0.1", \(system.port), timeout=120)
+            c.request("GET", "/api/jobs/\(id)/events")
+            r = c.getresponse()
+            while True:
+                line = r.readline()
+                if not line: break
+                print(f"{time.time():.6f} {line.decode().rstrip()}", flush=True)
+            """
+        let reader = try Background("/usr/bin/env", ["python3", "-c", script], log: system.dir.url.appendingPathComponent("sse.log"))
+        defer { reader.stop() }
+        try waitUntil(seconds: 30) { reader.output.contains("event: progress") }
+        _ = try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start")
+        for tile in try store.claim(id: id, rank: 0, count: total) {
+            Thread.sleep(forTimeInterval: 0.05)
+            try store.complete(id: id, rank: 0, outputs: [(tile.index, [])])
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+        try store.finish(id: id, result: [1, 2, 3], world: 1)
+        let finished = Date().timeIntervalSince1970
+        #expect(reader.wait(seconds: 30) != nil, "the stream ends with the job")
+        let lines = reader.output.split(separator: "\n")
+        let steps = lines.compactMap { line -> Int? in
+            guard let data = line.split(separator: " ", maxSplits: 1).last, data.hasPrefix("data: "),
+                  let json = try? JSONSerialization.jsonObject(with: Data(data.dropFirst(6).utf8)) as? [String: Any] else { return nil }
+            return (json["progress"] as? [String: Int])?["done"]
+        }
+        #expect(Array(Set(steps)).sorted() == Array(0...total), "every progress step was sent: \(steps)")
+        let done = try #require(lines.first { $0.hasSuffix("event: done") }.flatMap { Double($0.split(separator: " ")[0]) })
+        #expect(done - finished < 5, "the end reached the client \(done - finished) s after the job finished")
+    }
+}

@@ -140,10 +140,12 @@ public func isRunning(_ pid: Int32) -> Bool {
 /// A long-running child process of a test (a supervisor, a world of ranks),
 /// with its output in a log file, stopped by its pid.
 public final class Background: @unchecked Sendable {
-    // @unchecked: fields are set once in init.
+    // @unchecked: `ended` is guarded by `lock`; the rest is set once in init.
     public let pid: pid_t
     public let log: URL
     private let child: ChildProcess
+    private let lock = NSLock()
+    private var ended: Int32?
 
     public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], log: URL) throws {
         self.log = log
@@ -156,15 +158,21 @@ public final class Background: @unchecked Sendable {
     /// (128 + signal when killed), or nil if it is still running.
     public func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let ended = child.poll() { return ended.code }
+        while true {
+            // Once reaped, the pid is gone: remember how it ended.
+            if let code = lock.withLock({ ended }) { return code }
+            if let termination = child.poll() {
+                lock.withLock { ended = termination.code }
+                return termination.code
+            }
+            if Date() >= deadline { return nil }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        return nil
     }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace` seconds.
     public func stop(grace: Double = 15) {
+        if wait(seconds: 0) != nil { return }
         kill(pid, SIGTERM)
         if wait(seconds: grace) == nil {
             kill(pid, SIGKILL)
