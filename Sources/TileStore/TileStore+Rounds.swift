@@ -100,7 +100,8 @@ extension TileStore {
     public func newJobs(consumer: String, count: Int, seconds: Double) throws(RedisError) -> [QueueEntry] {
         var args: [RedisArgument] = ["XREADGROUP", "GROUP", .text(JobKeys.group), .text(consumer), "COUNT", .int(count)]
         if seconds > 0 { args += ["BLOCK", .int(max(1, Int(seconds * 1000)))] }
-        let reply = try connection.command(args + ["STREAMS", .text(JobKeys.queue), ">"])
+        let reply: RedisReply
+        do { reply = try connection.command(args + ["STREAMS", .text(JobKeys.queue), ">"]) } catch where Self.isGone(error) { return [] }
         var entries: [QueueEntry] = []
         for stream in reply.array ?? [] {
             for entry in stream.array?.last?.array ?? [] {

@@ -113,9 +113,19 @@ public final class TileStore {
     /// - Returns: whether anything arrived.
     @discardableResult
     public func waitForJobs(consumer: String, seconds: Double) throws(RedisError) -> Bool {
-        let reply = try connection.command(["XREADGROUP", "GROUP", .text(JobKeys.group), .text(consumer), "COUNT", "1",
-                                            "BLOCK", .int(max(1, Int(seconds * 1000))), "STREAMS", .text(JobKeys.queue), ">"])
-        return !reply.isNull
+        do {
+            let reply = try connection.command(["XREADGROUP", "GROUP", .text(JobKeys.group), .text(consumer), "COUNT", "1",
+                                                "BLOCK", .int(max(1, Int(seconds * 1000))), "STREAMS", .text(JobKeys.queue), ">"])
+            return !reply.isNull
+        } catch where Self.isGone(error) {
+            return false
+        }
+    }
+
+    /// The queue or its group was deleted (FLUSHDB, DEL) while a read waited
+    /// or before it: nothing arrived; the next look at the queue recreates them.
+    static func isGone(_ error: RedisError) -> Bool {
+        error.message.hasPrefix("UNBLOCKED") || error.message.hasPrefix("NOGROUP")
     }
 
     /// Removes a finished job's entry from the queue (acknowledged and deleted,

@@ -85,14 +85,14 @@ struct RoundTests {
 
     /// An idle consumer waiting on the queue wakes when a job is queued, not after its timeout.
     @Test func waitingForJobsEndsWhenOneIsQueued() throws {
-        let store = try makeStore(db: 8)
+        let store = try makeStore(db: 28)
         try store.connection.command(["FLUSHDB"])
         _ = try store.nextJobs(consumer: "w", minIdle: 60)
         #expect(try store.waitForJobs(consumer: "w", seconds: 0.05) == false)
         let submitted = Locked<String?>(nil)
         Thread {
             Thread.sleep(forTimeInterval: 0.2)
-            submitted.with { $0 = try? submitFake(makeStore(db: 8), tiles: 1) }
+            submitted.with { $0 = try? submitFake(makeStore(db: 28), tiles: 1) }
         }.start()
         let start = Date()
         #expect(try store.waitForJobs(consumer: "w", seconds: 30) == true)
