@@ -26,6 +26,20 @@ static void on_message(j_common_ptr cinfo, int level) {
     if (level < 0) on_error(cinfo);
 }
 
+/// A progressive JPEG can hold thousands of scans, each a pass over the whole
+/// image: past this many it is refused (TurboJPEG's TJFLAG_LIMITSCANS limit).
+enum { MAX_SCANS = 500 };
+
+static void on_progress(j_common_ptr cinfo) {
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) {
+        error_mgr *e = (error_mgr *)cinfo->err;
+        snprintf(e->text, sizeof e->text, "the file has more than %d scans", MAX_SCANS);
+        longjmp(e->jump, 1);
+    }
+}
+
+static struct jpeg_progress_mgr progress = {on_progress, 0, 0, 0, 0};
+
 static void init_errors(error_mgr *e) {
     jpeg_std_error(&e->base);
     e->base.error_exit = on_error;
@@ -67,6 +81,7 @@ int cjpeg_probe(const uint8_t *data, size_t size, cjpeg_info *info, char *messag
 struct cjpeg_decoder {
     struct jpeg_decompress_struct d;
     error_mgr e;
+    struct jpeg_progress_mgr progress;
     uint32_t row_bytes;
 };
 
@@ -86,6 +101,8 @@ cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *
         return NULL;
     }
     jpeg_create_decompress(&decoder->d);
+    decoder->progress = progress;
+    decoder->d.progress = &decoder->progress;
     jpeg_mem_src(&decoder->d, data, (unsigned long)size);
     jpeg_read_header(&decoder->d, TRUE);
     fill_info(&decoder->d, info);

@@ -55,6 +55,12 @@ static png_structp create_reader(reader *r) {
 /// Sets up reading and the transformations to 8-bit gray, GA, RGB or RGBA.
 static void read_header(png_structp png, png_infop info) {
     png_set_read_fn(png, png_get_error_ptr(png), on_read);
+    // Text is never used: skip it unread (a zTXt chunk can inflate to gigabytes).
+    static const png_byte text[] = {'t', 'E', 'X', 't', 0, 'z', 'T', 'X', 't', 0, 'i', 'T', 'X', 't', 0};
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, text, 3);
+    // At most 128 ancillary chunks kept, none over 8 MB.
+    png_set_chunk_cache_max(png, 128);
+    png_set_chunk_malloc_max(png, 8 << 20);
     png_read_info(png, info);
     png_set_expand(png);
     png_set_scale_16(png);

@@ -1,8 +1,9 @@
 extension Codec {
     /// Whether the file ends as a whole file of its format does: PNG with its
-    /// IEND chunk, JPEG with an end-of-image marker near its end. A cheap check
-    /// (no decoding) that catches truncated uploads before they are accepted;
-    /// damage inside the data is found when the image is decoded.
+    /// IEND chunk, JPEG with an end-of-image marker near its end; and a JPEG
+    /// has at most 500 scans. A cheap check (no decoding) that catches
+    /// truncated and hostile uploads before they are accepted; damage inside
+    /// the data is found when the image is decoded.
     public static func checkComplete(_ bytes: [UInt8], format: ImageFormat) throws(CodecError) {
         switch format {
         case .png:
@@ -17,6 +18,16 @@ extension Codec {
             }
             guard found else {
                 throw CodecError(.corrupt, "truncated JPEG: the file has no end-of-image marker")
+            }
+            // Entropy-coded data never holds FF DA (every FF in it is followed by 00 or
+            // a restart marker): each one is a start of scan.
+            let scans = bytes.withUnsafeBufferPointer { b in
+                var n = 0
+                for i in 0..<max(0, b.count - 1) where b[i] == 0xFF && b[i + 1] == 0xDA { n += 1 }
+                return n
+            }
+            if scans > JPEGCodec.maxScans {
+                throw CodecError(.unsupported, "refused JPEG: the file has \(scans) scans, more than \(JPEGCodec.maxScans)")
             }
         }
     }

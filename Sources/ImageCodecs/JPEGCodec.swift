@@ -14,7 +14,12 @@ enum JPEGCodec {
         return text.isEmpty ? "unknown libjpeg error" : text
     }
 
+    /// Most scans a progressive JPEG may have (each is a pass over the whole
+    /// image); the C layer enforces the same figure while decoding.
+    static let maxScans = 500
+
     static func failure(_ text: String) -> CodecError {
+        if text.contains("scans") { return CodecError(.unsupported, "refused JPEG: \(text)") }
         if text.contains("precision") || text.contains("Unsupported") || text.contains("CMYK") {
             return CodecError(.unsupported, "unsupported JPEG: \(text)")
         }

@@ -3,6 +3,21 @@ import ImageCodecs
 import ImageCore
 import TileStore
 
+/// The limits a submission is checked against, from the header and the
+/// pipeline alone. They travel with the job (its `max_pixels` field), so the
+/// workers apply the same ones.
+public struct JobLimits: Sendable {
+    /// Largest image: the input and every stage's output.
+    public var maxPixels = 100_000_000
+    /// Largest estimated work of a job, in seconds of one core (``Cost``).
+    public var maxCost = 300.0
+    /// Images up to this many pixels (input and every stage) run whole on one
+    /// rank unless a tiling is given: distributing them costs more than it gains.
+    public var wholeMaxPixels = 4_000_000
+
+    public init() {}
+}
+
 /// An upload checked from its header and laid out as a job, ready to be
 /// submitted to Redis. Nothing is decoded: the format comes from the magic
 /// bytes, the size from the header, and the tiles are descriptors only (the
@@ -14,17 +29,19 @@ public struct JobSubmission: Sendable {
     public let tiles: [StageTile]
     public let source: [UInt8]
     public let format: ImageFormat
+    public let info: ImageInfo
+    /// Estimated seconds of one core the job takes (``Cost``).
+    public let cost: Double
     /// Seconds spent checking and laying out.
     public let preparationSeconds: Double
 
-    /// Images up to this many pixels (input and every stage) run whole on one
-    /// rank unless a tile size is given: distributing them costs more than it
-    /// gains. Larger ones are cut into full-width strips (``Plan/strips``).
-    public static let defaultWholeMaxPixels = 4_000_000
+    public static let defaultWholeMaxPixels = JobLimits().wholeMaxPixels
 
-    /// Why a submission was refused: the pipeline or the image.
+    /// Why a submission was refused.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
-        public enum Code: String, Sendable { case badPipeline = "bad_pipeline", badImage = "bad_image" }
+        public enum Code: String, Sendable {
+            case badPipeline = "bad_pipeline", badImage = "bad_image", tooCostly = "too_costly"
+        }
         public let code: Code
         /// The codec's reason when the image is at fault.
         public let codec: CodecError?
@@ -34,12 +51,11 @@ public struct JobSubmission: Sendable {
     /// - Parameters:
     ///   - bytes: the encoded image, as uploaded.
     ///   - ops: pipeline text.
-    ///   - tiling: how to cut the image; nil runs images up to `wholeMaxPixels`
+    ///   - tiling: how to cut the image (tiles grow when their halo would be
+    ///     too large for them); nil runs images up to `limits.wholeMaxPixels`
     ///     whole and cuts larger ones into strips (``Plan/strips``).
-    ///   - maxPixels: limit checked from the header and on every intermediate size.
-    public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, maxPixels: Int = 100_000_000,
-                wholeMaxPixels: Int = defaultWholeMaxPixels, id: String = TileStore.newJobID(),
-                extra: [String: String] = [:]) throws(Refusal) {
+    public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
+                id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
         let pipeline: Pipeline
         do { pipeline = try Pipeline(parsing: ops) } catch {
@@ -48,19 +64,25 @@ public struct JobSubmission: Sendable {
         let info: ImageInfo
         do {
             info = try Codec.probe(bytes)
-            try DecodeLimits(maxPixels: maxPixels).check(info)
+            try DecodeLimits(maxPixels: limits.maxPixels).check(info)
             try Codec.checkComplete(bytes, format: info.format)
         } catch {
             throw Refusal(code: .badImage, codec: error, description: error.message)
         }
         let shape = Shape(width: info.width, height: info.height, channels: info.channels)
         let plan: Plan
-        do { plan = try Plan(pipeline, input: shape, maxPixels: maxPixels) } catch {
+        do { plan = try Plan(pipeline, input: shape, maxPixels: limits.maxPixels) } catch {
             throw Refusal(code: .badPipeline, codec: nil, description: error.description)
         }
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
         let side = plan.stages.map { max($0.output.width, $0.output.height) }.max()!
-        let tiling = requested ?? (largest.pixelCount <= wholeMaxPixels ? .squares(max(side, 16)) : plan.strips)
+        let tiling = plan.boundingHalo(requested ?? (largest.pixelCount <= limits.wholeMaxPixels ? .squares(max(side, 16)) : plan.strips))
+        let estimate = Cost.estimate(plan, tiling: tiling, sourceIsPNG: info.format == .png, outputIsPNG: info.format == .png)
+        if estimate.seconds > limits.maxCost {
+            throw Refusal(code: .tooCostly, codec: nil, description: String(
+                format: "the job would take about %.0f seconds of one core (%@ alone about %.0f on %dx%d), over the limit of %.0f",
+                estimate.seconds, estimate.costliest, estimate.costliestSeconds, largest.width, largest.height, limits.maxCost))
+        }
         let whole = plan.stages.allSatisfy { tiling.grid(width: $0.output.width, height: $0.output.height).count == 1 }
         self.id = id
         tiles = plan.stages[0].tiles(tiling)
@@ -70,9 +92,12 @@ public struct JobSubmission: Sendable {
             "output_width": String(plan.output.width), "output_height": String(plan.output.height),
             "output_channels": String(plan.output.channels), "stages": String(plan.stages.count),
             "source_bytes": String(bytes.count), "whole": whole ? "1" : "0",
+            "max_pixels": String(limits.maxPixels), "cost_s": String(format: "%.2f", estimate.seconds),
         ].merging(extra) { $1 }
         source = bytes
         format = info.format
+        self.info = info
+        cost = estimate.seconds
         preparationSeconds = Date().timeIntervalSince(started)
     }
 

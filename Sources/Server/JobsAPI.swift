@@ -45,7 +45,7 @@ struct JobsAPI: Sendable {
 
     func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let parts: [UploadPart]
-        do { parts = try await UploadReader.read(request, limit: config.maxUploadBytes) } catch let error as APIError {
+        do { parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles) } catch let error as APIError {
             metrics.refusedUpload(error.code)
             throw error
         }
@@ -69,14 +69,21 @@ struct JobsAPI: Sendable {
                 }
                 tile = t
             }
-            let maxPixels = config.maxPixels, tiling = tile, whole = config.wholeMaxPixels
-            // Every file is checked, decoded and cut before any is accepted: all or nothing.
+            let limits = config.limits, tiling = tile, maxRequestPixels = config.maxRequestPixels
+            // Every file is checked (from its header) before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
-                try files.enumerated().map { index, file in
-                    do { return try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, maxPixels: maxPixels,
-                                                  wholeMaxPixels: whole) } catch {
+                var pixels = 0
+                return try files.enumerated().map { index, file in
+                    let job: JobSubmission
+                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits) } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
+                    pixels += job.info.width * job.info.height
+                    if pixels > maxRequestPixels {
+                        throw APIError(.contentTooLarge, "too_many_pixels",
+                                       "the files of this request hold more than \(maxRequestPixels / 1_000_000) megapixels together (at file \(index + 1)); send them in several requests")
+                    }
+                    return job
                 }
             }
             var jobs: [[String: String]] = []
@@ -109,7 +116,9 @@ struct JobsAPI: Sendable {
         let label = count > 1 ? "file \(index + 1)\(name.isEmpty ? "" : " (\(String(String.UnicodeScalarView(name.prefix(80)))))"): " : ""
         switch error.code {
         case .badPipeline:
-            return APIError(.badRequest, "bad_pipeline", error.description)
+            return APIError(.badRequest, "bad_pipeline", label + error.description)
+        case .tooCostly:
+            return APIError(.unprocessableContent, "too_costly", label + error.description)
         case .badImage:
             switch error.codec?.code {
             case .tooLarge?: return APIError(.contentTooLarge, "too_many_pixels", label + error.description)

@@ -15,12 +15,15 @@ public struct ServerConfiguration: Sendable {
     public var processed = URL(fileURLWithPath: "processed_imgs")
     /// Largest request body; refused with 413 while it is being read.
     public var maxUploadBytes = 50 * 1024 * 1024
-    /// Largest image, checked from its header before decoding.
-    public var maxPixels = 100_000_000
-    /// Tile size for new jobs; nil picks one (see ``wholeMaxPixels``).
+    /// Pixels (input and every stage), estimated work and what runs whole,
+    /// checked from each file's header before anything is stored.
+    public var limits = JobLimits()
+    /// Most files in one request.
+    public var maxFiles = 32
+    /// Most pixels of all the files of one request together.
+    public var maxRequestPixels = 400_000_000
+    /// Tile size for new jobs; nil picks one (see ``JobLimits/wholeMaxPixels``).
     public var tileSize: Int?
-    /// Images up to this many pixels run whole on one rank unless a tile size is given.
-    public var wholeMaxPixels = JobSubmission.defaultWholeMaxPixels
     /// When set, /api requests must carry `Authorization: Bearer TOKEN`.
     public var authToken: String?
     /// Threads with a Redis connection each, for blocking Redis calls.

@@ -18,15 +18,20 @@ enum UploadReader {
         APIError(.contentTooLarge, "too_large", "the upload is larger than \(limit / 1024 / 1024) MiB")
     }
 
+    static func tooManyFiles(_ most: Int) -> APIError {
+        APIError(.contentTooLarge, "too_many_files", "a request holds at most \(most) files; send the others in another request")
+    }
+
     /// The parts of a multipart/form-data body, or one part named "file" for a raw body.
-    static func read(_ request: Request, limit: Int) async throws -> [UploadPart] {
+    /// - Parameter maxFiles: most file parts; reading stops at the one past it.
+    static func read(_ request: Request, limit: Int, maxFiles: Int = .max) async throws -> [UploadPart] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge(limit) }
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = parameter("boundary", in: contentType) else {
                 throw APIError(.badRequest, "bad_request", "multipart/form-data without a boundary")
             }
-            return try await multipart(request.body, boundary: boundary, limit: limit)
+            return try await multipart(request.body, boundary: boundary, limit: limit, maxFiles: maxFiles)
         }
         var total = 0
         var data: [UInt8] = []
@@ -40,7 +45,7 @@ enum UploadReader {
         return [UploadPart(name: "file", filename: nil, contentType: contentType, data: data)]
     }
 
-    static func multipart(_ body: RequestBody, boundary: String, limit: Int) async throws -> [UploadPart] {
+    static func multipart(_ body: RequestBody, boundary: String, limit: Int, maxFiles: Int) async throws -> [UploadPart] {
         /// Parser state, used from this task only.
         final class Collector {
             var parts: [UploadPart] = []
@@ -70,6 +75,7 @@ enum UploadReader {
                 total += buffer.readableBytes
                 if total > limit { throw tooLarge(limit) }
                 try parser.execute(buffer)
+                if collector.parts.count(where: { $0.filename != nil || $0.name == "file" }) > maxFiles { throw tooManyFiles(maxFiles) }
             }
         } catch let error as APIError {
             throw error

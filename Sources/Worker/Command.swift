@@ -37,6 +37,8 @@ struct JobHeader: Codable {
     var shape: [Int]
     var format: String
     var tile: String
+    /// The pixel limit the job was submitted under (the server's --max-megapixels).
+    var maxPixels = 100_000_000
 
     /// Nil when the record lacks what a job needs.
     init?(_ job: JobRecord) {
@@ -46,12 +48,13 @@ struct JobHeader: Codable {
         shape = [input.width, input.height, input.channels]
         format = job.fields["format"] ?? "png"
         tile = tiling.description
+        maxPixels = job.int("max_pixels") ?? maxPixels
     }
 
     var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }
     var tiling: Tiling { Tiling(tile) ?? .squares(256) }
 
-    func plan(maxPixels: Int) throws -> Plan {
+    func plan() throws -> Plan {
         try Plan(try Pipeline(parsing: ops), input: input, maxPixels: maxPixels)
     }
 }

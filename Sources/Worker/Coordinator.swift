@@ -76,7 +76,7 @@ struct Coordinator {
                 announce(record)
                 continue
             }
-            guard let header = JobHeader(record), let plan = try? header.plan(maxPixels: .max) else {
+            guard let header = JobHeader(record), let plan = try? header.plan() else {
                 try retrying { try store.fail(id: record.id, reason: "the job's pipeline or sizes cannot be read", world: rank.world) }
                 try settle(entry)
                 continue

@@ -39,7 +39,7 @@ struct TiledJob {
     private var cluster: ClusterLink { rank.cluster }
 
     func run(root: Root?) throws {
-        let plan = try header.plan(maxPixels: .max)
+        let plan = try header.plan()
         var t = Timings()
         if rank.index == rank.world - 1 { rank.crashIfPoisoned(header) }
         rank.heartbeat.setJob(header.id)
@@ -51,7 +51,7 @@ struct TiledJob {
         var failure: String?
         var tables: ClaheTables?
         if startStage == 0 {
-            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: .max)) } catch { failure = "\(error)" }
+            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: header.maxPixels)) } catch { failure = "\(error)" }
         } else {
             let shape = plan.stages[startStage].input
             input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: bytes))

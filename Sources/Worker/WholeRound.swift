@@ -84,9 +84,9 @@ struct WholeRound {
         if let source {
             lap("source")
             do {
-                let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: .max)).image
+                let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: header.maxPixels)).image
                 lap("decode")
-                let output = Runner.reference(image, plan: try header.plan(maxPixels: .max))
+                let output = Runner.reference(image, plan: try header.plan())
                 lap("process")
                 result = try Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png, quality: rank.config.jpegQuality)
                 lap("encode")

@@ -34,8 +34,17 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Largest upload in MiB, refused while it is read.")
     var maxUploadMib = 50
 
-    @Option(help: "Largest image in megapixels, checked from its header.")
+    @Option(help: "Largest image in megapixels (input and every stage), checked from its header.")
     var maxMegapixels = 100
+
+    @Option(help: "Largest estimated work of one job, in seconds of one core; costlier pipelines are refused (too_costly).")
+    var maxJobCost = JobLimits().maxCost
+
+    @Option(help: "Most files in one request.")
+    var maxFiles = 32
+
+    @Option(help: "Most megapixels of all the files of one request together.")
+    var maxRequestMegapixels = 400
 
     @Option(help: "Tile size for new jobs (default: images up to --whole-max-megapixels run whole on one rank, larger ones in 256-pixel tiles).")
     var tile: Int?
@@ -60,9 +69,12 @@ struct ServerCommand: AsyncParsableCommand {
         } catch { throw ValidationError("\(error)") }
         config.authToken = authToken ?? env["IMGPROC_AUTH_TOKEN"]
         config.maxUploadBytes = maxUploadMib * 1024 * 1024
-        config.maxPixels = maxMegapixels * 1_000_000
+        config.limits.maxPixels = maxMegapixels * 1_000_000
+        config.limits.maxCost = maxJobCost
+        config.limits.wholeMaxPixels = Int(wholeMaxMegapixels * 1_000_000)
+        config.maxFiles = maxFiles
+        config.maxRequestPixels = maxRequestMegapixels * 1_000_000
         config.tileSize = tile
-        config.wholeMaxPixels = Int(wholeMaxMegapixels * 1_000_000)
         config.uploads = URL(fileURLWithPath: uploads)
         config.processed = URL(fileURLWithPath: processed)
         var logger = Logger(label: "imgproc.server")

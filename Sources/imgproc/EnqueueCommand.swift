@@ -24,8 +24,11 @@ struct EnqueueCommand: ParsableCommand {
     @Option(help: "N for NxN tiles or strips:N for full-width strips of N rows (16...4096); default: images up to 4 megapixels run whole on one rank, larger ones in strips.")
     var tile: String?
 
-    @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
+    @Option(help: "Refuse images larger than this many megapixels (input and every stage, from the header).")
     var maxMegapixels: Int = 100
+
+    @Option(help: "Refuse jobs whose estimated work is over this many seconds of one core.")
+    var maxJobCost: Double = JobLimits().maxCost
 
     @OptionGroup var redis: RedisOptions
 
@@ -36,8 +39,10 @@ struct EnqueueCommand: ParsableCommand {
     func run() throws {
         let bytes = try readFile(input)
         let job: JobSubmission
-        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling),
-                                          maxPixels: maxMegapixels * 1_000_000) } catch {
+        var limits = JobLimits()
+        limits.maxPixels = maxMegapixels * 1_000_000
+        limits.maxCost = maxJobCost
+        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits) } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

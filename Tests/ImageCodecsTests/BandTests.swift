@@ -102,3 +102,83 @@ struct BandTests {
         #expect(error?.message.contains("truncated") == true, "\(error?.message ?? "")")
     }
 }
+
+/// Files built to cost far more than their size: each is refused or decoded
+/// cheaply, and each check can fail.
+@Suite("Decoder limits")
+struct DecoderLimitTests {
+    /// A legal progressive JPEG of one 8x8 gray block, every coefficient sent
+    /// bit by bit: 14 scans for DC and 14 for each AC band used. All
+    /// coefficients are 0, so the image is flat 128.
+    static func progressiveJPEG(acBands: Int) -> [UInt8] {
+        var b: [UInt8] = [0xFF, 0xD8]
+        b += [0xFF, 0xDB, 0, 67, 0] + [UInt8](repeating: 1, count: 64)                       // DQT: table 0, all 1
+        b += [0xFF, 0xC2, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0]                               // SOF2: 8x8, 1 component
+        for table in [0x00, 0x10] as [UInt8] {                                               // DHT: one code '0' -> symbol 0
+            b += [0xFF, 0xC4, 0, 20, table, 1] + [UInt8](repeating: 0, count: 15) + [0]
+        }
+        func scan(_ ss: UInt8, _ se: UInt8, _ ah: UInt8, _ al: UInt8) {
+            b += [0xFF, 0xDA, 0, 8, 1, 1, 0x00, ss, se, ah << 4 | al, 0x7F]                   // one bit '0', padded with 1s
+        }
+        scan(0, 0, 0, 13)
+        for al in stride(from: 12, through: 0, by: -1) { scan(0, 0, UInt8(al + 1), UInt8(al)) }
+        for band in 1...acBands {
+            scan(UInt8(band), UInt8(band), 0, 13)
+            for al in stride(from: 12, through: 0, by: -1) { scan(UInt8(band), UInt8(band), UInt8(al + 1), UInt8(al)) }
+        }
+        return b + [0xFF, 0xD9]
+    }
+
+    @Test func aJPEGWithMoreThan500ScansIsRefused() throws {
+        let few = Self.progressiveJPEG(acBands: 20)      // 14 + 20 * 14 = 294 scans
+        let image = try Codec.decode(few).image
+        #expect(image.shape == Shape(width: 8, height: 8, channels: 1) && image.pixels.allSatisfy { $0 == 128 })
+        try Codec.checkComplete(few, format: .jpeg)
+        let many = Self.progressiveJPEG(acBands: 63)     // 14 + 63 * 14 = 896 scans
+        let error = #expect(throws: CodecError.self) { try Codec.decode(many) }
+        #expect(error?.code == .unsupported && error?.message.contains("more than 500 scans") == true, "\(error?.message ?? "")")
+        let refused = #expect(throws: CodecError.self) { try Codec.checkComplete(many, format: .jpeg) }
+        #expect(refused?.message.contains("896 scans") == true, "\(refused?.message ?? "")")
+    }
+
+    /// PNG chunks of the given type and data, each with its CRC.
+    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+        let body = Array(type.utf8) + data
+        let n = data.count
+        return [UInt8(n >> 24 & 255), UInt8(n >> 16 & 255), UInt8(n >> 8 & 255), UInt8(n & 255)] + body
+            + withUnsafeBytes(of: CodecTests.crc32(body).bigEndian) { Array($0) }
+    }
+
+    /// 1000 compressed text chunks of 8 KB, each inflating to 8 MB: libpng's
+    /// own limits would still inflate every one (8 GB, tens of seconds of
+    /// CPU); text is skipped unread, so decoding costs next to nothing.
+    @Test func compressedTextIsSkippedUnread() throws {
+        let png = try Codec.encode(Image(width: 2, height: 2, channels: 1, value: 9), as: .png)
+        let bomb = Self.chunk("zTXt", Array("Bomb\0".utf8) + [0] + (try deflate([UInt8](repeating: 0, count: 8 << 20))))
+        var file = Array(png[0..<33])
+        for _ in 0..<1000 { file += bomb }
+        file += png[33...]
+        func cpu() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        }
+        // CPU time of this process, so other tests running meanwhile do not count.
+        let start = cpu()
+        let image = try Codec.decode(file).image
+        let spent = cpu() - start
+        #expect(image.pixels == [9, 9, 9, 9])
+        #expect(spent < 1, "decoding took \(spent) s of CPU")
+    }
+
+    /// zlib's deflate through the system's python3 (tests only).
+    func deflate(_ bytes: [UInt8]) throws -> [UInt8] {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.path("in")))
+        let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c",
+            "import zlib,sys; open(sys.argv[2],'wb').write(zlib.compress(open(sys.argv[1],'rb').read(), 9))", dir.path("in"), dir.path("out")])
+        guard r.status == 0 else { throw CodecError(.corrupt, "python3 zlib: \(r.stderr)") }
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.path("out"))))
+    }
+}

@@ -13,7 +13,8 @@ import TileStore
 import Testing
 
 /// A server application on the shared Redis (in its own database) and RabbitMQ.
-func makeApp(token: String? = nil, maxUpload: Int = 50 * 1024 * 1024, db: Int = 30) throws -> (some ApplicationProtocol, TemporaryDirectory, TileStore) {
+func makeApp(token: String? = nil, maxUpload: Int = 50 * 1024 * 1024, db: Int = 30,
+             configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> (some ApplicationProtocol, TemporaryDirectory, TileStore) {
     let dir = try TemporaryDirectory()
     var config = ServerConfiguration()
     var redis = try RedisURL(sharedRedisURL)
@@ -25,6 +26,7 @@ func makeApp(token: String? = nil, maxUpload: Int = 50 * 1024 * 1024, db: Int = 
     config.authToken = token
     config.maxUploadBytes = maxUpload
     config.redisConnections = 2
+    configure(&config)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     return (try buildApplication(config, logger: logger), dir, try TileStore(url: redis))
@@ -258,3 +260,75 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
     return ~c
 }
 
+
+@Suite("Limits at submission", .enabled(if: sharedAMQPURL != nil, "AMQP_URL is not set (make test starts RabbitMQ)"))
+struct SubmissionLimitTests {
+    /// Nothing of a refused request is kept: no key in Redis, no file on disk.
+    func expectNothingStored(_ store: TileStore, _ dir: TemporaryDirectory) throws {
+        #expect(try store.connection.command(["DBSIZE"]).int == 0)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.path("uploads"))) ?? []).isEmpty)
+    }
+
+    @Test func aJobCostingTooMuchIsRefusedNamingTheOperation() async throws {
+        let (app, dir, store) = try makeApp(db: 32) { $0.limits.maxCost = 3 }
+        defer { dir.remove() }
+        try store.connection.command(["FLUSHDB"])
+        let flat = try Codec.encode(Image(width: 2000, height: 2000, channels: 1, value: 50), as: .png)
+        try await app.test(.router) { client in
+            let (status, body) = try await RouterTests().post(client, ByteBuffer(bytes: flat), type: "image/png", query: "?ops=invert,median:64")
+            #expect(status == .unprocessableContent && body["error"] as? String == "too_costly", "\(body)")
+            #expect((body["message"] as? String ?? "").contains("median:64"), "\(body)")
+        }
+        try expectNothingStored(store, dir)
+        try await app.test(.router) { client in
+            let (status, _) = try await RouterTests().post(client, ByteBuffer(bytes: flat), type: "image/png", query: "?ops=invert")
+            #expect(status == .accepted)
+        }
+        let id = try #require(try store.recentJobs().first)
+        #expect(try store.job(id)?.fields["max_pixels"] == "100000000", "the limits travel with the job")
+    }
+
+    /// 200 files in one request: refused at the 33rd, without reading the rest.
+    @Test func tooManyFilesAreRefused() async throws {
+        let (app, dir, store) = try makeApp(db: 33)
+        defer { dir.remove() }
+        try store.connection.command(["FLUSHDB"])
+        let one = try png(8, 8)
+        let (body, type) = multipart(ops: "invert", files: (0..<200).map { ("f\($0).png", one) })
+        try await app.test(.router) { client in
+            let (status, json) = try await RouterTests().post(client, body, type: type)
+            #expect(status == .contentTooLarge && json["error"] as? String == "too_many_files", "\(json)")
+        }
+        try expectNothingStored(store, dir)
+    }
+
+    @Test func theFilesOfARequestHaveAPixelLimitTogether() async throws {
+        let (app, dir, store) = try makeApp(db: 34) { $0.maxRequestPixels = 3000 }
+        defer { dir.remove() }
+        try store.connection.command(["FLUSHDB"])
+        let (body, type) = multipart(ops: "invert", files: (0..<3).map { ("f\($0).png", try! png(40, 30)) })
+        try await app.test(.router) { client in
+            let (status, json) = try await RouterTests().post(client, body, type: type)
+            #expect(status == .contentTooLarge && json["error"] as? String == "too_many_pixels", "\(json)")
+            #expect((json["message"] as? String ?? "").contains("at file 3"), "\(json)")
+        }
+        try expectNothingStored(store, dir)
+    }
+
+    /// A 600-pixel halo around 16-pixel tiles: the tiles grow until each reads
+    /// at most 4 times what it makes, instead of every pixel hundreds of times.
+    @Test func tilesGrowWhenTheirHaloWouldDwarfThem() async throws {
+        let (app, dir, store) = try makeApp(db: 35)
+        defer { dir.remove() }
+        try store.connection.command(["FLUSHDB"])
+        let image = try Codec.encode(Image(width: 1000, height: 1000, channels: 1, value: 7), as: .png)
+        try await app.test(.router) { client in
+            let (status, _) = try await RouterTests().post(client, ByteBuffer(bytes: image), type: "image/png", query: "?ops=blur:100&tile=16")
+            #expect(status == .accepted)
+        }
+        let id = try #require(try store.recentJobs().first)
+        let job = try #require(try store.job(id))
+        #expect(job.tiling == .squares(1000) || job.tiling == .squares(512), "\(job.fields["tile_size"] ?? "")")
+        #expect(job.tilesTotal <= 4)
+    }
+}
