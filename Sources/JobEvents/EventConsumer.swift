@@ -21,7 +21,6 @@ public final class EventConsumer: @unchecked Sendable {
                     let connection = try AMQPConnection(url: url)
                     try connection.consume(queue)
                     if warned { logger.info("consuming \(queue) again") }
-                    delay = 0.1
                     warned = false
                     while !isStopped {
                         guard let delivery = try connection.next(timeout: 0.5) else { continue }
@@ -29,9 +28,13 @@ public final class EventConsumer: @unchecked Sendable {
                             do { try handler(event) } catch {
                                 logger.warning("handling \(delivery.routingKey) failed, it will come again: \(error)")
                                 connection.close()
+                                // Not at once: a failure that lasts (a full disk) must not spin.
+                                Thread.sleep(forTimeInterval: delay)
+                                delay = min(delay * 2, 5)
                                 break
                             }
                         }
+                        delay = 0.1
                         try connection.ack(delivery.tag)
                     }
                 } catch {

@@ -1,11 +1,14 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JobEvents
 import Logging
+import NIOCore
 import TileStore
 
 /// Builds the imgproc HTTP application: routes, pages, the result keeper
-/// (job.done consumer and reconciliation) and the job.created publisher.
+/// (job.done consumer and reconciliation), the retention sweeper and the
+/// job.created publisher.
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     try FileManager.default.createDirectory(at: config.uploads, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(at: config.processed, withIntermediateDirectories: true)
@@ -13,47 +16,40 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let metrics = Metrics()
     let keeper = ResultKeeper(directory: config.processed, metrics: metrics, logger: logger)
     let events = EventPublisher(url: config.amqp, logger: logger)
-    let watch = JobWatch(url: config.redis, logger: logger)
+    let watch = JobWatch(url: config.redis, tick: config.eventTick, logger: logger)
+    let health = HealthCheck(redis: config.redis, amqp: config.amqp)
     startKeeping(config, keeper: keeper, watch: watch, logger: logger)
+    if config.retention > 0 { Sweeper(config, logger: logger).start() }
 
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: SecurityHeaders())
     let api = router.group("api")
+    api.add(middleware: OriginGuard(allowed: config.corsOrigins))
     if let token = config.authToken, !token.isEmpty { api.add(middleware: BearerAuth(token: token)) }
     JobsAPI(config: config, pool: pool, events: events, keeper: keeper, watch: watch, metrics: metrics, logger: logger)
         .register(on: api)
 
-    router.get("/") { _, _ in Respond.text(Pages.home, contentType: "text/html; charset=utf-8") }
-    router.get("jobs/:id") { _, context in
-        Respond.text(Pages.job(try JobsAPI.id(context)), contentType: "text/html; charset=utf-8")
-    }
+    router.get("/") { _, _ in Respond.page(Pages.home) }
+    router.get("jobs/:id") { _, context in Respond.page(Pages.job(try JobsAPI.id(context))) }
     router.get("static/style.css") { _, _ in Respond.text(Pages.style, contentType: "text/css; charset=utf-8") }
     router.get("static/app.js") { _, _ in Respond.text(Pages.script, contentType: "text/javascript; charset=utf-8") }
     router.get("openapi.yaml") { _, _ in Respond.text(OpenAPI.yaml, contentType: "application/yaml; charset=utf-8") }
-    router.get("metrics") { _, _ in
-        let statuses = (try? await pool.run { store -> [String: Int] in
-            var counts: [String: Int] = [:]
-            for id in try store.recentJobs(limit: 1000) {
-                if let status = try store.connection.command(["HGET", .text(JobKeys(id).job), "status"]).text {
-                    counts[status, default: 0] += 1
-                }
-            }
-            return counts
-        }) ?? [:]
-        return Respond.text(metrics.text(statuses: statuses), contentType: "text/plain; version=0.0.4; charset=utf-8")
+    let metricsRoutes = router.group("metrics")
+    if let token = config.authToken, !token.isEmpty, !config.metricsPublic { metricsRoutes.add(middleware: BearerAuth(token: token)) }
+    metricsRoutes.get { _, _ in
+        let counts = try? await pool.run { try $0.counts() }
+        return Respond.text(metrics.text(counts: counts, streams: watch.count),
+                            contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
     router.get("healthz") { _, _ in
-        let redis: String
-        do { _ = try await pool.run { try $0.connection.command(["PING"]) }; redis = "ok" } catch { redis = "\(error)" }
-        let amqpURL = config.amqp
-        let rabbit: String = (try? await offloaded { () -> String in
-            do { _ = try AMQPConnection(url: amqpURL, timeout: 2); return "ok" } catch { return "\(error)" }
-        }) ?? "unknown"
+        let (redis, rabbit) = health.status
         let healthy = redis == "ok" && rabbit == "ok"
         return Respond.json(object: ["redis": redis, "rabbitmq": rabbit], status: healthy ? .ok : .serviceUnavailable)
     }
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeout)))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "imgproc"),
         logger: logger
     )

@@ -18,6 +18,21 @@ struct JobsAPI: Sendable {
     let watch: JobWatch
     let metrics: Metrics
     let logger: Logger
+    let uploads: Gate
+    let streams: Gate
+
+    init(config: ServerConfiguration, pool: StorePool, events: EventPublisher, keeper: ResultKeeper, watch: JobWatch,
+         metrics: Metrics, logger: Logger) {
+        self.config = config
+        self.pool = pool
+        self.events = events
+        self.keeper = keeper
+        self.watch = watch
+        self.metrics = metrics
+        self.logger = logger
+        uploads = Gate(limit: config.maxUploads)
+        streams = Gate(limit: config.maxEventStreams)
+    }
 
     func register(on api: RouterGroup<BasicRequestContext>) {
         api.post("jobs") { request, context in try await self.create(request, context) }
@@ -27,6 +42,13 @@ struct JobsAPI: Sendable {
         api.get("jobs/:id/result") { _, context in try await self.result(try Self.id(context)) }
         api.get("jobs/:id/source") { _, context in try await self.source(try Self.id(context)) }
         // Anything else under /api is a JSON 404 too.
+        // Preflights reach the origin guard, which answers them (one route per path: the
+        // router matches the path before the method).
+        for path in ["jobs", "jobs/:id", "jobs/:id/events", "jobs/:id/result", "jobs/:id/source", "**"] {
+            api.on(RouterPath(path), method: .options) { request, _ -> Response in
+                throw APIError(.notFound, "not_found", "no API at \(request.uri.path)")
+            }
+        }
         for method in [HTTPRequest.Method.get, .post, .put, .delete] {
             api.on("**", method: method) { request, _ -> Response in
                 throw APIError(.notFound, "not_found", "no API at \(request.uri.path)")
@@ -44,11 +66,39 @@ struct JobsAPI: Sendable {
     // MARK: Uploads
 
     func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let parts: [UploadPart]
-        do { parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles) } catch let error as APIError {
+        do {
+            guard uploads.enter() else {
+                throw APIError.busy("\(config.maxUploads) uploads are being read already", retryAfter: 1)
+            }
+            defer { uploads.leave() }
+            try await admit(request)
+            let parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles,
+                                                    deadline: .now + .seconds(config.uploadTimeout))
+            return try await create(request, parts: parts)
+        } catch let error as APIError {
             metrics.refusedUpload(error.code)
             throw error
         }
+    }
+
+    /// Refuses before reading: a full queue (429) or a nearly full disk (507).
+    func admit(_ request: Request) async throws {
+        let queued = try await pool.run { try $0.queuedJobs() }
+        if queued >= config.maxQueued {
+            throw APIError.busy("\(queued) jobs are waiting or running, the most this server takes (--max-queued)", retryAfter: 10)
+        }
+        var disk = statvfs()
+        if statvfs(config.uploads.path, &disk) == 0 {
+            let free = Int(disk.f_bavail) * Int(disk.f_frsize)
+            let incoming = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+            if free - incoming < config.minFreeDisk {
+                throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "insufficient_storage",
+                               "the server's disk is nearly full (\(free / 1_048_576) MiB free); try again later")
+            }
+        }
+    }
+
+    func create(_ request: Request, parts: [UploadPart]) async throws -> Response {
         let query = request.uri.queryParameters
         var fields: [String: String] = [:]
         for part in parts where part.filename == nil && part.name != "file" {
@@ -134,12 +184,13 @@ struct JobsAPI: Sendable {
 
     func view(_ id: String) async throws -> JobView {
         let keeper = self.keeper
-        guard let view = try await pool.run({ store -> JobView? in
-            guard let job = try store.job(id) else { return nil }
+        let (view, expired) = try await pool.run { store -> (JobView?, Bool) in
+            guard let job = try store.job(id) else { return (nil, try store.isExpired(id)) }
             let stored = job.fields["stored"] == "1" || job.status == .done
                 && FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
-            return JobView(job, tileRanks: try store.tileRanks(id, completed: true), stored: stored)
-        }) else { throw APIError.notFound(id) }
+            return (JobView(job, tileRanks: try store.tileRanks(id, completed: true), stored: stored), false)
+        }
+        guard let view else { throw expired ? APIError.expired(id) : APIError.notFound(id) }
         return view
     }
 
@@ -162,13 +213,17 @@ struct JobsAPI: Sendable {
     /// (``JobWatch``), and sends a keep-alive comment on quiet ticks.
     func events(_ id: String) async throws -> Response {
         _ = try await view(id)
+        guard streams.enter() else {
+            throw APIError.busy("\(config.maxEventStreams) event streams are open already; follow the job with GET /api/jobs/ID", retryAfter: 5)
+        }
+        let streams = self.streams
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         let watch = self.watch
         let body = ResponseBody { [self] writer in
             let (wakes, stop) = watch.watch(id)
-            defer { stop() }
+            defer { stop(); streams.leave() }
             var last: [UInt8] = []
             for await _ in wakes {
                 guard let current = try? await view(id) else { break }
@@ -191,14 +246,23 @@ struct JobsAPI: Sendable {
 
     func result(_ id: String) async throws -> Response {
         let keeper = self.keeper
-        let (job, bytes) = try await pool.run { store -> (JobRecord?, [UInt8]?) in
-            guard let job = try store.job(id) else { return (nil, nil) }
-            guard job.status == .done else { return (job, nil) }
+        let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
+            guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
+            guard job.status == .done else { return (job, nil, false) }
             let file = keeper.file(for: id, format: job.fields["format"])
-            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data)) }
-            return (job, try store.result(id))
+            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
+            return (job, try store.result(id), false)
         }
-        guard let job else { throw APIError.notFound(id) }
+        guard let job else {
+            if expired { throw APIError.expired(id) }
+            // Redis lost the job, but a result stored on disk is still the result.
+            for format in ImageFormat.allCases {
+                if let data = FileManager.default.contents(atPath: keeper.file(for: id, format: format.rawValue).path) {
+                    return Respond.image([UInt8](data), contentType: format.mimeType, filename: "imgproc-\(id).\(format.fileExtension)")
+                }
+            }
+            throw APIError.notFound(id)
+        }
         switch job.status {
         case .failed?:
             throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
@@ -219,6 +283,7 @@ struct JobsAPI: Sendable {
                 return Respond.image([UInt8](data), contentType: format.mimeType, filename: "imgproc-\(id)-source.\(format.fileExtension)")
             }
         }
+        if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
         throw APIError.notFound(id)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import TileStore
 
-/// Prometheus text for /metrics: counters kept here, job counts by status read from Redis.
+/// Prometheus text for /metrics: counters kept here, and job counts kept in
+/// Redis as jobs change state (one round trip per scrape, whatever the number of jobs).
 final class Metrics: @unchecked Sendable {
     // @unchecked: every field is guarded by `lock`.
     private let lock = NSLock()
@@ -36,17 +37,27 @@ final class Metrics: @unchecked Sendable {
         }
     }
 
-    /// The exposition text; `statuses` are job counts by status among recent jobs.
-    func text(statuses: [String: Int]) -> String {
+    /// The exposition text; `counts` from Redis (nil when it cannot be reached).
+    func text(counts: TileStore.Counts?, streams: Int) -> String {
         lock.withLock {
             var out = """
-            # HELP imgproc_jobs Jobs among the most recent 1000, by status.
+            # HELP imgproc_up Whether Redis answered this scrape.
+            # TYPE imgproc_up gauge
+            imgproc_up \(counts == nil ? 0 : 1)
+            # HELP imgproc_jobs Jobs waiting and running now.
             # TYPE imgproc_jobs gauge
+            imgproc_jobs{status="queued"} \(counts?.queued ?? 0)
+            imgproc_jobs{status="running"} \(counts?.running ?? 0)
+            # HELP imgproc_jobs_total Jobs submitted, and jobs ended, by status.
+            # TYPE imgproc_jobs_total counter
+            imgproc_jobs_total{status="created"} \(counts?.created ?? 0)
+            imgproc_jobs_total{status="done"} \(counts?.done ?? 0)
+            imgproc_jobs_total{status="failed"} \(counts?.failed ?? 0)
+            # HELP imgproc_event_streams Event streams open on this server.
+            # TYPE imgproc_event_streams gauge
+            imgproc_event_streams \(streams)
 
             """
-            for status in JobStatus.allCases.map(\.rawValue) {
-                out += "imgproc_jobs{status=\"\(status)\"} \(statuses[status] ?? 0)\n"
-            }
             out += """
             # HELP imgproc_uploads_total Jobs accepted by this server.
             # TYPE imgproc_uploads_total counter

@@ -8,8 +8,11 @@ enum Pages {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    static func page(title: String, body: String, script: String) -> String {
-        """
+    /// A page and the nonce its inline script carries (see ``Respond/page(_:)``).
+    static func page(title: String, body: String, script: String) -> (html: String, nonce: String) {
+        var rng = SystemRandomNumberGenerator()
+        let nonce = String(rng.next() as UInt64, radix: 36) + String(rng.next() as UInt64, radix: 36)
+        return ("""
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -19,9 +22,9 @@ enum Pages {
         <header><a href="/" class="brand">imgproc</a> <span class="tag">distributed image processing</span></header>
         <main>\(body)</main>
         <script src="/static/app.js"></script>
-        <script>\(script)</script>
+        <script nonce="\(nonce)">\(script)</script>
         </body></html>
-        """
+        """, nonce)
     }
 
     /// The operations as JSON for the pipeline builder.
@@ -35,7 +38,7 @@ enum Pages {
         return "[" + ops.joined(separator: ",") + "]"
     }
 
-    static var home: String {
+    static var home: (html: String, nonce: String) {
         let rows = OperationInfo.all.map { info in
             "<tr><td><code>\(escape(info.usage))</code></td><td>\(escape(info.summary))</td><td>"
                 + info.parameters.map { "<b>\($0.name)</b>: \(escape($0.help))\($0.defaultValue.map { " (default \($0))" } ?? " (required)")" }
@@ -60,7 +63,7 @@ enum Pages {
             """, script: "imgproc.home(\(catalogJSON));")
     }
 
-    static func job(_ id: String) -> String {
+    static func job(_ id: String) -> (html: String, nonce: String) {
         page(title: "imgproc job \(id)", body: """
             <section class="card">
               <h1>Job <code>\(escape(id))</code></h1>
@@ -214,7 +217,14 @@ enum Pages {
                   g.fillRect((i % j.tiles.columns) * cw, Math.floor(i / j.tiles.columns) * ch, cw - 1, ch - 1);
                   if (rank >= 0) seen.add(rank);
                 });
-                document.getElementById('legend').innerHTML = [...seen].sort().map(r => '<span><i style="background:' + colors[r % colors.length] + '"></i>rank ' + r + '</span>').join('');
+                // Built as nodes: the page's policy allows no inline style attributes.
+                const legend = document.getElementById('legend');
+                legend.replaceChildren(...[...seen].sort().map(r => {
+                  const span = document.createElement('span'), swatch = document.createElement('i');
+                  swatch.style.background = colors[r % colors.length];
+                  span.append(swatch, 'rank ' + r);
+                  return span;
+                }));
               }
               if (j.status === 'done' && !shown) {
                 shown = true;

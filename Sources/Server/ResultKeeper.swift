@@ -27,8 +27,12 @@ final class ResultKeeper: @unchecked Sendable {
     /// - Returns: whether a file was written now.
     @discardableResult
     func keep(_ id: String, store: TileStore) throws -> Bool {
-        guard let job = try store.job(id) else { return false }
-        guard job.status == .done, job.fields["stored"] != "1" else { return false }
+        guard let job = try store.job(id), job.isFinished else { return false }
+        if job.status == .failed {
+            if try store.countFinished(job) { metrics.jobFinished(job) }
+            return false
+        }
+        guard job.fields["stored"] != "1" else { return false }
         let target = file(for: id, format: job.fields["format"])
         if let bytes = try store.result(id) {
             try writeAtomically(bytes, to: target)
@@ -39,6 +43,7 @@ final class ResultKeeper: @unchecked Sendable {
         // Recorded, then the copy in Redis goes: a crash in between only repeats the write.
         try store.connection.command(["HSET", .text(JobKeys(id).job), "stored", "1"])
         try store.connection.command(["DEL", .text(JobKeys(id).result)])
+        try store.countFinished(job)
         metrics.jobFinished(job)
         logger.info("stored result", metadata: ["job": "\(id)", "file": "\(target.lastPathComponent)"])
         return true

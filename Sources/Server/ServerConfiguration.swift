@@ -29,5 +29,30 @@ public struct ServerConfiguration: Sendable {
     /// Threads with a Redis connection each, for blocking Redis calls.
     public var redisConnections = 8
 
+    // Protection: every limit answers with its own JSON error (README, "Limits and protection").
+
+    /// Most jobs waiting or running; past it, uploads get 429 with Retry-After.
+    public var maxQueued = 1000
+    /// Most uploads being read at once; past it, 429.
+    public var maxUploads = 16
+    /// Longest time to read one upload, in seconds (408 past it).
+    public var uploadTimeout = 60.0
+    /// A connection that sends nothing for this many seconds is closed.
+    public var idleTimeout = 15.0
+    /// Most event streams open at once; past it, 429.
+    public var maxEventStreams = 256
+    /// An event stream with nothing new sends a keep-alive this often (seconds),
+    /// which is also how soon it ends after its client has gone.
+    public var eventTick = 5.0
+    /// Finished jobs (files and Redis keys) are deleted this many seconds after
+    /// they end; 0 keeps them.
+    public var retention = 24 * 3600.0
+    /// Uploads are refused (507) when the uploads folder's disk has less free space than this, in bytes.
+    public var minFreeDisk = 512 * 1024 * 1024
+    /// Origins allowed to POST from a browser (`*` for any); none but the server's own by default.
+    public var corsOrigins: [String] = []
+    /// With a token, /metrics needs it too unless this is set.
+    public var metricsPublic = false
+
     public init() {}
 }

@@ -24,14 +24,16 @@ enum UploadReader {
 
     /// The parts of a multipart/form-data body, or one part named "file" for a raw body.
     /// - Parameter maxFiles: most file parts; reading stops at the one past it.
-    static func read(_ request: Request, limit: Int, maxFiles: Int = .max) async throws -> [UploadPart] {
+    /// - Parameter deadline: reading must end by then (408 after it: a client
+    ///   trickling its body must not hold the server).
+    static func read(_ request: Request, limit: Int, maxFiles: Int = .max, deadline: ContinuousClock.Instant = .now + .seconds(3600)) async throws -> [UploadPart] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge(limit) }
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = parameter("boundary", in: contentType) else {
                 throw APIError(.badRequest, "bad_request", "multipart/form-data without a boundary")
             }
-            return try await multipart(request.body, boundary: boundary, limit: limit, maxFiles: maxFiles)
+            return try await multipart(request.body, boundary: boundary, limit: limit, maxFiles: maxFiles, deadline: deadline)
         }
         var total = 0
         var data: [UInt8] = []
@@ -40,12 +42,16 @@ enum UploadReader {
         for try await buffer in request.body {
             total += buffer.readableBytes
             if total > limit { throw tooLarge(limit) }
+            if ContinuousClock.now > deadline { throw tooSlow }
             data.append(contentsOf: buffer.readableBytesView)
         }
         return [UploadPart(name: "file", filename: nil, contentType: contentType, data: data)]
     }
 
-    static func multipart(_ body: RequestBody, boundary: String, limit: Int, maxFiles: Int) async throws -> [UploadPart] {
+    static let tooSlow = APIError(.requestTimeout, "upload_timeout", "the upload took too long to arrive")
+
+    static func multipart(_ body: RequestBody, boundary: String, limit: Int, maxFiles: Int,
+                          deadline: ContinuousClock.Instant) async throws -> [UploadPart] {
         /// Parser state, used from this task only.
         final class Collector {
             var parts: [UploadPart] = []
@@ -74,6 +80,7 @@ enum UploadReader {
             for try await buffer in body {
                 total += buffer.readableBytes
                 if total > limit { throw tooLarge(limit) }
+                if ContinuousClock.now > deadline { throw tooSlow }
                 try parser.execute(buffer)
                 if collector.parts.count(where: { $0.filename != nil || $0.name == "file" }) > maxFiles { throw tooManyFiles(maxFiles) }
             }

@@ -36,6 +36,8 @@ public struct JobKeys: Sendable {
     public var stats: String { prefix + "stats" }
     /// String: the encoded result, until the server has stored it.
     public var result: String { prefix + "result" }
+    /// String: left for a while after retention deleted the job (answers "expired").
+    public var expired: String { prefix + "expired" }
     /// List: the tile indexes dealt to `rank`.
     public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
     public func queues(_ count: Int) -> [RedisArgument] { (0..<count).map { .text(queue($0)) } }

@@ -70,12 +70,14 @@ public final class TileStore {
         commands.append(try runner.command("submit", keys: submitKeys, args: args))
         let replies = try connection.pipeline(commands)
         _ = try checked(Array(replies.dropLast()))
+        var entry = replies.last!.text ?? ""
         if case let .error(message) = replies.last! {
             guard message.hasPrefix("NOSCRIPT") else { throw RedisError(.script, "submit.lua: \(message)") }
             runner.forget("submit")
-            return try runner.run("submit", keys: submitKeys, args: args).text ?? ""
+            entry = try runner.run("submit", keys: submitKeys, args: args).text ?? ""
         }
-        return replies.last!.text ?? ""
+        try connection.command(["HINCRBY", .text(Self.statsKey), "created", "1"])
+        return entry
     }
 
     // MARK: Taking jobs

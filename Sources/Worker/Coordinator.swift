@@ -163,10 +163,16 @@ struct Coordinator {
             }
             input = source
         }
-        _ = try rank.cluster.broadcast(Command(kind: .tiled, jobs: [taken.header], stage: stage).bytes)
-        try TiledJob(rank: rank, header: taken.header, startStage: stage)
+        // Small jobs queued meanwhile run beside it, in a lane (see Lane).
+        let lane = RoundFeed(coordinator: self, mode: .lane)
+        try retrying { try store.openRound([], consumer: config.consumer, world: rank.world) }
+        _ = try rank.cluster.broadcast(Command(kind: .tiled, jobs: [taken.header], stage: stage, consumer: config.consumer).bytes)
+        try TiledJob(rank: rank, header: taken.header, startStage: stage,
+                     lane: Lane(round: WholeRound(rank: rank, consumer: config.consumer) { idle in try lane.step(idle: idle) }),
+                     laneFeed: lane)
             .run(root: TiledJob.Root(input: input, stats: stats, started: started))
         try settle(taken.entry)
+        try lane.flush()
     }
 
     // MARK: Rounds of whole jobs
@@ -179,16 +185,23 @@ struct Coordinator {
             _ = try rank.cluster.broadcast(Command(kind: .round, consumer: config.consumer).bytes)
             let outcomes = try WholeRound(rank: rank, consumer: config.consumer) { idle in try feed.step(idle: idle) }.run()
             feed.settle(outcomes)
+            if feed.unsettled > 0 {
+                // A take whose reply was lost (Redis restarting): those jobs stay pending and run in the next round.
+                logger.warning("\(feed.unsettled) jobs of the round were not run; they run again")
+            }
         }
-        try retrying { try store.acknowledge(feed.settled.map(\.entry)) }
-        for (entry, status, error) in feed.settled { announce(id: entry.jobID, status: status, error: error) }
+        try feed.flush()
     }
 }
 
 /// Rank 0's side of a round of whole jobs: starts its jobs, adds those
-/// queued while it runs, closes it, and collects how each job ended.
+/// queued while it runs, closes it, and collects how each job ended. A
+/// round runs alone; a lane runs beside a tiled job (``Lane``) and is never
+/// closed by time.
 final class RoundFeed {
+    enum Mode { case round, lane }
     let coordinator: Coordinator
+    let mode: Mode
     private var entries: [String: TileStore.QueueEntry] = [:]
     private(set) var settled: [(entry: TileStore.QueueEntry, status: JobStatus, error: String?)] = []
     private let opened = Date()
@@ -200,7 +213,10 @@ final class RoundFeed {
     /// The longest a round stays open, and how long an idle rank 0 waits for more jobs before closing it.
     static let longest = 0.5, patience = 0.005
 
-    init(coordinator: Coordinator) { self.coordinator = coordinator }
+    init(coordinator: Coordinator, mode: Mode = .round) {
+        self.coordinator = coordinator
+        self.mode = mode
+    }
 
     private var store: TileStore { coordinator.store }
     private var config: WorkerConfiguration { coordinator.config }
@@ -224,7 +240,7 @@ final class RoundFeed {
                 running.append(taken.id)
             }
         }
-        coordinator.rank.heartbeat.setEntries(entries.values.map(\.entry))
+        coordinator.rank.heartbeat.addEntries(jobs.filter { running.contains($0.id) }.map(\.entry.entry))
         return running
     }
 
@@ -235,21 +251,23 @@ final class RoundFeed {
             if idle { Thread.sleep(forTimeInterval: 0.001) }
             return
         }
-        let fresh = tiledWaiting ? [] : try retrying {
+        let fresh = mode == .round && tiledWaiting ? [] : try retrying {
             try store.newJobs(consumer: config.consumer, count: 4 * world, seconds: idle ? Self.patience : 0)
         }
         if !fresh.isEmpty {
             lastArrival = Date()
             var whole: [Coordinator.Taken] = []
-            for taken in try coordinator.select(fresh) {
-                if taken.job.runsWhole && !taken.interrupted { whole.append(taken) } else { tiledWaiting = true }
+            // One at a time: small jobs behind a tiled one still join; the tiled one stays pending.
+            for entry in fresh {
+                for taken in try coordinator.select([entry]) {
+                    if taken.job.runsWhole && !taken.interrupted { whole.append(taken) } else { tiledWaiting = true }
+                }
             }
-            // Entries select() did not return (tiled, or after one) stay pending for the next round.
-            if whole.count < fresh.count { tiledWaiting = true }
             let running = try begin(whole)
             try retrying { try store.addToRound(running, consumer: config.consumer, world: world) }
             added += running.count
         }
+        guard mode == .round else { return }
         let now = Date()
         if tiledWaiting || now.timeIntervalSince(opened) > Self.longest || (idle && now.timeIntervalSince(lastArrival) >= Self.patience) {
             try retrying { try store.closeRound(consumer: config.consumer) }
@@ -257,15 +275,21 @@ final class RoundFeed {
         }
     }
 
-    /// Records how the round's jobs ended; those without an outcome (a take lost
-    /// while Redis restarted) stay pending and run in the next round.
+    /// Records how jobs of the round ended.
     func settle(_ outcomes: [WholeRound.Outcome]) {
         for outcome in outcomes {
             guard let entry = entries.removeValue(forKey: outcome.id) else { continue }
             settled.append((entry, outcome.error == nil ? .done : .failed, outcome.error.map { "cannot process the image: \($0)" }))
         }
-        if !entries.isEmpty {
-            coordinator.logger.warning("\(entries.count) jobs of the round were not run; they run again")
-        }
+    }
+
+    /// Jobs started and not yet ended.
+    var unsettled: Int { entries.count }
+
+    /// Acknowledges the queue entries of the jobs that ended and announces them.
+    func flush() throws {
+        try retrying { try store.acknowledge(settled.map(\.entry)) }
+        for (entry, status, error) in settled { coordinator.announce(id: entry.jobID, status: status, error: error) }
+        settled = []
     }
 }

@@ -39,6 +39,10 @@ final class Heartbeat: @unchecked Sendable {
         lock.withLock { self.entries = entries }
     }
 
+    func addEntries(_ entries: [String]) {
+        lock.withLock { self.entries += entries }
+    }
+
     func start(every interval: Double = 2) {
         let thread = Thread { [self] in
             var connection: RedisConnection?

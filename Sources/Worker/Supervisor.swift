@@ -70,14 +70,15 @@ public final class Supervisor: @unchecked Sendable {
         where ["GLIBC_TUNABLES", "AMQP_URL"].contains(name) || name.hasPrefix("IMGPROC_") || name.hasPrefix("OMPI_MCA_") {
             args += ["-x", name]
         }
-        return args + ["-x", "IMGPROC_LUA_DIR"]
+        // REDIS_URL may hold a password: it goes through the environment, never the command line (ps).
+        return args + ["-x", "IMGPROC_LUA_DIR", "-x", "REDIS_URL"]
     }
 
     /// The mpirun command line for one world.
     func mpirunArguments(ranks: Int, hostfile: String?, worldID: String, lastExit: String?) -> [String] {
         var args = mpirunOptions(ranks: ranks, hostfile: hostfile)
         args.append(Self.sibling("imgproc-worker"))
-        args += ["--redis", configuration.redis.redacted(false), "--consumer", configuration.consumer, "--world-id", worldID]
+        args += ["--consumer", configuration.consumer, "--world-id", worldID]
         args += configuration.workerArguments
         if let lastExit { args += ["--last-exit", lastExit] }
         return args
@@ -98,9 +99,10 @@ public final class Supervisor: @unchecked Sendable {
             DispatchQueue.global().async { [self] in
                 defer { group.leave() }
                 let args = mpirunOptions(ranks: 1, hostfile: nil).filter { $0 != "--oversubscribe" }
-                    + ["--host", host, Self.sibling("imgproc-worker"), "--probe", "--redis", configuration.redis.redacted(false)]
-                guard let probe = try? ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": (try? Scripts.directory().path) ?? ""],
-                                                    output: "/dev/null") else { return }
+                    + ["--host", host, Self.sibling("imgproc-worker"), "--probe"]
+                guard let probe = try? ChildProcess("mpirun", args, environment: [
+                    "IMGPROC_LUA_DIR": (try? Scripts.directory().path) ?? "", "REDIS_URL": configuration.redis.redacted(false),
+                ], output: "/dev/null") else { return }
                 let deadline = Date().addingTimeInterval(15)
                 while Date() < deadline {
                     if let ended = probe.poll() {
@@ -152,7 +154,8 @@ public final class Supervisor: @unchecked Sendable {
             let args = mpirunArguments(ranks: ranks, hostfile: hostfile, worldID: String(worldID), lastExit: lastExit)
             logger.info("starting \(ranks) workers", metadata: ["command": "mpirun \(args.joined(separator: " "))"])
             let started = Date()
-            let process = try ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": luaDir])
+            let process = try ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": luaDir,
+                                                                         "REDIS_URL": configuration.redis.redacted(false)])
             lock.withLock { child = process }
             let watch = StallWatch(redis: configuration.redis, worldID: String(worldID), ranks: ranks,
                                    timeout: configuration.stallTimeout, logger: logger) { [self] reason in

@@ -15,6 +15,11 @@ struct TileWork {
     let stage: Stage
     let tiling: Tiling
     let tables: ClaheTables?
+    /// Small jobs to run between tile batches.
+    var lane: Lane?
+    /// When the job must stop (--job-timeout).
+    var deadline: Date?
+    var timeout = 0.0
 
     struct Outcome {
         /// Tiles processed in this round.
@@ -24,6 +29,8 @@ struct TileWork {
         var inputSeconds = 0.0
         var processSeconds = 0.0
         var redisSeconds = 0.0
+        /// Small jobs this rank ran from the lane.
+        var lane: [WholeRound.Outcome] = []
     }
 
     func run(input: StageInput, kept: KeptTiles) throws -> Outcome {
@@ -52,6 +59,12 @@ struct TileWork {
         outcome.inputSeconds += Date().timeIntervalSince(started)
 
         while outcome.failure == nil {
+            if let deadline, Date() > deadline {
+                outcome.failure = "the job ran longer than \(Int(timeout)) s (--job-timeout)"
+                break
+            }
+            // One small job waiting beside this one runs before the next tiles.
+            if let small = try lane?.runOne() { outcome.lane.append(small) }
             started = Date()
             var tiles = try retrying { try rank.store.claim(id: jobID, rank: rank.index, count: batch) }
             if tiles.isEmpty && config.stealing {
@@ -88,6 +101,7 @@ struct TileWork {
             if !done.isEmpty { _ = try retrying { try rank.store.complete(id: jobID, rank: rank.index, outputs: done) } }
             outcome.redisSeconds += Date().timeIntervalSince(started)
         }
+        if let lane { outcome.lane += try lane.drain() }
         return outcome
     }
 }

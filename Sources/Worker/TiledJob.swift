@@ -18,6 +18,9 @@ struct TiledJob {
     let rank: RankContext
     let header: JobHeader
     let startStage: Int
+    /// Small jobs run beside this one; rank 0 also has the lane's feed, to settle them.
+    let lane: Lane?
+    let laneFeed: RoundFeed?
 
     /// What rank 0 brings.
     struct Root {
@@ -41,6 +44,7 @@ struct TiledJob {
     func run(root: Root?) throws {
         let plan = try header.plan()
         var t = Timings()
+        let deadline = rank.config.jobTimeout > 0 ? Date().addingTimeInterval(rank.config.jobTimeout) : nil
         if rank.index == rank.world - 1 { rank.crashIfPoisoned(header) }
         rank.heartbeat.setJob(header.id)
         defer { rank.heartbeat.setJob("") }
@@ -72,7 +76,8 @@ struct TiledJob {
             let last = s == plan.stages.count - 1
             let kept = KeptTiles(bandQuality: last && KeptTiles.encodesBands(stage, tiling: header.tiling, format: format)
                                  ? rank.config.jpegQuality : nil)
-            guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, timings: &t) else { return }
+            guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, deadline: deadline,
+                                 timings: &t) else { return }
             t.encode += kept.encodeSeconds
             var held = kept.takeRegions()
             if let settings = stage.histograms {
@@ -115,7 +120,7 @@ struct TiledJob {
     /// are lost in transit when Redis restarts mid-claim; a round deals them
     /// again). Returns false when the job failed (rank 0 has recorded why).
     private func processAll(_ stage: Stage, index s: Int, input: StageInput?, tables: ClaheTables?, failure: String?,
-                            kept: KeptTiles, timings t: inout Timings) throws -> Bool {
+                            kept: KeptTiles, deadline: Date?, timings t: inout Timings) throws -> Bool {
         let count = stage.tiles(header.tiling).count
         var expected = Set(0..<count)
         var stored: [Int] = []
@@ -127,8 +132,11 @@ struct TiledJob {
         for round in 0..<5 {
             var outcome = TileWork.Outcome(failure: failure)
             if failure == nil, let input {
-                outcome = try TileWork(rank: rank, jobID: header.id, stage: stage, tiling: header.tiling, tables: tables)
+                outcome = try TileWork(rank: rank, jobID: header.id, stage: stage, tiling: header.tiling, tables: tables,
+                                       lane: lane, deadline: deadline, timeout: rank.config.jobTimeout)
                     .run(input: input, kept: kept)
+            } else if let lane {
+                outcome.lane = try lane.drain()
             }
             t.input += outcome.inputSeconds
             t.process += outcome.processSeconds
@@ -144,6 +152,7 @@ struct TiledJob {
             status.text(outcome.failure ?? "")
             status.int(outcome.processed.count)
             for i in outcome.processed { status.int(i) }
+            for small in outcome.lane { status.text(small.id); status.text(small.error ?? "") }
             let parts = try cluster.gatherv(status.bytes)
             var verdict = ""
             if rank.isRoot {
@@ -153,10 +162,17 @@ struct TiledJob {
                     let why = try r.text()
                     if !why.isEmpty && reason == nil { reason = why }
                     for _ in 0..<(try r.int()) { reported.insert(try r.int()) }
+                    var small: [WholeRound.Outcome] = []
+                    while !r.isAtEnd {
+                        let id = try r.text(), error = try r.text()
+                        small.append(.init(id: id, error: error.isEmpty ? nil : error))
+                    }
+                    laneFeed?.settle(small)
                 }
+                try laneFeed?.flush()
                 let missing = expected.subtracting(reported)
                 if let reason {
-                    verdict = "failed:cannot process the image: \(reason)"
+                    verdict = reason.hasPrefix("the job ") ? "failed:\(reason)" : "failed:cannot process the image: \(reason)"
                 } else if missing.isEmpty {
                     verdict = "complete"
                 } else if round < 4 {

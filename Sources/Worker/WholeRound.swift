@@ -38,7 +38,7 @@ struct WholeRound {
                 if let feed { try feed(true) } else { Thread.sleep(forTimeInterval: pause) }
                 pause = min(pause * 2, 0.016)
             case let .job(id, _):
-                mine.append(try run(id))
+                mine.append(try runJob(id))
                 try feed?(false)
                 pause = 0.001
             }
@@ -64,7 +64,7 @@ struct WholeRound {
     }
 
     /// One job end to end, as `imgproc process` does it, and its result stored.
-    private func run(_ id: String) throws -> Outcome {
+    func runJob(_ id: String) throws -> Outcome {
         rank.heartbeat.setJob(id)
         var clock = Date()
         let started = clock
@@ -104,5 +104,34 @@ struct WholeRound {
             try retrying { try rank.store.finishWhole(id: id, rank: rank.index, result: result, world: rank.world, fields: fields) }
         }
         return Outcome(id: id, error: failure)
+    }
+}
+
+/// Small jobs run beside a tiled job: a round kept open while it runs, from
+/// which any rank takes one job between its tile batches. So a small job
+/// submitted while a large one runs finishes in about its own time, not after
+/// the large one. Rank 0 feeds it (``RoundFeed``) and, at the end of a stage,
+/// closes it and runs what is left.
+struct Lane {
+    let round: WholeRound
+
+    /// One small job, if one is waiting (rank 0 first adds those queued since).
+    func runOne() throws -> WholeRound.Outcome? {
+        try round.feed?(false)
+        guard case let .job(id, _) = try retrying({ try round.rank.store.take(consumer: round.consumer, rank: round.rank.index,
+                                                                                 world: round.rank.world) }) else { return nil }
+        return try round.runJob(id)
+    }
+
+    /// The jobs left when this rank's tiles are done: others take what is
+    /// there; rank 0 closes the lane and runs every one left.
+    func drain() throws -> [WholeRound.Outcome] {
+        var outcomes: [WholeRound.Outcome] = []
+        if round.rank.isRoot { try retrying { try round.rank.store.closeRound(consumer: round.consumer) } }
+        while case let .job(id, _) = try retrying({ try round.rank.store.take(consumer: round.consumer, rank: round.rank.index,
+                                                                                world: round.rank.world) }) {
+            outcomes.append(try round.runJob(id))
+        }
+        return outcomes
     }
 }

@@ -32,6 +32,9 @@ public struct WorkerConfiguration: Sendable {
     /// tiles. Off by default: pixels then travel by MPI only, and a restart
     /// runs the interrupted job again from its original.
     public var durableTiles = false
+    /// A tiled job still running after this many seconds fails, saying so (0: no limit).
+    /// Checked between tile batches; small jobs are bounded by the cost limit at submission.
+    public var jobTimeout = 600.0
     /// Jobs rank 0 takes from the queue at once, the most a round of whole jobs
     /// holds (default: 4 per rank).
     public var jobsPerRound: Int?

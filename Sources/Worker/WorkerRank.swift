@@ -49,7 +49,9 @@ struct RankContext {
             let command = try Command(bytes: try cluster.broadcast([]))
             switch command.kind {
             case .stop: return
-            case .tiled: try TiledJob(rank: self, header: command.jobs[0], startStage: command.stage).run(root: nil)
+            case .tiled:
+                let lane = command.consumer.isEmpty ? nil : Lane(round: WholeRound(rank: self, consumer: command.consumer))
+                try TiledJob(rank: self, header: command.jobs[0], startStage: command.stage, lane: lane, laneFeed: nil).run(root: nil)
             case .round: _ = try WholeRound(rank: self, consumer: command.consumer).run()
             }
         }

@@ -46,6 +46,36 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most megapixels of all the files of one request together.")
     var maxRequestMegapixels = 400
 
+    @Option(help: "Most jobs waiting or running before uploads get 429 (Retry-After).")
+    var maxQueued = 1000
+
+    @Option(help: "Most uploads read at once; more get 429.")
+    var maxUploads = 16
+
+    @Option(help: "Longest time, in seconds, to read one upload (408 past it).")
+    var uploadTimeout = 60.0
+
+    @Option(help: "Close a connection that sends nothing for this many seconds (a stalled request or an idle keep-alive).")
+    var idleTimeout = 15.0
+
+    @Option(help: "Seconds between keep-alive comments on a quiet event stream; a stream whose client has gone ends at the next one.")
+    var eventKeepAlive = 5.0
+
+    @Option(help: "Most event streams open at once; more get 429.")
+    var maxEventStreams = 256
+
+    @Option(help: "Hours after which finished jobs (files and Redis keys) are deleted; 0 keeps them.")
+    var retentionHours = 24.0
+
+    @Option(help: "Refuse uploads (507) when the uploads folder's disk has less free space than this many MiB.")
+    var minFreeDiskMib = 512
+
+    @Option(help: "An origin allowed to POST from a browser (repeat it; '*' for any). Default: only the server's own pages.")
+    var corsOrigin: [String] = []
+
+    @Flag(help: "Serve /metrics without the token even when one is set.")
+    var metricsPublic = false
+
     @Option(help: "Tile size for new jobs (default: images up to --whole-max-megapixels run whole on one rank, larger ones in 256-pixel tiles).")
     var tile: Int?
 
@@ -75,6 +105,16 @@ struct ServerCommand: AsyncParsableCommand {
         config.maxFiles = maxFiles
         config.maxRequestPixels = maxRequestMegapixels * 1_000_000
         config.tileSize = tile
+        config.maxQueued = maxQueued
+        config.maxUploads = maxUploads
+        config.uploadTimeout = uploadTimeout
+        config.idleTimeout = idleTimeout
+        config.eventTick = eventKeepAlive
+        config.maxEventStreams = maxEventStreams
+        config.retention = retentionHours * 3600
+        config.minFreeDisk = minFreeDiskMib * 1024 * 1024
+        config.corsOrigins = corsOrigin
+        config.metricsPublic = metricsPublic
         config.uploads = URL(fileURLWithPath: uploads)
         config.processed = URL(fileURLWithPath: processed)
         var logger = Logger(label: "imgproc.server")

@@ -34,6 +34,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles (pixels then go through Redis).")
     var durableTiles = false
 
+    @Option(help: "Fail a tiled job still running after this many seconds (0: no limit).")
+    var jobTimeout: Double = 600
+
     @Option(help: "Jobs rank 0 takes from the queue at once, the most a round of small jobs holds (default: 4 per rank).")
     var jobsPerRound: Int?
 
@@ -78,6 +81,7 @@ struct WorkerCommand: ParsableCommand {
         config.stealing = !noSteal
         config.durableTiles = durableTiles
         config.jobsPerRound = jobsPerRound.map { max(1, $0) }
+        config.jobTimeout = max(0, jobTimeout)
         config.maxAttempts = maxAttempts
         config.reclaimAfter = reclaimAfter
         config.exitWhenIdle = exitWhenIdle

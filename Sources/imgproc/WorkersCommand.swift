@@ -33,6 +33,9 @@ struct WorkersCommand: ParsableCommand {
     @Option(help: "Attempts a job gets before it is failed.")
     var maxAttempts: Int?
 
+    @Option(help: "Fail a tiled job still running after this many seconds (default 600; 0: no limit).")
+    var jobTimeout: Double?
+
     @Option(help: "Stop when the workers have been idle this many seconds (for batch runs).")
     var exitWhenIdle: Double?
 
@@ -53,6 +56,7 @@ struct WorkersCommand: ParsableCommand {
         if noSteal { config.workerArguments.append("--no-steal") }
         if durableTiles { config.workerArguments.append("--durable-tiles") }
         if let maxAttempts { config.workerArguments += ["--max-attempts", String(maxAttempts)] }
+        if let jobTimeout { config.workerArguments += ["--job-timeout", String(jobTimeout)] }
         if let exitWhenIdle {
             config.workerArguments += ["--exit-when-idle", String(exitWhenIdle)]
             config.stopWhenWorkersExit = true

@@ -20,7 +20,7 @@ public final class RedisTestServer: @unchecked Sendable {
         try start(extra: extra)
     }
 
-    var pidFile: String { directory.appendingPathComponent("redis.pid").path }
+    public var pidFile: String { directory.appendingPathComponent("redis.pid").path }
 
     public var url: String {
         password.map { "redis://:\($0)@\(host):\(port)/0" } ?? "redis://\(host):\(port)/0"

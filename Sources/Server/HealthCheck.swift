@@ -1,0 +1,47 @@
+import Foundation
+import JobEvents
+import Logging
+import TileStore
+
+/// Checks Redis (every second, PING) and RabbitMQ (every 5 s, a login) from
+/// a thread of its own, each with a 1-second timeout, so that /healthz
+/// answers at once with what was last seen, whether or not either hangs.
+final class HealthCheck: @unchecked Sendable {
+    // @unchecked: `redis` and `rabbit` are guarded by `lock`; connections belong to the checking thread.
+    private let lock = NSLock()
+    private var redis = "not checked yet", rabbit = "not checked yet"
+
+    init(redis url: RedisURL, amqp: AMQPURL) {
+        let thread = Thread { [self] in
+            var connection: RedisConnection?
+            var round = 0
+            while true {
+                do {
+                    if connection == nil {
+                        var configuration = RedisConnection.Configuration(url: url)
+                        configuration.connectTimeout = 1
+                        configuration.commandTimeout = 1
+                        configuration.reconnectFor = 0
+                        connection = try RedisConnection(configuration)
+                    }
+                    try connection!.command(["PING"])
+                    lock.withLock { redis = "ok" }
+                } catch {
+                    connection = nil
+                    lock.withLock { redis = "\(error)" }
+                }
+                if round % 5 == 0 {
+                    let state: String
+                    do { _ = try AMQPConnection(url: amqp, timeout: 1); state = "ok" } catch { state = "\(error)" }
+                    lock.withLock { rabbit = state }
+                }
+                round += 1
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        thread.name = "imgproc-health"
+        thread.start()
+    }
+
+    var status: (redis: String, rabbitmq: String) { lock.withLock { (redis, rabbit) } }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import ImageCodecs
+import ImageCore
+import Testing
+import TestSupport
+import TileStore
+
+@Suite("Protection, with real processes", .serialized,
+       .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct ProtectionSystemTests {
+    /// A client trickling its upload a byte at a time is cut off at the upload
+    /// deadline, one that stalls at the idle timeout; uploads beyond the cap get
+    /// 429; /healthz answers at once throughout.
+    @Test func slowClientsAreCutOffWhileTheServerStaysFast() throws {
+        let system = try System(db: 48, workers: false,
+                                serverArguments: ["--upload-timeout", "3", "--idle-timeout", "2", "--max-uploads", "2"])
+        let script = """
+            import socket, sys, threading, time
+            def client(name, trickle):
+                s = socket.create_connection(("127.0.0.1", \(system.port)))
+                s.sendall(b"POST /api/jobs?ops=invert HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: image/png\\r\\nContent-Length: 100000\\r\\n\\r\\n")
+                start = time.time()
+                s.settimeout(0.5)
+                reply = b""
+                while time.time() - start < 30:
+                    try:
+                        chunk = s.recv(4096)
+                        if not chunk: break
+                        reply += chunk
+                        if b"\\r\\n\\r\\n" in reply: break
+                    except socket.timeout:
+                        if trickle:
+                            try: s.sendall(b"x")
+                            except OSError: break
+                    except OSError:
+                        break
+                status = reply.split(b" ")[1].decode() if reply.startswith(b"HTTP") else "closed"
+                print(name, status, round(time.time() - start, 1), flush=True)
+            threads = [threading.Thread(target=client, args=("trickle", True)), threading.Thread(target=client, args=("stall", False))]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            """
+        let slow = try Background("/usr/bin/env", ["python3", "-c", script], log: system.dir.url.appendingPathComponent("slow.log"))
+        defer { slow.stop() }
+        Thread.sleep(forTimeInterval: 0.7)
+        // Both slow uploads hold the two places: a third upload is turned away.
+        try writeImage(testImage(width: 20, height: 20, channels: 3, seed: 1), .png, to: system.dir.path("p.png"))
+        let third = try system.curl(["--data-binary", "@\(system.dir.path("p.png"))", "-H", "Content-Type: image/png",
+                                     system.base + "/api/jobs?ops=invert"])
+        #expect(third.status == 429, "\(String(decoding: third.body, as: UTF8.self))")
+        for _ in 0..<4 {
+            let start = Date()
+            let health = try system.curl(["--max-time", "2", system.base + "/healthz"])
+            #expect(health.status == 200 && Date().timeIntervalSince(start) < 2, "healthz while slow clients hold uploads")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(slow.wait(seconds: 30) == 0)
+        let lines = slow.output.split(separator: "\n")
+        let trickle = try #require(lines.first { $0.hasPrefix("trickle") }).split(separator: " ")
+        let stall = try #require(lines.first { $0.hasPrefix("stall") }).split(separator: " ")
+        #expect(trickle[1] == "408" && Double(trickle[2])! < 10, "the trickling upload: \(trickle)")
+        #expect(Double(stall[2])! < 10, "the stalled upload was closed: \(stall)")
+        let after = try system.curl(["--data-binary", "@\(system.dir.path("p.png"))", "-H", "Content-Type: image/png",
+                                     system.base + "/api/jobs?ops=invert"])
+        #expect(after.status == 202, "the places are free again")
+    }
+
+    /// Event streams of clients that left end at the next keep-alive: nothing
+    /// keeps watching for them (the stream count in /metrics comes back to 0).
+    @Test func eventStreamsEndWhenTheirClientsLeave() throws {
+        let system = try System(db: 49, workers: false, serverArguments: ["--event-keep-alive", "1"])
+        try writeImage(testImage(width: 20, height: 20, channels: 3, seed: 1), .png, to: system.dir.path("p.png"))
+        let id = try #require(jobIDs(try system.curl(["--data-binary", "@\(system.dir.path("p.png"))", "-H", "Content-Type: image/png",
+                                                      system.base + "/api/jobs?ops=invert"]).body).first)
+        func streams() throws -> Int {
+            let text = String(decoding: try system.get("/metrics").body, as: UTF8.self)
+            return Int(text.split(separator: "\n").first { $0.hasPrefix("imgproc_event_streams ") }?.split(separator: " ")[1] ?? "") ?? -1
+        }
+        let clients = try (0..<5).map { k in
+            try Background("/usr/bin/env", ["curl", "-s", "-N", system.base + "/api/jobs/\(id)/events"],
+                           log: system.dir.url.appendingPathComponent("sse-\(k).log"))
+        }
+        try waitUntil(seconds: 10) { try streams() == 5 }
+        for client in clients { client.stop() }
+        try waitUntil(seconds: 10) { try streams() == 0 }
+        #expect(try system.store.job(id)?.status == .queued, "the job itself is untouched")
+    }
+
+    /// Finished jobs are deleted after the retention time: files and Redis keys;
+    /// they then answer 410. A result on disk is served even when Redis lost its job.
+    @Test func retentionDeletesFinishedJobsThenTheyAnswer410() throws {
+        let system = try System(db: 50, serverArguments: ["--retention-hours", "0.0008"])  // about 3 s
+        try writeImage(testImage(width: 64, height: 48, channels: 3, seed: 2), .png, to: system.dir.path("r.png"))
+        let upload = { try system.curl(["--data-binary", "@\(system.dir.path("r.png"))", "-H", "Content-Type: image/png",
+                                         system.base + "/api/jobs?ops=invert"]) }
+        let id = try #require(jobIDs(try upload().body).first)
+        #expect(try system.waitFor(id)["status"] as? String == "done")
+        #expect(FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
+        // The sweeper deletes a done job only once its result is stored on disk, then both files go.
+        try waitUntil(seconds: 60) { try system.get("/api/jobs/\(id)").status == 410 }
+        let gone = try system.json("/api/jobs/\(id)")
+        #expect(gone["error"] as? String == "expired")
+        #expect(try system.get("/api/jobs/\(id)/result").status == 410)
+        #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")))
+        #expect(!FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
+        let left = try system.store.connection.command(["KEYS", .text("imgproc:{\(id)}:*")]).array?.compactMap(\.text) ?? []
+        #expect(left == ["imgproc:{\(id)}:expired"], "only the mark is left: \(left)")
+    }
+
+    @Test func aStoredResultIsServedWhenRedisHasLostItsJob() throws {
+        let system = try System(db: 51)
+        try writeImage(testImage(width: 64, height: 48, channels: 3, seed: 3), .png, to: system.dir.path("l.png"))
+        let id = try #require(jobIDs(try system.curl(["--data-binary", "@\(system.dir.path("l.png"))", "-H", "Content-Type: image/png",
+                                                      system.base + "/api/jobs?ops=invert"]).body).first)
+        #expect(try system.waitFor(id)["status"] as? String == "done")
+        try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
+        let stored = try system.get("/api/jobs/\(id)/result").body
+        try system.store.connection.command(["DEL", .text(JobKeys(id).job), .text(JobKeys(id).done)])
+        let served = try system.get("/api/jobs/\(id)/result")
+        #expect(served.status == 200 && served.body == stored)
+    }
+
+    /// Redis hanging (SIGSTOP) does not hang /healthz: it answers within 2 s, naming Redis.
+    @Test func healthAnswersWhileRedisHangs() throws {
+        let redis = try RedisTestServer()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let port = freePort()
+        let server = try Background(builtProduct("imgproc-server").path,
+                                    ["--port", String(port), "--host", "127.0.0.1", "--redis", redis.url, "--amqp", sharedAMQPURL!,
+                                     "--uploads", dir.path("u"), "--processed", dir.path("p")],
+                                    log: dir.url.appendingPathComponent("server.log"))
+        defer { server.stop() }
+        func health() throws -> (Int, Double) {
+            let start = Date()
+            let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                                                                  "http://127.0.0.1:\(port)/healthz"])
+            return (Int(r.stdout) ?? 0, Date().timeIntervalSince(start))
+        }
+        try waitUntil(seconds: 30) { try health().0 == 200 }
+        let pid = pid_t(try String(contentsOfFile: redis.pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        Thread.sleep(forTimeInterval: 2.5)
+        let (status, seconds) = try health()
+        #expect(status == 503 && seconds < 2, "healthz gave \(status) after \(seconds) s")
+    }
+
+    /// The 1000x1000 blur:100 upload in 16-pixel tiles: its tiles grow, Redis
+    /// grows by a few megabytes and the server by less than 100 MB, and it runs.
+    @Test func aHugeHaloCostsLittle() throws {
+        let system = try System(db: 52)
+        var state: UInt32 = 9
+        let noise = Image(width: 1000, height: 1000, channels: 1) { p in
+            for i in 0..<1_000_000 { state ^= state << 13; state ^= state >> 17; state ^= state << 5; p[i] = UInt8(truncatingIfNeeded: state) }
+        }
+        try writeImage(noise, .png, to: system.dir.path("h.png"))
+        func used() throws -> Int {
+            let info = try system.store.connection.command(["INFO", "memory"]).text ?? ""
+            return Int(info.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }!.dropFirst(12))!
+        }
+        let redisBefore = try used(), serverBefore = peakRSS(system.server.pid)
+        let peak = Locked(redisBefore)
+        let sampling = Locked(true)
+        let url = system.store.connection.configuration.url
+        Thread {
+            guard let store = try? TileStore(url: url) else { return }
+            while sampling.with({ $0 }) {
+                let info = (try? store.connection.command(["INFO", "memory"]).text) ?? nil
+                if let line = info?.split(separator: "\r\n").first(where: { $0.hasPrefix("used_memory:") }), let v = Int(line.dropFirst(12)) {
+                    peak.with { $0 = max($0, v) }
+                }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }.start()
+        let upload = try system.curl(["--data-binary", "@\(system.dir.path("h.png"))", "-H", "Content-Type: image/png",
+                                      system.base + "/api/jobs?ops=blur:100&tile=16"])
+        let id = try #require(jobIDs(upload.body).first)
+        let job = try system.waitFor(id)
+        sampling.with { $0 = false }
+        #expect(job["status"] as? String == "done", "\(job)")
+        let redisGrowth = peak.with { $0 } - redisBefore, serverGrowth = peakRSS(system.server.pid) - serverBefore
+        #expect(redisGrowth < 20_000_000 && serverGrowth < 100_000_000, "Redis grew by \(redisGrowth), the server by \(serverGrowth)")
+    }
+
+    /// The server's own pages may post (their Origin names the server); another site's may not.
+    @Test func onlyTheServersOwnPagesMayPost() throws {
+        let system = try System(db: 53, workers: false)
+        try writeImage(testImage(width: 20, height: 20, channels: 3, seed: 1), .png, to: system.dir.path("p.png"))
+        func post(_ origin: String) throws -> Int {
+            try system.curl(["--data-binary", "@\(system.dir.path("p.png"))", "-H", "Content-Type: image/png", "-H", "Origin: \(origin)",
+                             system.base + "/api/jobs?ops=invert"]).status
+        }
+        #expect(try post(system.base) == 202)
+        #expect(try post("http://evil.example") == 403)
+    }
+}
