@@ -10,7 +10,7 @@ public struct JobLimits: Sendable {
     /// Largest image: the input and every stage's output.
     public var maxPixels = 100_000_000
     /// Largest estimated work of a job, in seconds of one core (``Cost``).
-    public var maxCost = 300.0
+    public var maxCost = 30.0
     /// Images up to this many pixels (input and every stage) run whole on one
     /// rank unless a tiling is given: distributing them costs more than it gains.
     public var wholeMaxPixels = 4_000_000

@@ -13,6 +13,10 @@ enum OpenAPI {
           /api/jobs:
             post:
               summary: Submit images, one job per image.
+              description: >
+                Errors: 400 bad_pipeline, bad_tile, corrupt_image, empty_file, no_file; 403 cross_origin;
+                408 upload_timeout; 413 too_large, too_many_pixels, too_many_files; 415 unknown_format,
+                unsupported_format; 422 too_costly; 429 busy (Retry-After); 507 insufficient_storage.
               parameters:
                 - { name: ops, in: query, required: false, schema: { type: string }, description: "Pipeline, when the body is a raw image." }
                 - name: tile
@@ -29,7 +33,7 @@ enum OpenAPI {
                       required: [ops, file]
                       properties:
                         ops: { type: string, example: "grayscale,blur:2,canny:100:200" }
-                        tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: N or strips:N, 16...4096 }
+                        tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
                         file: { type: array, items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }
@@ -54,8 +58,13 @@ enum OpenAPI {
                                 page_url: { type: string }
                 "400": { $ref: "#/components/responses/Error" }
                 "401": { $ref: "#/components/responses/Error" }
+                "403": { $ref: "#/components/responses/Error" }
+                "408": { $ref: "#/components/responses/Error" }
                 "413": { $ref: "#/components/responses/Error" }
                 "415": { $ref: "#/components/responses/Error" }
+                "422": { $ref: "#/components/responses/Error" }
+                "429": { $ref: "#/components/responses/Busy" }
+                "507": { $ref: "#/components/responses/Error" }
             get:
               summary: Recent jobs.
               responses:
@@ -69,14 +78,17 @@ enum OpenAPI {
                 "200": { description: The job., content: { application/json: { schema: { $ref: "#/components/schemas/Job" } } } }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
+                "410": { $ref: "#/components/responses/Error" }
           /api/jobs/{id}/events:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
-              summary: Live progress as server-sent events, pushed as the job changes ('progress' events, then one 'done'), each carrying the job; a keep-alive comment every 15 s while nothing changes.
+              summary: Live progress as server-sent events, pushed as the job changes ('progress' events, then one 'done'), each carrying the job; a keep-alive comment every 5 s (--event-keep-alive) while nothing changes.
               responses:
                 "200": { description: An event stream., content: { text/event-stream: { schema: { type: string } } } }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
+                "410": { $ref: "#/components/responses/Error" }
+                "429": { $ref: "#/components/responses/Busy" }
           /api/jobs/{id}/result:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
@@ -86,6 +98,7 @@ enum OpenAPI {
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
+                "410": { $ref: "#/components/responses/Error" }
           /api/jobs/{id}/source:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
@@ -94,6 +107,7 @@ enum OpenAPI {
                 "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
+                "410": { $ref: "#/components/responses/Error" }
           /healthz:
             get:
               summary: Whether Redis and RabbitMQ are reachable.
@@ -102,9 +116,10 @@ enum OpenAPI {
                 "503": { description: One is not (named)., content: { application/json: { schema: { $ref: "#/components/schemas/Health" } } } }
           /metrics:
             get:
-              summary: Prometheus metrics (imgproc_*).
+              summary: Prometheus metrics (imgproc_*); with a token, it needs the token too unless --metrics-public.
               responses:
                 "200": { description: Prometheus text., content: { text/plain: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
         components:
           parameters:
             id: { name: id, in: path, required: true, schema: { type: string, pattern: "^[0-9a-f]{32}$" } }
@@ -118,6 +133,18 @@ enum OpenAPI {
                     required: [error, message]
                     properties:
                       error: { type: string, example: bad_pipeline }
+                      message: { type: string }
+            Busy:
+              description: The server is busy; try again after Retry-After seconds.
+              headers:
+                Retry-After: { schema: { type: integer } }
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [error, message]
+                    properties:
+                      error: { type: string, example: busy }
                       message: { type: string }
           schemas:
             Health:

@@ -65,6 +65,9 @@ final class HTTPConnection {
         return (status, out)
     }
 
+    /// Sends raw bytes (a request this client does not wait on).
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
     private func send(_ bytes: [UInt8]) throws {
         var sent = 0
         try bytes.withUnsafeBytes { raw in

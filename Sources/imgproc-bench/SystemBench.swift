@@ -108,6 +108,7 @@ enum SystemBench {
 
         try smallImages(system, image: image)
         try halo(system)
+        try HostileBench.run(system, image: image)
         try memory(redis: redis, amqp: amqp)
     }
 
