@@ -195,3 +195,28 @@ struct ProtectionSystemTests {
         #expect(try post("http://evil.example") == 403)
     }
 }
+
+@Suite("Writes that fail", .serialized, .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct FailingWriteTests {
+    /// processed_imgs/ cannot be written (here: a file stands where the folder
+    /// was): storing the result is tried again with growing pauses, not in a
+    /// tight loop, and succeeds once the folder is back.
+    @Test func aResultThatCannotBeWrittenIsTriedAgainWithBackoff() throws {
+        let system = try System(db: 55)
+        let folder = system.dir.path("processed")
+        try FileManager.default.removeItem(atPath: folder)
+        FileManager.default.createFile(atPath: folder, contents: Data("not a folder".utf8))
+        try writeImage(testImage(width: 40, height: 30, channels: 3, seed: 5), .png, to: system.dir.path("w.png"))
+        let id = try #require(jobIDs(try system.curl(["--data-binary", "@\(system.dir.path("w.png"))", "-H", "Content-Type: image/png",
+                                                      system.base + "/api/jobs?ops=invert"]).body).first)
+        #expect(try system.waitFor(id)["status"] as? String == "done")
+        Thread.sleep(forTimeInterval: 8)
+        let log = (try? String(contentsOf: system.dir.url.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+        let tries = log.components(separatedBy: "handling job.done failed").count - 1
+        #expect(tries >= 1 && tries <= 12, "the result was tried \(tries) times in 8 s")
+        try FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
+        #expect(try system.get("/api/jobs/\(id)/result").status == 200)
+    }
+}
