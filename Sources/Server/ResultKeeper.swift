@@ -35,7 +35,11 @@ final class ResultKeeper: @unchecked Sendable {
         guard job.fields["stored"] != "1" else { return false }
         let target = file(for: id, format: job.fields["format"])
         if let bytes = try store.result(id) {
-            try writeAtomically(bytes, to: target)
+            do { try writeAtomically(bytes, to: target) } catch {
+                // Tried again later, with backoff (the event) or at the next reconciliation.
+                logger.warning("could not store the result of job \(id), will try again: \(error)")
+                throw error
+            }
         } else if !FileManager.default.fileExists(atPath: target.path) {
             logger.error("job \(id) is done but its result is neither in Redis nor on disk")
             return false
