@@ -80,7 +80,7 @@ struct ServerCommand: AsyncParsableCommand {
     var tile: Int?
 
     @Option(help: "Images up to this many megapixels run whole on one rank unless a tile size is given.")
-    var wholeMaxMegapixels: Double = Double(JobSubmission.defaultWholeMaxPixels) / 1_000_000
+    var wholeMaxMegapixels: Double = Double(JobLimits().wholeMaxPixels) / 1_000_000
 
     @Option(help: "Folder for uploaded originals.")
     var uploads = "uploaded_imgs"
