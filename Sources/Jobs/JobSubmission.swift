@@ -35,7 +35,6 @@ public struct JobSubmission: Sendable {
     /// Seconds spent checking and laying out.
     public let preparationSeconds: Double
 
-
     /// Why a submission was refused.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
         public enum Code: String, Sendable {
