@@ -39,11 +39,12 @@ let package = Package(
         .target(name: "JobEvents", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
+        // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
+        .target(name: "Uploads", dependencies: [.product(name: "MultipartKit", package: "multipart-kit")]),
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents",
+            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "MultipartKit", package: "multipart-kit"),
         ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
@@ -70,6 +71,10 @@ let package = Package(
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker"],
                          exclude: ["opencv_bench.py", "opencv_small.py"]),
+
+        // Fuzz targets (make fuzz builds them with libFuzzer and sanitizers; tests replay findings).
+        .target(name: "FuzzTargets", dependencies: ["ImageCore", "ImageCodecs", "Uploads", "TileStore", "JobEvents"]),
+        .executableTarget(name: "imgproc-fuzz", dependencies: ["FuzzTargets"]),
 
         .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Worker"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),

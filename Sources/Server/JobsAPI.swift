@@ -8,6 +8,7 @@ import Jobs
 import Logging
 import NIOCore
 import TileStore
+import Uploads
 
 /// The /api/jobs routes.
 struct JobsAPI: Sendable {
@@ -104,7 +105,7 @@ struct JobsAPI: Sendable {
         for part in parts where part.filename == nil && part.name != "file" {
             fields[part.name] = String(decoding: part.data, as: UTF8.self)
         }
-        let files = parts.filter { $0.filename != nil || $0.name == "file" }
+        let files = parts.filter(\.isFile)
         do {
             guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
                 throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")

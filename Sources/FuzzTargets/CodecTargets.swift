@@ -1,0 +1,50 @@
+import ImageCodecs
+import ImageCore
+
+/// Decoding as the server and the workers do it: the server probes the
+/// header and checks the file is complete; a worker decodes bands of rows
+/// (``RowCache``); the CLI decodes whole.
+enum CodecTargets {
+    static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    static let jpegStart: [UInt8] = [0xFF, 0xD8, 0xFF]
+    /// Small enough for thousands of runs a second, large enough for real files.
+    static let limits = DecodeLimits(maxPixels: 1 << 18)
+
+    static func png(_ data: [UInt8]) { decodeEveryWay(data.starts(with: pngSignature) ? data : pngSignature + data) }
+
+    static func jpeg(_ data: [UInt8]) { decodeEveryWay(data.starts(with: jpegStart) ? data : jpegStart + data) }
+
+    static func decodeEveryWay(_ bytes: [UInt8]) {
+        guard let info = try? Codec.probe(bytes), (try? limits.check(info)) != nil else { return }
+        _ = try? Codec.checkComplete(bytes, format: info.format)
+        let whole = try? Codec.decode(bytes, limits: limits).image
+        if let whole {
+            precondition(whole.shape == Shape(width: info.width, height: info.height, channels: info.channels),
+                         "decoded \(whole.shape), header says \(info.width)x\(info.height)x\(info.channels)")
+        }
+        bands(bytes, info: info, whole: whole)
+        if let whole { roundTrip(whole, as: info.format) }
+    }
+
+    /// The lower half first, then the upper half (a second decoder that
+    /// skips), as a rank that steals a tile above its band does.
+    static func bands(_ bytes: [UInt8], info: ImageInfo, whole: Image?) {
+        guard let cache = try? RowCache(SourceBytes(bytes), limits: limits) else { return }
+        let half = info.height / 2
+        let lower = Rect(x: 0, y: half, width: info.width, height: info.height - half)
+        let upper = Rect(x: 0, y: 0, width: info.width, height: half)
+        for rect in [lower, upper] where rect.height > 0 {
+            guard let region = try? cache.region(rect) else { return }
+            if let whole { precondition(region.image == whole.cropped(to: rect), "rows \(rect) differ from the whole decode") }
+            cache.drop(outside: rect.y..<rect.maxY)
+        }
+    }
+
+    /// What the codec decodes, it encodes; PNG gives back the same pixels.
+    static func roundTrip(_ image: Image, as format: ImageFormat) {
+        guard let encoded = try? Codec.encode(image, as: format) else { preconditionFailure("cannot encode a decoded \(image.shape)") }
+        guard let again = try? Codec.decode(encoded, limits: limits).image else { preconditionFailure("cannot decode what was encoded") }
+        precondition(again.shape.width == image.width && again.shape.height == image.height, "size changed in a round trip")
+        if format == .png { precondition(again == image, "PNG round trip changed pixels") }
+    }
+}
