@@ -15,7 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
-        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // C libraries, each touched by one Swift module only.
@@ -40,7 +40,7 @@ let package = Package(
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
-        .target(name: "Uploads", dependencies: [.product(name: "MultipartKit", package: "multipart-kit")]),
+        .target(name: "Uploads", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
             "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads",
@@ -93,6 +93,9 @@ let package = Package(
         .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport"]),
         // Test hosts in network namespaces: ranks on their own addresses, links cut on purpose.
         .testTarget(name: "MultiHostTests", dependencies: ["TileStore", "ImageCodecs", "ImageCore", "TestSupport"]),
+        // Fuzz seeds and findings replayed through imgproc-fuzz, and the multipart reader.
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "Uploads", "TestSupport",
+                                                     .product(name: "NIOCore", package: "swift-nio")]),
         // Live-service tests: real mpirun worlds of imgproc-worker against Redis.
         .testTarget(name: "WorkerTests", dependencies: ["TileStore", "ImageCore", "ImageCodecs", "TestSupport"]),
     ]

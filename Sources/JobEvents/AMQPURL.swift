@@ -27,12 +27,12 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
             let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            user = String(parts[0])
-            password = parts.count > 1 ? String(parts[1]) : ""
+            user = parts[0].percentDecoded
+            password = parts.count > 1 ? parts[1].percentDecoded : ""
         }
         if let slash = rest.firstIndex(of: "/") {
             let v = rest[rest.index(after: slash)...]
-            vhost = v.isEmpty ? "/" : (v.removingPercentEncodingLite ?? String(v))
+            vhost = v.isEmpty ? "/" : v.percentDecoded
             rest = rest[..<slash]
         }
         var host = String(rest), port = 5672
@@ -47,13 +47,18 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
 
     /// The URL with the password hidden.
     public var description: String { "amqp://\(user):***@\(host):\(port)/\(vhost == "/" ? "" : vhost)" }
-    /// The URL with the password, for child processes (not for logs).
-    public var full: String { "amqp://\(user):\(password)@\(host):\(port)/\(vhost == "/" ? "" : vhost)" }
+    /// The URL with the password, for child processes (not for logs); user,
+    /// password and vhost percent-encoded, so that it parses back the same.
+    public var full: String {
+        "amqp://\(user.percentEncoded):\(password.percentEncoded)@\(host):\(port)/\(vhost == "/" ? "" : vhost.percentEncoded)"
+    }
 }
 
 extension Substring {
-    /// `%2F` and friends decoded (for vhost names).
-    var removingPercentEncodingLite: String? {
+    /// `%2F` and friends decoded; the text as it is when they do not make UTF-8.
+    var percentDecoded: String { percentDecodedUTF8 ?? String(self) }
+
+    private var percentDecodedUTF8: String? {
         var bytes: [UInt8] = []
         var i = startIndex
         while i < endIndex {
@@ -67,5 +72,22 @@ extension Substring {
             }
         }
         return String(bytes: bytes, encoding: .utf8)
+    }
+}
+
+extension String {
+    /// Every byte but letters, digits and `-._~` as `%XX` (RFC 3986 unreserved).
+    var percentEncoded: String {
+        var out = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return out
     }
 }

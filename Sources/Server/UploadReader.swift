@@ -50,6 +50,7 @@ enum UploadReader {
                 if ContinuousClock.now > deadline { throw tooSlow }
                 try collector.feed(buffer)
             }
+            try collector.finish()
         } catch let failure as UploadFailure {
             switch failure {
             case let .tooLarge(limit): throw tooLarge(limit)
