@@ -40,17 +40,19 @@ let package = Package(
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
+        // glibc's allocator: freed memory given back when a process goes quiet.
+        .target(name: "SystemMemory"),
         .target(name: "Uploads", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads",
+            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads", "SystemMemory",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
         // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
         .target(name: "Worker", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", "SystemMemory", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Thin executables.

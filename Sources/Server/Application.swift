@@ -21,9 +21,11 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     startKeeping(config, keeper: keeper, watch: watch, logger: logger)
     if config.retention > 0 { Sweeper(config, logger: logger).start() }
 
-    let router = Router()
+    let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: MemoryReturn.Counter(memory: MemoryReturn()))
     router.add(middleware: SecurityHeaders())
+    router.add(middleware: MethodGuard())
     let api = router.group("api")
     api.add(middleware: OriginGuard(allowed: config.corsOrigins))
     if let token = config.authToken, !token.isEmpty { api.add(middleware: BearerAuth(token: token)) }
@@ -34,7 +36,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     router.get("jobs/:id") { _, context in Respond.page(Pages.job(try JobsAPI.id(context))) }
     router.get("static/style.css") { _, _ in Respond.text(Pages.style, contentType: "text/css; charset=utf-8") }
     router.get("static/app.js") { _, _ in Respond.text(Pages.script, contentType: "text/javascript; charset=utf-8") }
-    router.get("openapi.yaml") { _, _ in Respond.text(OpenAPI.yaml, contentType: "application/yaml; charset=utf-8") }
+    let spec = OpenAPI.yaml(config)
+    router.get("openapi.yaml") { _, _ in Respond.text(spec, contentType: "application/yaml; charset=utf-8") }
     let metricsRoutes = router.group("metrics")
     if let token = config.authToken, !token.isEmpty, !config.metricsPublic { metricsRoutes.add(middleware: BearerAuth(token: token)) }
     metricsRoutes.get { _, _ in

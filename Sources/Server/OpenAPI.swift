@@ -1,6 +1,7 @@
-/// The API's own description, served at /openapi.yaml.
+/// The API's own description, served at /openapi.yaml, with this server's limits.
 enum OpenAPI {
-    static let yaml = """
+    static func yaml(_ config: ServerConfiguration) -> String {
+        """
         openapi: 3.0.3
         info:
           title: imgproc
@@ -9,6 +10,8 @@ enum OpenAPI {
             Distributed image processing. Upload images with a pipeline of operations
             (e.g. grayscale,blur:2,canny:100:200), follow the jobs, download the results.
             When the server has a token, every /api request needs 'Authorization: Bearer TOKEN'.
+            Every route answers HEAD where it answers GET, and OPTIONS; another method gets
+            405 method_not_allowed with an Allow header.
         paths:
           /api/jobs:
             post:
@@ -18,7 +21,7 @@ enum OpenAPI {
                 408 upload_timeout; 413 too_large, too_many_pixels, too_many_files; 415 unknown_format,
                 unsupported_format; 422 too_costly; 429 busy (Retry-After); 507 insufficient_storage.
               parameters:
-                - { name: ops, in: query, required: false, schema: { type: string }, description: "Pipeline, when the body is a raw image." }
+                - { name: ops, in: query, required: false, schema: { type: string }, description: "The pipeline, when the body is a raw image or the form has no ops field." }
                 - name: tile
                   in: query
                   required: false
@@ -30,11 +33,11 @@ enum OpenAPI {
                   multipart/form-data:
                     schema:
                       type: object
-                      required: [ops, file]
+                      required: [file]
                       properties:
-                        ops: { type: string, example: "grayscale,blur:2,canny:100:200" }
+                        ops: { type: string, example: "grayscale,blur:2,canny:100:200", description: "The pipeline: this field or ?ops= (one of them is needed; 400 bad_pipeline without)." }
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
-                        file: { type: array, items: { type: string, format: binary } }
+                        file: { type: array, minItems: 1, maxItems: \(config.maxFiles), items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }
                   application/octet-stream: { schema: { type: string, format: binary } }
@@ -56,6 +59,11 @@ enum OpenAPI {
                                 result_url: { type: string }
                                 events_url: { type: string }
                                 page_url: { type: string }
+                  links:
+                    job: { operationId: getJob, parameters: { id: "$response.body#/jobs/0/id" } }
+                    events: { operationId: getJobEvents, parameters: { id: "$response.body#/jobs/0/id" } }
+                    result: { operationId: getJobResult, parameters: { id: "$response.body#/jobs/0/id" } }
+                    source: { operationId: getJobSource, parameters: { id: "$response.body#/jobs/0/id" } }
                 "400": { $ref: "#/components/responses/Error" }
                 "401": { $ref: "#/components/responses/Error" }
                 "403": { $ref: "#/components/responses/Error" }
@@ -73,6 +81,7 @@ enum OpenAPI {
           /api/jobs/{id}:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
+              operationId: getJob
               summary: A job's status and progress.
               responses:
                 "200": { description: The job., content: { application/json: { schema: { $ref: "#/components/schemas/Job" } } } }
@@ -82,9 +91,19 @@ enum OpenAPI {
           /api/jobs/{id}/events:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
+              operationId: getJobEvents
               summary: Live progress as server-sent events, pushed as the job changes ('progress' events, then one 'done'), each carrying the job; a keep-alive comment every 5 s (--event-keep-alive) while nothing changes.
               responses:
-                "200": { description: An event stream., content: { text/event-stream: { schema: { type: string } } } }
+                "200":
+                  description: An event stream; each event's data is the job, as GET /api/jobs/{id} gives it.
+                  content:
+                    text/event-stream:
+                      schema:
+                        type: object
+                        required: [event, data]
+                        properties:
+                          event: { type: string, enum: [progress, done] }
+                          data: { type: string }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
                 "410": { $ref: "#/components/responses/Error" }
@@ -92,6 +111,7 @@ enum OpenAPI {
           /api/jobs/{id}/result:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
+              operationId: getJobResult
               summary: The processed image, in the original's format.
               responses:
                 "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
@@ -102,12 +122,40 @@ enum OpenAPI {
           /api/jobs/{id}/source:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
+              operationId: getJobSource
               summary: The uploaded original.
               responses:
                 "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
                 "410": { $ref: "#/components/responses/Error" }
+          /:
+            get:
+              summary: The upload page.
+              responses:
+                "200": { description: HTML., content: { text/html: { schema: { type: string } } } }
+          /jobs/{id}:
+            parameters: [ { $ref: "#/components/parameters/id" } ]
+            get:
+              summary: A job's page (progress, then the result beside the original).
+              responses:
+                "200": { description: HTML., content: { text/html: { schema: { type: string } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /static/style.css:
+            get:
+              summary: The pages' style sheet.
+              responses:
+                "200": { description: CSS., content: { text/css: { schema: { type: string } } } }
+          /static/app.js:
+            get:
+              summary: The pages' script.
+              responses:
+                "200": { description: JavaScript., content: { text/javascript: { schema: { type: string } } } }
+          /openapi.yaml:
+            get:
+              summary: This description.
+              responses:
+                "200": { description: OpenAPI 3.0 YAML., content: { application/yaml: { schema: { type: string } } } }
           /healthz:
             get:
               summary: Whether Redis and RabbitMQ are reachable.
@@ -176,4 +224,5 @@ enum OpenAPI {
                 links: { type: object, additionalProperties: { type: string } }
                 tiles: { type: object, properties: { columns: { type: integer }, rows: { type: integer }, ranks: { type: array, items: { type: integer } } } }
         """
+    }
 }

@@ -49,7 +49,7 @@ struct OriginGuard<Context: RequestContext>: RouterMiddleware {
 struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
-        do { response = try await next(request, context) } catch let error as APIError {
+        do { response = try await next(request, context) } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
         response.headers[.xContentTypeOptions] = "nosniff"

@@ -3,9 +3,9 @@ import ImageCore
 import TileStore
 
 /// What rank 0 broadcasts to every rank: run a tiled job, run a round of
-/// whole jobs, or stop.
+/// whole jobs, give freed memory back (the queue went quiet), or stop.
 struct Command: Codable {
-    enum Kind: String, Codable { case tiled, round, stop }
+    enum Kind: String, Codable { case tiled, round, trim, stop }
     var kind: Kind
     /// The tiled job, or the round's jobs.
     var jobs: [JobHeader] = []
@@ -15,6 +15,7 @@ struct Command: Codable {
     var consumer = ""
 
     static let stop = Command(kind: .stop)
+    static let trim = Command(kind: .trim)
 
     var bytes: [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
 

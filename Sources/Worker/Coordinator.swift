@@ -3,6 +3,7 @@ import ImageCodecs
 import ImageCore
 import JobEvents
 import Logging
+import SystemMemory
 import TileStore
 
 /// Rank 0: takes jobs from the queue and runs them with the world. A large
@@ -32,6 +33,7 @@ struct Coordinator {
 
     func run() throws {
         var idleSince = Date()
+        var worked = false
         let count = config.jobsPerRound ?? max(4, 4 * rank.world)
         while true {
             let entries = try retrying { try store.nextJobs(consumer: config.consumer, minIdle: config.reclaimAfter, count: count) }
@@ -39,6 +41,13 @@ struct Coordinator {
                 if let limit = config.exitWhenIdle, Date().timeIntervalSince(idleSince) >= limit {
                     _ = try rank.cluster.broadcast(Command.stop.bytes)
                     return
+                }
+                // Quiet for a moment after work: every rank gives back what glibc's
+                // arenas kept of the images it freed (tens of MB per rank otherwise).
+                if worked && Date().timeIntervalSince(idleSince) >= 2 {
+                    _ = try rank.cluster.broadcast(Command.trim.bytes)
+                    SystemMemory.giveBack()
+                    worked = false
                 }
                 // A job.created event, or a new entry in the queue itself, ends the wait.
                 if wake.wait(timeout: .now()) != .success {
@@ -55,6 +64,7 @@ struct Coordinator {
             }
             rank.heartbeat.setEntries([])
             idleSince = Date()
+            worked = true
         }
     }
 

@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import JobEvents
 import Logging
+import SystemMemory
 import TileStore
 
 extension Cluster: ClusterLink {}
@@ -53,6 +54,7 @@ struct RankContext {
                 let lane = command.consumer.isEmpty ? nil : Lane(round: WholeRound(rank: self, consumer: command.consumer))
                 try TiledJob(rank: self, header: command.jobs[0], startStage: command.stage, lane: lane, laneFeed: nil).run(root: nil)
             case .round: _ = try WholeRound(rank: self, consumer: command.consumer).run()
+            case .trim: SystemMemory.giveBack()
             }
         }
     }

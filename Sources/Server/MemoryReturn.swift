@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import SystemMemory
+
+/// Gives freed memory back to the system once the server goes quiet.
+///
+/// glibc keeps what a burst of requests freed in its per-thread arenas:
+/// after 200 clients the server held 86 MB of which 3.5 MB were in use.
+/// `malloc_trim` returns it; it runs once after each busy spell (no request
+/// begun for a tick), not while requests keep coming.
+final class MemoryReturn: @unchecked Sendable {
+    // @unchecked: `started` is guarded by `lock`.
+    private let lock = NSLock()
+    private var started = 0
+
+    /// - Parameter tick: how long without a new request counts as quiet.
+    init(tick: Double = 5) {
+        // Two arenas are enough for the threads of a 2-core server and leave
+        // less memory stranded between bursts than one arena per thread.
+        SystemMemory.limitArenas(2)
+        Thread.detachNewThread { [self] in
+            var seen = 0, trimmed = 0
+            while true {
+                Thread.sleep(forTimeInterval: tick)
+                let now = lock.withLock { started }
+                if now == seen && now != trimmed {
+                    SystemMemory.giveBack()
+                    trimmed = now
+                }
+                seen = now
+            }
+        }
+    }
+
+    func began() { lock.withLock { started += 1 } }
+
+    /// Counts requests as they begin.
+    struct Counter<Context: RequestContext>: RouterMiddleware {
+        let memory: MemoryReturn
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            memory.began()
+            return try await next(request, context)
+        }
+    }
+}
