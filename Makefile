@@ -13,7 +13,7 @@ APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq
                 libvips-tools
 PIP_PACKAGES  = opencv-python-headless pillow
 
-.PHONY: all run test build bench deps clean
+.PHONY: all run test build bench deps clean fuzz sanitize load
 
 all: build
 
@@ -89,6 +89,29 @@ test: deps
 ## bench: speed figures (release build), printed.
 bench: build
 	Tests/with-services.sh .build/$(CONFIG)/imgproc-bench
+
+## fuzz: libFuzzer with AddressSanitizer on every fuzz target for FUZZ_SECONDS
+## (default 60) each; fails on any crash, leak, timeout or out-of-memory.
+fuzz: deps
+	Tests/Fuzz/run.sh
+
+## sanitize: the codec, engine and TileStore tests once under AddressSanitizer
+## and once under UndefinedBehaviorSanitizer (Swift and the C wrappers both).
+SANITIZED_TESTS ?= ImageCoreTests|ImageCodecsTests|TileStoreTests|FuzzTests
+sanitize: deps
+	$(SWIFT) build -c release --scratch-path .build-asan --sanitize address --build-tests
+	Tests/with-services.sh $(SWIFT) test -c release --scratch-path .build-asan --sanitize address --skip-build \
+	    --filter '$(SANITIZED_TESTS)'
+	$(SWIFT) build -c release --scratch-path .build-ubsan --sanitize undefined --build-tests
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 Tests/with-services.sh $(SWIFT) test -c release \
+	    --scratch-path .build-ubsan --sanitize undefined --skip-build --filter '$(SANITIZED_TESTS)'
+
+## load: 200 clients for LOAD_SECONDS (default 60) against a system of its own
+## (uploads, polls, event streams, downloads), then checks nothing was lost,
+## duplicated or wrong and memory came back. LOAD_SECONDS=1800 is the soak:
+## a rank killed (-9) every 5 minutes and RabbitMQ restarted half-way.
+load: build
+	Tests/with-services.sh python3 Tests/Load/load.py
 
 clean:
 	rm -rf .build

@@ -6,8 +6,8 @@
 # usage: Tests/with-services.sh COMMAND [ARGS...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-state="$root/.build/test-services"
-rm -rf "$state"
+# A folder per run, so that two runs (make test and make load, say) do not share one.
+state="$root/.build/test-services/$$"
 mkdir -p "$state/redis" "$state/rabbitmq"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -26,6 +26,7 @@ stop_services() {
     fi
     # The Erlang port mapper starts with the first node; stop it if this script started it.
     if [ "$epmd_was_running" = no ]; then epmd -kill >/dev/null 2>&1 || true; fi
+    rm -rf "$state"
 }
 trap stop_services EXIT INT TERM
 
