@@ -11,9 +11,9 @@ export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
                 libjpeg62-turbo-dev redis-server rabbitmq-server curl python3 chromium \
                 libvips-tools
-PIP_PACKAGES  = opencv-python-headless pillow
+PIP_PACKAGES  = opencv-python-headless pillow schemathesis locust
 
-.PHONY: all run test build bench deps clean fuzz sanitize load
+.PHONY: all run test build bench deps clean fuzz fuzz-api sanitize load
 
 all: build
 
@@ -30,8 +30,8 @@ deps:
 	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@# The OpenCV and Pillow comparisons skip, saying why, when these cannot be had.
-	@python3 -c "import cv2, PIL" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
-	    || echo "warning: pip could not install $(PIP_PACKAGES); OpenCV comparison tests will skip"
+	@python3 -c "import cv2, PIL, schemathesis, locust" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
+	    || echo "warning: pip could not install $(PIP_PACKAGES); the OpenCV comparison and Schemathesis tests will skip"
 
 ## build: release build of every executable.
 build: deps
@@ -94,6 +94,14 @@ bench: build
 ## (default 60) each; fails on any crash, leak, timeout or out-of-memory.
 fuzz: deps
 	Tests/Fuzz/run.sh
+
+## fuzz-api: Schemathesis against the running system, longer than in make test.
+IMGPROC_API_SECONDS ?= 300
+IMGPROC_API_EXAMPLES ?= 200
+fuzz-api: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	IMGPROC_API_SECONDS=$(IMGPROC_API_SECONDS) IMGPROC_API_EXAMPLES=$(IMGPROC_API_EXAMPLES) \
+	    Tests/with-services.sh $(SWIFT) test $(SWIFT_FLAGS) --skip-build --filter APISpecTests
 
 ## sanitize: the codec, engine and TileStore tests once under AddressSanitizer
 ## and once under UndefinedBehaviorSanitizer (Swift and the C wrappers both).

@@ -165,7 +165,8 @@ class System:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise SystemExit("the system did not start; see .build/load/*.log")
+        self.stop()
+        raise SystemExit(f"the system did not start; see {WORK}/*.log")
 
     def redis(self, *args):
         return subprocess.run(["redis-cli", "-p", self.redis_port, "-n", str(DB), *args],
