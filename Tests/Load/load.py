@@ -312,7 +312,8 @@ def make_user(system, files, refs, ledger):
 
         @task(1)
         def health(self):
-            self.call("GET", "/healthz", "GET /healthz")
+            # 503 names the service that is down (RabbitMQ restarting, in the soak): the right answer.
+            self.call("GET", "/healthz", "GET /healthz", ok=(200, 503))
 
     return Client
 
@@ -416,8 +417,10 @@ def main():
                 log("  RSS after round %d: %s" % (round + 1, ", ".join(f"{k} {v:.0f} MB" for k, v in system.memory().items())))
         stop.set()
         errors = report(env, ledger, peaks.peaks, elapsed)
-        if any(code >= 500 for code in errors):
-            failures.append("5xx answers")
+        server_errors = sum(n for route, counter in ledger.codes.items() for code, n in counter.items()
+                            if code >= 500 and not (route == "GET /healthz" and code == 503))
+        if server_errors:
+            failures.append(f"{server_errors} 5xx answers")
 
         # Every accepted job ends done, once, with the exact result.
         log(f"\nchecks: {len(ledger.accepted)} jobs accepted, {len(ledger.verified)} verified by the clients")
