@@ -44,6 +44,11 @@ struct APISpecTests {
         let known = try schemathesisRun(system, config: "known-job.toml", ["--include-path-regex", "\\{id\\}"],
                                         environment: ["IMGPROC_JOB_ID": id])
         #expect(known.status == 0, "\(known.stdout.suffix(6000))\n\(system.logs)")
+        // What was tried, for make fuzz-api's output.
+        for run in [all, known] {
+            print(run.stdout.split(separator: "\n").filter { $0.contains("generated") || $0.contains(" in ") && $0.contains("==") }
+                .joined(separator: "\n"))
+        }
 
         // Still serving, and the real job untouched by all that.
         #expect(try system.get("/healthz").status == 200)
