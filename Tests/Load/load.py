@@ -380,6 +380,8 @@ def report(env, ledger, peaks, seconds):
 
 
 def main():
+    # Stopped from outside (Ctrl-C, kill): stop the server and workers it started too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     subprocess.run(["rm", "-rf", WORK], check=True)
     for d in ("in", "ref", "uploaded", "processed"):
         os.makedirs(os.path.join(WORK, d))
