@@ -39,9 +39,9 @@ let package = Package(
         .target(name: "JobEvents", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
-        // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
         // glibc's allocator: freed memory given back when a process goes quiet.
         .target(name: "SystemMemory"),
+        // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
         .target(name: "Uploads", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
