@@ -6,8 +6,6 @@ CONFIG       ?= release
 # (or another LLVM CPU name) builds binaries for older or other machines.
 CPU          ?= native
 SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
-# Large pixel buffers on transparent huge pages: fewer page faults per image.
-export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
                 libjpeg62-turbo-dev redis-server rabbitmq-server curl python3 chromium \
                 libvips-tools

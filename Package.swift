@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "imgproc-server",
-            dependencies: ["Server", "Jobs", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Server", "Jobs", "TileStore", "JobEvents", "SystemMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "imgproc-worker",

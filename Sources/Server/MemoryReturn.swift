@@ -16,11 +16,9 @@ final class MemoryReturn: @unchecked Sendable {
     private var started = 0
 
     /// - Parameter tick: how long without a new request counts as quiet.
+    /// `imgproc-server` also tunes glibc for bursts as it starts
+    /// (`SystemMemory.restartTunedForBursts`).
     init(tick: Double = 5) {
-        // Two arenas are enough for the threads of a 2-core server and leave
-        // less memory stranded between bursts than one arena per thread;
-        // uploads and results (large blocks) are mapped on their own.
-        SystemMemory.tune(arenas: 2)
         Thread.detachNewThread { [self] in
             var seen = 0
             while true {
