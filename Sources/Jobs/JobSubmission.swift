@@ -52,13 +52,17 @@ public struct JobSubmission: Sendable {
     ///   - tiling: how to cut the image (tiles grow when their halo would be
     ///     too large for them); nil runs images up to `limits.wholeMaxPixels`
     ///     whole and cuts larger ones into strips (``Plan/strips``).
+    ///   - autorotate: run the pipeline on the image set upright by its EXIF
+    ///     orientation (its steps come first in the job's `ops`).
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
-                id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
+                autorotate: Bool = true, id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
-        let pipeline: Pipeline
+        var pipeline: Pipeline
         do { pipeline = try Pipeline(parsing: ops) } catch {
             throw Refusal(code: .badPipeline, codec: nil, description: error.description)
         }
+        let orientation = Orientation.of(bytes)
+        if autorotate { pipeline = orientation.upright(pipeline) }
         let info: ImageInfo
         do {
             info = try Codec.probe(bytes)
@@ -91,6 +95,7 @@ public struct JobSubmission: Sendable {
             "output_channels": String(plan.output.channels), "stages": String(plan.stages.count),
             "source_bytes": String(bytes.count), "whole": whole ? "1" : "0",
             "max_pixels": String(limits.maxPixels), "cost_s": String(format: "%.2f", estimate.seconds),
+            "orientation": String(orientation.rawValue), "autorotate": autorotate ? "1" : "0",
         ].merging(extra) { $1 }
         source = bytes
         format = info.format

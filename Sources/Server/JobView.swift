@@ -9,6 +9,9 @@ struct JobView: Codable, Sendable {
     struct Links: Codable, Sendable { var status: String; var events: String; var result: String; var source: String; var page: String }
     /// Which rank processed each tile of the last stage run, row by row (-1: not yet).
     struct TileMap: Codable, Sendable { var columns: Int; var rows: Int; var ranks: [Int] }
+    /// The source's EXIF orientation (1 upright ... 8), and whether its turn
+    /// was applied (the turn's steps then lead `ops`).
+    struct Orientation: Codable, Sendable { var exif: Int; var applied: Bool }
 
     var id: String
     var status: String
@@ -17,6 +20,7 @@ struct JobView: Codable, Sendable {
     var input: Size?
     var output: Size?
     var format: String?
+    var orientation: Orientation?
     var stage: Int
     var stages: Int
     var attempts: Int
@@ -40,6 +44,7 @@ struct JobView: Codable, Sendable {
             output = Size(width: w, height: h, channels: c)
         }
         format = job.fields["format"]
+        if let exif = job.int("orientation") { orientation = Orientation(exif: exif, applied: exif != 1 && job.fields["autorotate"] != "0") }
         stage = job.stage
         stages = job.int("stages") ?? 1
         attempts = job.attempts

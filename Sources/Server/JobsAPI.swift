@@ -40,8 +40,8 @@ struct JobsAPI: Sendable {
         api.get("jobs") { _, _ in try await self.list() }
         api.get("jobs/:id") { _, context in try await self.show(try Self.id(context)) }
         api.get("jobs/:id/events") { _, context in try await self.events(try Self.id(context)) }
-        api.get("jobs/:id/result") { _, context in try await self.result(try Self.id(context)) }
-        api.get("jobs/:id/source") { _, context in try await self.source(try Self.id(context)) }
+        api.get("jobs/:id/result") { request, context in try await self.result(try Self.id(context), request.headers) }
+        api.get("jobs/:id/source") { request, context in try await self.source(try Self.id(context), request.headers) }
         // Anything else under /api is a JSON 404 too.
         // Preflights reach the origin guard, which answers them (one route per path: the
         // router matches the path before the method).
@@ -120,13 +120,20 @@ struct JobsAPI: Sendable {
                 }
                 tile = t
             }
-            let limits = config.limits, tiling = tile, maxRequestPixels = config.maxRequestPixels
+            var autorotate = true
+            if let text = fields["autorotate"] ?? query["autorotate"].map(String.init) {
+                guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
+                    throw APIError(.badRequest, "bad_option", "autorotate must be true or false, not '\(text.prefix(40))'")
+                }
+                autorotate = value
+            }
+            let limits = config.limits, tiling = tile, maxRequestPixels = config.maxRequestPixels, rotate = autorotate
             // Every file is checked (from its header) before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
                 var pixels = 0
                 return try files.enumerated().map { index, file in
                     let job: JobSubmission
-                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits) } catch {
+                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits, autorotate: rotate) } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
                     pixels += job.info.width * job.info.height
@@ -245,7 +252,7 @@ struct JobsAPI: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    func result(_ id: String) async throws -> Response {
+    func result(_ id: String, _ request: HTTPFields) async throws -> Response {
         let keeper = self.keeper
         let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
             guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
@@ -259,7 +266,7 @@ struct JobsAPI: Sendable {
             // Redis lost the job, but a result stored on disk is still the result.
             for format in ImageFormat.allCases {
                 if let data = FileManager.default.contents(atPath: keeper.file(for: id, format: format.rawValue).path) {
-                    return Respond.image([UInt8](data), contentType: format.mimeType, filename: "imgproc-\(id).\(format.fileExtension)")
+                    return download([UInt8](data), format, "imgproc-\(id).\(format.fileExtension)", request)
                 }
             }
             throw APIError.notFound(id)
@@ -270,21 +277,26 @@ struct JobsAPI: Sendable {
         case .done?:
             guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
             let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
-            return Respond.image(bytes, contentType: format.mimeType, filename: "imgproc-\(id).\(format.fileExtension)")
+            return download(bytes, format, "imgproc-\(id).\(format.fileExtension)", request)
         default:
             throw APIError(.conflict, "not_ready",
                            "job \(id) is \(job.status?.rawValue ?? "unknown") (\(job.tilesDone)/\(job.tilesTotal) tiles); its result is not ready")
         }
     }
 
-    func source(_ id: String) async throws -> Response {
+    func source(_ id: String, _ request: HTTPFields) async throws -> Response {
         for format in ImageFormat.allCases {
             let file = config.uploads.appendingPathComponent("\(id).\(format.fileExtension)")
             if let data = FileManager.default.contents(atPath: file.path) {
-                return Respond.image([UInt8](data), contentType: format.mimeType, filename: "imgproc-\(id)-source.\(format.fileExtension)")
+                return download([UInt8](data), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
             }
         }
         if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
         throw APIError.notFound(id)
+    }
+
+    private func download(_ bytes: [UInt8], _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
+        Download(bytes: bytes, contentType: format.mimeType, filename: filename, shared: config.authToken?.isEmpty ?? true)
+            .response(to: request)
     }
 }

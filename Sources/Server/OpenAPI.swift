@@ -17,7 +17,7 @@ enum OpenAPI {
             post:
               summary: Submit images, one job per image.
               description: >
-                Errors: 400 bad_pipeline, bad_tile, corrupt_image, empty_file, no_file; 403 cross_origin;
+                Errors: 400 bad_pipeline, bad_tile, bad_option, corrupt_image, empty_file, no_file; 403 cross_origin;
                 408 upload_timeout; 413 too_large, too_many_pixels, too_many_files; 415 unknown_format,
                 unsupported_format; 422 too_costly; 429 busy (Retry-After); 507 insufficient_storage.
               parameters:
@@ -27,6 +27,7 @@ enum OpenAPI {
                   required: false
                   description: N for NxN tiles or strips:N for full-width strips of N rows (16...4096). Left out, images up to 4 megapixels run whole on one rank and larger ones go in strips.
                   schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
+                - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
               requestBody:
                 required: true
                 content:
@@ -37,6 +38,7 @@ enum OpenAPI {
                       properties:
                         ops: { type: string, example: "grayscale,blur:2,canny:100:200", description: "The pipeline: this field or ?ops= (one of them is needed; 400 bad_pipeline without)." }
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
+                        autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         file: { type: array, minItems: 1, maxItems: \(config.maxFiles), items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }
@@ -112,23 +114,31 @@ enum OpenAPI {
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
               operationId: getJobResult
-              summary: The processed image, in the original's format.
+              summary: The processed image, in the original's format; cacheable for a year (it never changes), with ETag, If-None-Match (304) and one byte range (206).
+              parameters: [ { $ref: "#/components/parameters/ifNoneMatch" }, { $ref: "#/components/parameters/range" }, { $ref: "#/components/parameters/ifRange" } ]
               responses:
-                "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
+                "200": { $ref: "#/components/responses/Image" }
+                "206": { $ref: "#/components/responses/ImagePart" }
+                "304": { $ref: "#/components/responses/NotModified" }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
                 "410": { $ref: "#/components/responses/Error" }
+                "416": { $ref: "#/components/responses/BadRange" }
           /api/jobs/{id}/source:
             parameters: [ { $ref: "#/components/parameters/id" } ]
             get:
               operationId: getJobSource
-              summary: The uploaded original.
+              summary: The uploaded original, cached and ranged as the result is.
+              parameters: [ { $ref: "#/components/parameters/ifNoneMatch" }, { $ref: "#/components/parameters/range" }, { $ref: "#/components/parameters/ifRange" } ]
               responses:
-                "200": { description: The image., content: { image/png: { schema: { type: string, format: binary } }, image/jpeg: { schema: { type: string, format: binary } } } }
+                "200": { $ref: "#/components/responses/Image" }
+                "206": { $ref: "#/components/responses/ImagePart" }
+                "304": { $ref: "#/components/responses/NotModified" }
                 "401": { $ref: "#/components/responses/Error" }
                 "404": { $ref: "#/components/responses/Error" }
                 "410": { $ref: "#/components/responses/Error" }
+                "416": { $ref: "#/components/responses/BadRange" }
           /:
             get:
               summary: The upload page.
@@ -171,7 +181,48 @@ enum OpenAPI {
         components:
           parameters:
             id: { name: id, in: path, required: true, schema: { type: string, pattern: "^[0-9a-f]{32}$" } }
+            ifNoneMatch: { name: If-None-Match, in: header, required: false, description: "ETags seen before (or *): 304 when one matches.", schema: { type: string } }
+            range: { name: Range, in: header, required: false, description: "One byte range (bytes=0-1023, bytes=1024-, bytes=-1024); several or a malformed one get the whole image.", schema: { type: string } }
+            ifRange: { name: If-Range, in: header, required: false, description: "The range is served only when this is the image's ETag.", schema: { type: string } }
           responses:
+            Image:
+              description: The image.
+              headers:
+                ETag: { description: A hash of the bytes., schema: { type: string } }
+                Cache-Control: { description: "public (private when the API needs a token), max-age=31536000, immutable", schema: { type: string } }
+                Content-Disposition: { description: 'inline; filename="imgproc-ID.EXT"', schema: { type: string } }
+                Accept-Ranges: { schema: { type: string, enum: [bytes] } }
+              content:
+                image/png: { schema: { type: string, format: binary } }
+                image/jpeg: { schema: { type: string, format: binary } }
+            ImagePart:
+              description: The requested bytes of the image.
+              headers:
+                ETag: { description: A hash of the bytes., schema: { type: string } }
+                Cache-Control: { description: "public (private when the API needs a token), max-age=31536000, immutable", schema: { type: string } }
+                Content-Disposition: { description: 'inline; filename="imgproc-ID.EXT"', schema: { type: string } }
+                Accept-Ranges: { schema: { type: string, enum: [bytes] } }
+                Content-Range: { description: bytes FIRST-LAST/LENGTH, schema: { type: string } }
+              content:
+                image/png: { schema: { type: string, format: binary } }
+                image/jpeg: { schema: { type: string, format: binary } }
+            NotModified:
+              description: The client's copy (If-None-Match) is current.
+              headers:
+                ETag: { schema: { type: string } }
+                Cache-Control: { schema: { type: string } }
+            BadRange:
+              description: The range starts past the end of the image.
+              headers:
+                Content-Range: { description: "bytes */LENGTH", schema: { type: string } }
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [error, message]
+                    properties:
+                      error: { type: string, example: bad_range }
+                      message: { type: string }
             Error:
               description: An error.
               content:
@@ -211,6 +262,7 @@ enum OpenAPI {
                 input: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
                 output: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
                 format: { type: string, enum: [png, jpeg] }
+                orientation: { type: object, description: "The source's EXIF orientation (1 upright ... 8) and whether it was applied; its steps then lead ops.", properties: { exif: { type: integer, minimum: 1, maximum: 8 }, applied: { type: boolean } } }
                 stage: { type: integer }
                 stages: { type: integer }
                 attempts: { type: integer }

@@ -32,16 +32,6 @@ enum Respond {
             + "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         return response
     }
-
-    /// An image, shown inline, with a download name and no content sniffing.
-    static func image(_ bytes: [UInt8], contentType: String, filename: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = contentType
-        headers[.xContentTypeOptions] = "nosniff"
-        headers[.contentDisposition] = "inline; filename=\"\(filename)\""
-        headers[.cacheControl] = "private, max-age=3600"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
 }
 
 extension HTTPField.Name {

@@ -18,6 +18,9 @@ struct SubmitCommand: ParsableCommand {
     @Flag(help: "Wait for the jobs to finish, with a progress bar.")
     var wait = false
 
+    @Flag(inversion: .prefixedNo, help: "Set each image upright by its EXIF orientation before the pipeline.")
+    var autorotate = true
+
     @Option(help: "With --wait, save the results in this folder (as ID.EXT).")
     var out: String?
 
@@ -26,7 +29,7 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         let client = try options.client()
         let uploads = try files.map { (name: URL(fileURLWithPath: $0).lastPathComponent, data: Data(try readFile($0))) }
-        let (body, type) = ServerClient.multipart(fields: [("ops", ops)], files: uploads)
+        let (body, type) = ServerClient.multipart(fields: [("ops", ops)] + (autorotate ? [] : [("autorotate", "false")]), files: uploads)
         let reply = try client.request("api/jobs", method: "POST", body: body, contentType: type)
         guard reply.status == 202, let jobs = reply.json?["jobs"] as? [[String: Any]] else {
             throw CLIError("the server refused the upload: \(reply.problem)")

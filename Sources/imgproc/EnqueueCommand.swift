@@ -30,6 +30,9 @@ struct EnqueueCommand: ParsableCommand {
     @Option(help: "Refuse jobs whose estimated work is over this many seconds of one core.")
     var maxJobCost: Double = JobLimits().maxCost
 
+    @Flag(inversion: .prefixedNo, help: "Set the image upright by its EXIF orientation before the pipeline.")
+    var autorotate = true
+
     @OptionGroup var redis: RedisOptions
 
     func validate() throws {
@@ -42,7 +45,7 @@ struct EnqueueCommand: ParsableCommand {
         var limits = JobLimits()
         limits.maxPixels = maxMegapixels * 1_000_000
         limits.maxCost = maxJobCost
-        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits) } catch {
+        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: autorotate) } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

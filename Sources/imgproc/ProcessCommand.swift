@@ -35,6 +35,9 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
     var maxMegapixels: Int = 100
 
+    @Flag(inversion: .prefixedNo, help: "Set the image upright by its EXIF orientation before the pipeline.")
+    var autorotate = true
+
     func validate() throws {
         if let tile, !(1...65536).contains(tile) { throw ValidationError("--tile must be 1...65536, not \(tile)") }
         if !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
@@ -42,7 +45,7 @@ struct ProcessCommand: ParsableCommand {
     }
 
     func run() throws {
-        let pipeline: Pipeline
+        var pipeline: Pipeline
         do { pipeline = try Pipeline(parsing: ops) } catch { throw CLIError("\(error)") }
         let ext = URL(fileURLWithPath: output).pathExtension
         guard let format = ImageFormat(fileExtension: ext) else {
@@ -54,6 +57,7 @@ struct ProcessCommand: ParsableCommand {
         do { image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels)).image } catch {
             throw CLIError("\(input): \(error)")
         }
+        if autorotate { pipeline = Orientation.of(bytes).upright(pipeline) }
         let plan: Plan
         do { plan = try Plan(pipeline, input: image.shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
         let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)

@@ -89,9 +89,9 @@ final class System: @unchecked Sendable {
 }
 
 /// `imgproc process` of a file, as the reference result.
-func reference(_ path: String, ops: String, ext: String, dir: TemporaryDirectory) throws -> Data {
+func reference(_ path: String, ops: String, ext: String, dir: TemporaryDirectory, _ extra: [String] = []) throws -> Data {
     let out = dir.path("ref-\(UUID().uuidString).\(ext)")
-    let r = try run(builtProduct("imgproc"), ["process", path, out, "--ops", ops])
+    let r = try run(builtProduct("imgproc"), ["process", path, out, "--ops", ops] + extra)
     guard r.status == 0 else { throw TestServerError("process failed: \(r.stderr)") }
     return try Data(contentsOf: URL(fileURLWithPath: out))
 }

@@ -49,6 +49,15 @@ struct SystemTests {
         try waitUntil(seconds: 20) {
             events.with { e in ids.allSatisfy { e.contains("job.created queued \($0)") && e.contains("job.done done \($0)") } }
         }
+        // Cacheable as browsers and curl use it: the ETag gets a 304, and a range resumes a download.
+        let url = system.base + "/api/jobs/\(ids[0])/result"
+        let full = try system.curl(["-D", d.path("headers.txt"), url])
+        let headers = try String(contentsOfFile: d.path("headers.txt"), encoding: .utf8).lowercased()
+        #expect(headers.contains("cache-control: public, max-age=31536000, immutable"), "\(headers)")
+        let etag = try #require(headers.split(separator: "\r\n").first { $0.hasPrefix("etag: ") }?.dropFirst(6))
+        #expect(try system.curl(["-H", "If-None-Match: \(etag)", url]).status == 304)
+        let part = try system.curl(["-r", "100-", url])
+        #expect(part.status == 206 && part.body == full.body.dropFirst(100))
         // The CLI client, as users run it.
         let cli = try run(builtProduct("imgproc"), ["submit", d.path("a.png"), "--ops", "grayscale,invert", "--wait",
                                                     "--out", d.path("cli"), "--server", system.base])
@@ -58,6 +67,35 @@ struct SystemTests {
                 == reference(d.path("a.png"), ops: "grayscale,invert", ext: "png", dir: d))
         let status = try run(builtProduct("imgproc"), ["status", cliID, "--server", system.base])
         #expect(status.stdout.contains("status    done"))
+    }
+
+    /// A phone photo (EXIF orientation 6, GPS beside it) is set upright in
+    /// tiles over the ranks, equal to `imgproc process`; `autorotate=false`
+    /// keeps the stored pixels; no output carries the EXIF block.
+    @Test func photosAreSetUpright() throws {
+        let system = try System(db: 58)
+        let d = system.dir
+        let plain = try Codec.encode(testImage(width: 301, height: 203, channels: 3, seed: 41), as: .jpeg)
+        try Data(withExif(plain, orientation: 6)).write(to: URL(fileURLWithPath: d.path("phone.jpg")))
+        func upload(_ extra: [String]) throws -> String {
+            let reply = try system.curl(["-F", "ops=blur:1", "-F", "tile=64"] + extra + ["-F", "file=@\(d.path("phone.jpg"))", system.base + "/api/jobs"])
+            return try #require(jobIDs(reply.body).first, "\(String(decoding: reply.body, as: UTF8.self))")
+        }
+        let turned = try upload([]), kept = try upload(["-F", "autorotate=false"])
+        let job = try system.waitFor(turned)
+        #expect(job["status"] as? String == "done" && job["ops"] as? String == "rotate:90,blur:1", "\(job)")
+        let orientation = job["orientation"] as? [String: Any]
+        #expect(orientation?["exif"] as? Int == 6 && orientation?["applied"] as? Bool == true, "\(job)")
+        #expect((job["output"] as? [String: Int])?["width"] == 203 && (job["tiles"] as? [String: Any])?["columns"] as? Int == 4)
+        let result = try system.get("/api/jobs/\(turned)/result").body
+        #expect(result == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d)))
+        #expect(result.range(of: Data("Exif".utf8)) == nil, "no EXIF (and so no GPS) in the output")
+
+        let keptJob = try system.waitFor(kept)
+        let keptOrientation = keptJob["orientation"] as? [String: Any]
+        #expect(keptOrientation?["exif"] as? Int == 6 && keptOrientation?["applied"] as? Bool == false, "\(keptJob)")
+        #expect(try system.get("/api/jobs/\(kept)/result").body
+                == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d, ["--no-autorotate"])))
     }
 
     /// RabbitMQ restarted between upload and completion: the job completes and its result is stored.

@@ -1,0 +1,139 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// A stored image (a result or an original) answered as browsers, CDNs and
+/// download managers expect: a job's images never change, so they carry a
+/// content hash as ETag and may be cached for a year; `If-None-Match` gets
+/// 304, and one byte range gets 206 (416 when it starts past the end).
+struct Download {
+    let bytes: [UInt8]
+    let contentType: String
+    let filename: String
+    /// `private` when the API needs a token: a shared cache must not hand
+    /// one client's image to another.
+    let shared: Bool
+
+    func response(to request: HTTPFields) -> Response {
+        let tag = EntityTag.of(bytes)
+        var headers = HTTPFields()
+        headers[.eTag] = tag
+        headers[.cacheControl] = "\(shared ? "public" : "private"), max-age=31536000, immutable"
+        headers[.contentDisposition] = "inline; filename=\"\(filename)\""
+        headers[.xContentTypeOptions] = "nosniff"
+        if let match = request[.ifNoneMatch], EntityTag.matches(match, tag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = contentType
+        headers[.acceptRanges] = "bytes"
+        // A Range under an If-Range naming other bytes gets the whole image.
+        let ifRange = request[.ifRange]
+        guard let range = request[.range], ifRange == nil || ifRange == tag else {
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        switch ByteRange(range, length: bytes.count) {
+        case .whole:
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(bytes.count)"
+            headers[.contentType] = "application/json; charset=utf-8"
+            let error = #"{"error":"bad_range","message":"the image has \#(bytes.count) bytes; the range \#(jsonEscaped(range)) starts past its end"}"#
+            return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: error)))
+        case .part(let part):
+            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(bytes.count)"
+            return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes[part])))
+        }
+    }
+
+    private func jsonEscaped(_ text: String) -> String {
+        String(text.unicodeScalars.filter { $0.value >= 0x20 && $0 != "\"" && $0 != "\\" }.prefix(100).map(Character.init))
+    }
+}
+
+/// Validators for images that never change (RFC 9110 8.8.3).
+public enum EntityTag {
+    /// `If-None-Match`: `*` or a list of tags, compared weakly (RFC 9110 13.1.2).
+    public static func matches(_ header: String, _ tag: String) -> Bool {
+        header.split(separator: ",").contains { item in
+            var item = item.trimmingCharacters(in: .whitespaces)
+            if item.hasPrefix("W/") { item.removeFirst(2) }
+            return item == "*" || item == tag
+        }
+    }
+
+    /// A strong tag from a 128-bit hash of the bytes: identical images share it,
+    /// and hashing a 50 MB image takes a few milliseconds.
+    public static func of(_ bytes: [UInt8]) -> String {
+        let (a, b) = ContentHash.hash128(bytes)
+        return "\"" + hex(a) + hex(b) + "\""
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// The one range of a `Range: bytes=...` header that is served.
+public enum ByteRange: Equatable, Sendable {
+    /// No range, a malformed one or several: the whole image (RFC 9110 allows it).
+    case whole
+    case part(Range<Int>)
+    /// Every range starts past the end.
+    case unsatisfiable
+
+    public init(_ header: String, length: Int) {
+        let spec = header.trimmingCharacters(in: .whitespaces)
+        guard spec.lowercased().hasPrefix("bytes="), !spec.contains(",") else { self = .whole; return }
+        let bounds = spec.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard bounds.count == 2 else { self = .whole; return }
+        let digits = { (text: String) in !text.isEmpty && text.count <= 18 && text.allSatisfy(\.isASCIIDigit) }
+        switch (digits(bounds[0]) ? Int(bounds[0]) : nil, digits(bounds[1]) ? Int(bounds[1]) : nil) {
+        case (let first?, let last?) where first <= last:
+            self = first < length ? .part(first..<min(last + 1, length)) : .unsatisfiable
+        case (let first?, nil) where bounds[1].isEmpty:
+            self = first < length ? .part(first..<length) : .unsatisfiable
+        case (nil, let suffix?) where bounds[0].isEmpty:
+            self = suffix == 0 || length == 0 ? .unsatisfiable : .part(max(0, length - suffix)..<length)
+        default:
+            self = .whole
+        }
+    }
+}
+
+/// 128 bits of a fast non-cryptographic hash, 8 bytes at a time on two
+/// lanes (multiply and rotate, then a final mix), for cache validators.
+enum ContentHash {
+    static func hash128(_ bytes: [UInt8]) -> (UInt64, UInt64) {
+        let k1: UInt64 = 0x9E37_79B9_7F4A_7C15, k2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+        var a: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(bytes.count), b: UInt64 = 0x1319_8A2E_0370_7344
+        bytes.withUnsafeBytes { raw in
+            let words = raw.count / 16
+            for i in 0..<words {
+                let x = raw.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self)
+                let y = raw.loadUnaligned(fromByteOffset: i * 16 + 8, as: UInt64.self)
+                a = ((a ^ x) &* k1).rotated(31) &+ b
+                b = ((b ^ y) &* k2).rotated(29) &+ a
+            }
+            for byte in raw[(words * 16)...] { a = ((a ^ UInt64(byte)) &* k1).rotated(31) }
+        }
+        return (mix(a &+ b), mix(b ^ (a &* k2)))
+    }
+
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+private extension UInt64 {
+    func rotated(_ n: UInt64) -> UInt64 { (self << n) | (self >> (64 - n)) }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

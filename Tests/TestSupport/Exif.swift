@@ -1,0 +1,32 @@
+/// `bytes` (a PNG or JPEG) with an EXIF block stating `orientation`, and a
+/// GPS tag beside it, as a phone writes them: an APP1 segment after the JPEG's
+/// SOI, or an eXIf chunk after the PNG's IHDR.
+public func withExif(_ bytes: [UInt8], orientation: Int) -> [UInt8] {
+    // Little-endian TIFF: IFD0 with Orientation (SHORT) and a GPS IFD pointer (LONG).
+    var tiff: [UInt8] = [0x49, 0x49, 42, 0, 8, 0, 0, 0, 2, 0]
+    tiff += [0x12, 0x01, 3, 0, 1, 0, 0, 0, UInt8(orientation), 0, 0, 0]
+    tiff += [0x25, 0x88, 4, 0, 1, 0, 0, 0, 38, 0, 0, 0]
+    tiff += [0, 0, 0, 0]                                  // no next IFD
+    tiff += [1, 0, 0x01, 0x00, 2, 0, 2, 0, 0, 0] + Array("N\0".utf8) + [0, 0, 0, 0, 0, 0] // GPSLatitudeRef "N"
+    if bytes.starts(with: [0xFF, 0xD8]) {
+        let payload = Array("Exif\0\0".utf8) + tiff
+        let length = payload.count + 2
+        return [0xFF, 0xD8, 0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + payload + bytes[2...]
+    }
+    let type = Array("eXIf".utf8)
+    let crc = crc32(type + tiff)
+    let chunk = be32(tiff.count) + type + tiff + be32(Int(crc))
+    let afterHeader = 8 + 25                               // signature, IHDR
+    return Array(bytes[..<afterHeader]) + chunk + bytes[afterHeader...]
+}
+
+private func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+
+private func crc32(_ bytes: [UInt8]) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    }
+    return ~crc
+}
