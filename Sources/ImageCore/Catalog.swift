@@ -104,6 +104,15 @@ extension OperationInfo {
             guard let axis = Flip.Axis(rawValue: a[0]) else { throw ArgumentError(message: "AXIS must be h or v") }
             return .local(Flip(axis: axis))
         },
+        OperationInfo(name: "crop", summary: "Cuts out a rectangle (cut to the image where it runs past an edge).", parameters: [
+            .init(name: "X", defaultValue: nil, help: "left edge, 0...65535"),
+            .init(name: "Y", defaultValue: nil, help: "top edge, 0...65535"),
+            .init(name: "W", defaultValue: nil, help: "width, 1...65535"),
+            .init(name: "H", defaultValue: nil, help: "height, 1...65535"),
+        ]) { a throws(ArgumentError) in
+            .local(Crop(x: try integer(a[0], "X", 0...65535), y: try integer(a[1], "Y", 0...65535),
+                        width: try integer(a[2], "W", 1...65535), height: try integer(a[3], "H", 1...65535)))
+        },
     ]
 
     public static func named(_ name: String) -> OperationInfo? { all.first { $0.name == name } }

@@ -236,3 +236,25 @@ func copyPixel(_ from: UnsafePointer<UInt8>, _ to: UnsafeMutablePointer<UInt8>, 
 func mirrorRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, width w: Int, channels ch: Int) {
     for x in 0..<w { copyPixel(src + (w &- 1 &- x) &* ch, dst + x &* ch, ch) }
 }
+
+/// `crop:X:Y:W:H`: the W×H rectangle whose top-left corner is (X, Y), cut
+/// to the image where it runs past an edge (as libvips and imgproxy do).
+public struct Crop: TileOperation {
+    public let x: Int, y: Int, width: Int, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        (self.x, self.y, self.width, self.height) = (x, y, width, height)
+    }
+    public var description: String { "crop:\(x):\(y):\(width):\(height)" }
+
+    public func outputShape(for input: Shape) -> Shape {
+        Shape(width: max(0, min(width, input.width - x)), height: max(0, min(height, input.height - y)), channels: input.channels)
+    }
+
+    public func inputRect(for output: Rect, input: Shape) -> Rect {
+        Rect(x: output.x + x, y: output.y + y, width: output.width, height: output.height)
+    }
+
+    public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
+        Region(image: source.cropped(to: inputRect(for: output, input: input)).image, x: output.x, y: output.y)
+    }
+}

@@ -37,7 +37,10 @@ public struct Plan: Sendable {
                 current.equalise = settings
             }
             let after = current.output
-            if after.width < 1 || after.height < 1 || after.pixelCount > maxPixels {
+            if after.width < 1 || after.height < 1 {
+                throw PipelineError(token: step.description, message: "it would leave nothing of \(before.width)x\(before.height)")
+            }
+            if after.pixelCount > maxPixels {
                 throw PipelineError(token: step.description, message:
                     "it would turn \(before.width)x\(before.height) into \(after.width)x\(after.height), over the limit of \(maxPixels / 1_000_000) megapixels")
             }

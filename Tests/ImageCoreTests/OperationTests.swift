@@ -112,6 +112,18 @@ struct OperationTests {
         for i in stride(from: 3, to: image.pixels.count, by: 4) { #expect(out.pixels[i] == image.pixels[i]) }
     }
 
+    @Test func cropCutsToTheImageAndTilesExactly() throws {
+        let image = testImage(width: 301, height: 203, channels: 3, seed: 8)
+        #expect(try run("crop:10:20:100:50", image) == image.cropped(to: Rect(x: 10, y: 20, width: 100, height: 50)))
+        #expect(try run("crop:250:200:100:50", image) == image.cropped(to: Rect(x: 250, y: 200, width: 51, height: 3)), "cut at the edges")
+        for spec in ["crop:7:9:200:150,blur:2", "blur:1.5,crop:33:1:99:180,canny", "rotate:90,crop:100:0:60:301,clahe:2:3"] {
+            let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+            #expect(Runner.tiled(image, plan: plan, tileSize: 37) == Runner.reference(image, plan: plan), "\(spec)")
+        }
+        #expect(throws: PipelineError.self) { try Plan(try Pipeline(parsing: "crop:301:0:5:5"), input: image.shape) }
+        #expect(throws: PipelineError.self) { try Pipeline(parsing: "crop:1:2:0:5") }
+    }
+
     @Test func geometry() throws {
         let image = testImage(width: 13, height: 7, channels: 3, seed: 5)
         #expect(try run("rotate:90,rotate:90,rotate:90,rotate:90", image) == image)

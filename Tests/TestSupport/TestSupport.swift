@@ -62,6 +62,8 @@ public func randomSpec(_ name: String, using rng: inout SeededRandom) -> String 
         return Bool.random(using: &rng) ? "resize:\(n(0.3...2.5))" : "resize:\(i(1...400))x\(i(1...400))"
     case "rotate": return "rotate:\([90, 180, 270].randomElement(using: &rng)!)"
     case "flip": return "flip:\(Bool.random(using: &rng) ? "h" : "v")"
+    // From the corner: any image keeps something (offsets: OperationTests).
+    case "crop": return "crop:0:0:\(i(1...400)):\(i(1...400))"
     default: return name
     }
 }
