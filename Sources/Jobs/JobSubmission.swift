@@ -54,8 +54,11 @@ public struct JobSubmission: Sendable {
     ///     whole and cuts larger ones into strips (``Plan/strips``).
     ///   - autorotate: run the pipeline on the image set upright by its EXIF
     ///     orientation (its steps come first in the job's `ops`).
+    ///   - output: the result's format; nil keeps the source's.
+    ///   - quality: JPEG quality 1...100 of the result; nil leaves it to the workers (90).
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
-                autorotate: Bool = true, id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
+                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil,
+                id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
         var pipeline: Pipeline
         do { pipeline = try Pipeline(parsing: ops) } catch {
@@ -79,7 +82,7 @@ public struct JobSubmission: Sendable {
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
         let side = plan.stages.map { max($0.output.width, $0.output.height) }.max()!
         let tiling = plan.boundingHalo(requested ?? (largest.pixelCount <= limits.wholeMaxPixels ? .squares(max(side, 16)) : plan.strips))
-        let estimate = Cost.estimate(plan, tiling: tiling, sourceIsPNG: info.format == .png, outputIsPNG: info.format == .png)
+        let estimate = Cost.estimate(plan, tiling: tiling, sourceIsPNG: info.format == .png, outputIsPNG: (output ?? info.format) == .png)
         if estimate.seconds > limits.maxCost {
             throw Refusal(code: .tooCostly, codec: nil, description: String(
                 format: "the job would take about %.0f seconds of one core (%@ alone about %.0f on %dx%d), over the limit of %.0f",
@@ -88,15 +91,19 @@ public struct JobSubmission: Sendable {
         let whole = plan.stages.allSatisfy { tiling.grid(width: $0.output.width, height: $0.output.height).count == 1 }
         self.id = id
         tiles = plan.stages[0].tiles(tiling)
-        fields = [
-            "ops": pipeline.description, "format": info.format.rawValue, "tile_size": tiling.description,
+        let result = output ?? info.format
+        var fields: [String: String] = [
+            "ops": pipeline.description, "format": result.rawValue, "source_format": info.format.rawValue,
+            "tile_size": tiling.description,
             "width": String(info.width), "height": String(info.height), "channels": String(info.channels),
             "output_width": String(plan.output.width), "output_height": String(plan.output.height),
             "output_channels": String(plan.output.channels), "stages": String(plan.stages.count),
             "source_bytes": String(bytes.count), "whole": whole ? "1" : "0",
             "max_pixels": String(limits.maxPixels), "cost_s": String(format: "%.2f", estimate.seconds),
             "orientation": String(orientation.rawValue), "autorotate": autorotate ? "1" : "0",
-        ].merging(extra) { $1 }
+        ]
+        if let quality { fields["quality"] = String(quality) }
+        self.fields = fields.merging(extra) { $1 }
         source = bytes
         format = info.format
         self.info = info

@@ -127,13 +127,29 @@ struct JobsAPI: Sendable {
                 }
                 autorotate = value
             }
+            var output: ImageFormat?
+            if let text = fields["format"] ?? query["format"].map(String.init), text != "source" {
+                guard let format = ImageFormat(fileExtension: text.lowercased()) else {
+                    throw APIError(.badRequest, "bad_option", "format must be png, jpeg or source (the original's), not '\(text.prefix(40))'")
+                }
+                output = format
+            }
+            var quality: Int?
+            if let text = fields["quality"] ?? query["quality"].map(String.init) {
+                guard let value = Int(text), (1...100).contains(value) else {
+                    throw APIError(.badRequest, "bad_option", "quality must be an integer in 1...100 (JPEG), not '\(text.prefix(40))'")
+                }
+                quality = value
+            }
             let limits = config.limits, tiling = tile, maxRequestPixels = config.maxRequestPixels, rotate = autorotate
+            let format = output, jpegQuality = quality
             // Every file is checked (from its header) before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
                 var pixels = 0
                 return try files.enumerated().map { index, file in
                     let job: JobSubmission
-                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits, autorotate: rotate) } catch {
+                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits, autorotate: rotate,
+                                                             output: format, quality: jpegQuality) } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
                     pixels += job.info.width * job.info.height

@@ -27,6 +27,8 @@ enum OpenAPI {
                   required: false
                   description: N for NxN tiles or strips:N for full-width strips of N rows (16...4096). Left out, images up to 4 megapixels run whole on one rank and larger ones go in strips.
                   schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
+                - { name: format, in: query, required: false, schema: { type: string, enum: [png, jpeg, jpg, source] }, description: "The results' format (default source: each original's)." }
+                - { name: quality, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100 }, description: "JPEG quality of the results (default 90)." }
                 - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
               requestBody:
                 required: true
@@ -38,6 +40,8 @@ enum OpenAPI {
                       properties:
                         ops: { type: string, example: "grayscale,blur:2,canny:100:200", description: "The pipeline: this field or ?ops= (one of them is needed; 400 bad_pipeline without)." }
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
+                        format: { type: string, enum: [png, jpeg, jpg, source], description: "The results' format (default source: each original's)." }
+                        quality: { type: integer, minimum: 1, maximum: 100, description: "JPEG quality of the results (default 90)." }
                         autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         file: { type: array, minItems: 1, maxItems: \(config.maxFiles), items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }

@@ -36,7 +36,9 @@ struct JobHeader: Codable {
     var id: String
     var ops: String
     var shape: [Int]
+    /// The result's format, and its JPEG quality when the job chose one.
     var format: String
+    var quality: Int?
     var tile: String
     /// The pixel limit the job was submitted under (the server's --max-megapixels).
     var maxPixels = 100_000_000
@@ -48,6 +50,7 @@ struct JobHeader: Codable {
         ops = job.ops
         shape = [input.width, input.height, input.channels]
         format = job.fields["format"] ?? "png"
+        quality = job.int("quality")
         tile = tiling.description
         maxPixels = job.int("max_pixels") ?? maxPixels
     }

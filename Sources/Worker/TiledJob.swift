@@ -75,7 +75,7 @@ struct TiledJob {
             let stage = plan.stages[s]
             let last = s == plan.stages.count - 1
             let kept = KeptTiles(bandQuality: last && KeptTiles.encodesBands(stage, tiling: header.tiling, format: format)
-                                 ? rank.config.jpegQuality : nil)
+                                 ? header.quality ?? rank.config.jpegQuality : nil)
             guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, deadline: deadline,
                                  timings: &t) else { return }
             t.encode += kept.encodeSeconds
@@ -246,7 +246,7 @@ struct TiledJob {
                 t.encode += Date().timeIntervalSince(joinClock)
             }
         } else if format == .jpeg && stage.finish == nil {
-            let bands = try BandEncoding(cluster: cluster, quality: rank.config.jpegQuality).run(&held, shape: stage.output)
+            let bands = try BandEncoding(cluster: cluster, quality: header.quality ?? rank.config.jpegQuality).run(&held, shape: stage.output)
             result = bands.bytes
             encodeFailure = bands.failure
             t.gather += bands.exchangeSeconds
@@ -257,7 +257,7 @@ struct TiledJob {
             t.gather += Date().timeIntervalSince(clock)
             if let image {
                 let encodeClock = Date()
-                do { result = try Codec.encode(stage.finishing(image), as: format, quality: rank.config.jpegQuality) } catch {
+                do { result = try Codec.encode(stage.finishing(image), as: format, quality: header.quality ?? rank.config.jpegQuality) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(encodeClock)

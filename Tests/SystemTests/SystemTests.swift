@@ -98,6 +98,30 @@ struct SystemTests {
                 == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d, ["--no-autorotate"])))
     }
 
+    /// The result's format and quality are the upload's choice, in tiles
+    /// over the ranks, equal to `imgproc process` writing that format.
+    @Test func outputFormatIsChosenPerJob() throws {
+        let system = try System(db: 59)
+        let d = system.dir
+        try writeImage(testImage(width: 301, height: 203, channels: 4, seed: 51), .png, to: d.path("a.png"))
+        try writeImage(testImage(width: 257, height: 190, channels: 3, seed: 52), .jpeg, to: d.path("b.jpg"))
+        let cases = [("a.png", ["-F", "format=jpeg", "-F", "quality=75"], "jpg", ["--quality", "75"]),
+                     ("b.jpg", ["-F", "format=png"], "png", []), ("b.jpg", ["-F", "format=source"], "jpg", [])]
+        for (file, options, ext, extra) in cases {
+            let reply = try system.curl(["-F", "ops=sharpen:1:1", "-F", "tile=64"] + options + ["-F", "file=@\(d.path(file))", system.base + "/api/jobs"])
+            let id = try #require(jobIDs(reply.body).first, "\(String(decoding: reply.body, as: UTF8.self))")
+            let job = try system.waitFor(id)
+            #expect(job["status"] as? String == "done" && job["format"] as? String == (ext == "jpg" ? "jpeg" : "png"), "\(job)")
+            let result = try system.get("/api/jobs/\(id)/result").body
+            #expect(result == (try reference(d.path(file), ops: "sharpen:1:1", ext: ext, dir: d, extra)), "\(file) \(options)")
+            try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: d.path("processed/\(id).\(ext)")) }
+        }
+        for bad in [["-F", "format=gif"], ["-F", "quality=0"], ["-F", "quality=high"]] {
+            let reply = try system.curl(["-F", "ops=invert"] + bad + ["-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
+            #expect(reply.status == 400 && String(decoding: reply.body, as: UTF8.self).contains("bad_option"), "\(bad)")
+        }
+    }
+
     /// RabbitMQ restarted between upload and completion: the job completes and its result is stored.
     @Test func rabbitMQRestarts() throws {
         let rabbit = try RabbitTestServer()
