@@ -9,7 +9,7 @@ SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
                 libjpeg62-turbo-dev redis-server rabbitmq-server curl python3 chromium \
                 libvips-tools
-PIP_PACKAGES  = opencv-python-headless pillow schemathesis locust
+PIP_PACKAGES  = opencv-python-headless pillow schemathesis locust websocket-client
 
 .PHONY: all run test build bench deps clean fuzz fuzz-api sanitize load
 
@@ -28,7 +28,7 @@ deps:
 	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@# The OpenCV and Pillow comparisons skip, saying why, when these cannot be had.
-	@python3 -c "import cv2, PIL, schemathesis, locust" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
+	@python3 -c "import cv2, PIL, schemathesis, locust, websocket" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
 	    || echo "warning: pip could not install $(PIP_PACKAGES); the OpenCV comparison and Schemathesis tests will skip"
 
 ## build: release build of every executable.

@@ -54,6 +54,13 @@ enum Pages {
                   <p id="ophelp" class="muted"></p>
                   <label>Pipeline text<input id="ops" name="ops" value="grayscale,blur:1.5,canny:50:150" required></label>
                 </fieldset>
+                <fieldset class="builder"><legend>Result</legend>
+                  <div class="row">
+                    <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option></select></label>
+                    <label>JPEG quality <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
+                    <label><input id="autorotate" name="autorotate" type="checkbox" checked> Upright by EXIF orientation</label>
+                  </div>
+                </fieldset>
                 <button type="submit" id="send">Upload and process</button>
                 <p id="message" class="message"></p>
               </form>
@@ -156,6 +163,9 @@ enum Pages {
               const msg = document.getElementById('message'), send = document.getElementById('send');
               const form = new FormData();
               form.append('ops', ops.value);
+              form.append('format', document.getElementById('format').value);
+              form.append('quality', document.getElementById('quality').value);
+              form.append('autorotate', document.getElementById('autorotate').checked ? 'true' : 'false');
               for (const f of document.getElementById('files').files) form.append('file', f, f.name);
               msg.textContent = ''; send.disabled = true; send.textContent = 'Uploading…';
               try {

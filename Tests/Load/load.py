@@ -486,8 +486,14 @@ def main():
 
         time.sleep(12)
         after = system.memory()
-        log("  RSS before / after: " + ", ".join(f"{k} {before[k]:.0f} / {after[k]:.0f} MB" for k in before))
-        grown = [k for k in before if after[k] > before[k] * 1.10]
+        log("  RSS before / after: " + ", ".join(f"{k} {before[k]:.1f} / {after[k]:.1f} MB" for k in before))
+        # Redis keeps what the README documents (a week of `expired` marks):
+        # that is data, not memory left behind, so it is allowed on top.
+        sample = marks[:200]
+        kept = sum(int(system.redis("MEMORY", "USAGE", k) or 0) for k in sample) / max(1, len(sample)) * len(marks) / 2**20
+        log(f"  Redis holds {kept:.2f} MB of expired marks, allowed on top of its 10%")
+        allowance = {"redis": kept}
+        grown = [k for k in before if after[k] > before[k] * 1.10 + allowance.get(k, 0)]
         if grown:
             failures.append(f"memory not back within 10%: {grown}")
         peaks.running = False

@@ -210,11 +210,23 @@ struct SystemTests {
         let home = try chromium(["--dump-dom", system.base + "/"])
         #expect(home.stdout.contains("Upload and process") && home.stdout.contains("canny:LOW:HIGH"), "\(home.stderr.suffix(500))")
         #expect(home.stdout.contains(id), "recent jobs are listed")
+        #expect(home.stdout.contains(#"<option value="jpeg">JPEG</option>"#) && home.stdout.contains(#"id="quality""#)
+                && home.stdout.contains(#"id="autorotate""#), "the result's format, quality and orientation can be chosen")
         let page = try chromium(["--dump-dom", system.base + "/jobs/\(id)"])
         #expect(page.stdout.contains("id=\"after\"") && page.stdout.range(of: #"id="after"[^>]*src="blob:"#, options: .regularExpression) != nil
                 || page.stdout.range(of: #"src="blob:[^"]*"[^>]*id="after""#, options: .regularExpression) != nil,
                 "the result image is shown: \(page.stdout.suffix(800))")
         #expect(page.stdout.contains(">done<"), "the status says done")
+        // A person's upload through the page, asking for JPEG from a PNG.
+        let script = packageRoot.appendingPathComponent("Tests/SystemTests/page_upload.py").path
+        let clicked = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                              ["python3", script, system.base, system.dir.path("p.png"), "jpeg", system.dir.path("chromium-upload")])
+        #expect(clicked.status == 0, "\(clicked.stderr)")
+        let chosen = String(clicked.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/").last ?? "")
+        let chosenJob = try system.waitFor(chosen)
+        #expect(chosenJob["format"] as? String == "jpeg", "\(chosenJob)")
+        #expect(try system.get("/api/jobs/\(chosen)/result").body
+                == (try reference(system.dir.path("p.png"), ops: "grayscale,blur:1.5,canny:50:150", ext: "jpg", dir: system.dir)))
         let shot = artefacts.appendingPathComponent("job-page.png")
         _ = try chromium(["--screenshot=\(shot.path)", "--window-size=1200,1400", system.base + "/jobs/\(id)"])
         #expect(FileManager.default.fileExists(atPath: shot.path), "screenshot kept at \(shot.path)")
