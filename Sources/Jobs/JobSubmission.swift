@@ -122,6 +122,13 @@ public struct JobSubmission: Sendable {
 
     public static let tilingHelp = "tile must be 16...4096 (squares of that side) or strips:16...4096 (full-width strips of that many rows)"
 
+    /// What makes two uploads the same job: the bytes, the pipeline run (with
+    /// the orientation's steps) and the result's format and quality. The
+    /// tiling is left out: it never changes the result.
+    public var sameUploadDigest: String {
+        ContentHash.hex(source + Array("\n\(fields["ops"] ?? "")\n\(fields["format"] ?? "")\n\(fields["quality"] ?? "")".utf8))
+    }
+
     /// Stores the original and the tile descriptors and publishes the job
     /// (atomically, see `submit.lua`).
     public func submit(to store: TileStore) throws(RedisError) {

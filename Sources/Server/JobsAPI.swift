@@ -122,7 +122,7 @@ struct JobsAPI: Sendable {
             }
             var autorotate = true
             if let text = fields["autorotate"] ?? query["autorotate"].map(String.init) {
-                guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
+                guard let value = Self.flag(text) else {
                     throw APIError(.badRequest, "bad_option", "autorotate must be true or false, not '\(text.prefix(40))'")
                 }
                 autorotate = value
@@ -133,6 +133,13 @@ struct JobsAPI: Sendable {
                     throw APIError(.badRequest, "bad_option", "format must be png, jpeg or source (the original's), not '\(text.prefix(40))'")
                 }
                 output = format
+            }
+            var dedupe = true
+            if let text = fields["dedupe"] ?? query["dedupe"].map(String.init) {
+                guard let value = Self.flag(text) else {
+                    throw APIError(.badRequest, "bad_option", "dedupe must be true or false, not '\(text.prefix(40))'")
+                }
+                dedupe = value
             }
             var quality: Int?
             if let text = fields["quality"] ?? query["quality"].map(String.init) {
@@ -160,20 +167,30 @@ struct JobsAPI: Sendable {
                     return job
                 }
             }
-            var jobs: [[String: String]] = []
-            for job in submissions {
+            // An upload repeating a finished job's gets that job, done at once.
+            let digests = submissions.map(\.sameUploadDigest)
+            let same = dedupe ? try await finishedJobs(digests) : [:]
+            var jobs: [[String: Any]] = []
+            for (job, digest) in zip(submissions, digests) {
+                if let id = same[digest] {
+                    jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
+                    continue
+                }
                 // The original is on disk before the job exists, so nothing accepted is lost.
                 let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
                 try writeAtomically(job.source, to: original)
-                try await pool.run { store in try job.submit(to: store) }
+                let keep = config.retention > 0 ? Int(config.retention) : nil
+                try await pool.run { store in
+                    try job.submit(to: store)
+                    try store.rememberUpload(digest, id: job.id, seconds: keep)
+                }
                 events.publish(JobEvent(id: job.id, status: "queued"))
-                jobs.append(["id": job.id, "status_url": "/api/jobs/\(job.id)", "result_url": "/api/jobs/\(job.id)/result",
-                             "events_url": "/api/jobs/\(job.id)/events", "page_url": "/jobs/\(job.id)"])
+                jobs.append(Self.links(job.id).merging(["status": "queued"]) { $1 })
             }
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
-            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(ops)"])
+            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(ops)", "deduplicated": "\(same.count)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
-            response.headers[.location] = jobs.first?["status_url"]
+            response.headers[.location] = jobs.first?["status_url"] as? String
             return response
         } catch let error as APIError {
             metrics.refusedUpload(error.code)
@@ -314,5 +331,27 @@ struct JobsAPI: Sendable {
     private func download(_ bytes: [UInt8], _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
         Download(bytes: bytes, contentType: format.mimeType, filename: filename, shared: config.authToken?.isEmpty ?? true)
             .response(to: request)
+    }
+
+    static func flag(_ text: String) -> Bool? { ["true": true, "1": true, "false": false, "0": false][text.lowercased()] }
+
+    static func links(_ id: String) -> [String: Any] {
+        ["id": id, "status_url": "/api/jobs/\(id)", "result_url": "/api/jobs/\(id)/result",
+         "events_url": "/api/jobs/\(id)/events", "page_url": "/jobs/\(id)"]
+    }
+
+    /// Of `digests`, those whose last job is done with its result still
+    /// there, and that job's id.
+    private func finishedJobs(_ digests: [String]) async throws -> [String: String] {
+        let keeper = self.keeper
+        return try await pool.run { store in
+            var found: [String: String] = [:]
+            for digest in Set(digests) {
+                guard let id = try store.sameUpload(digest), let job = try store.job(id), job.status == .done else { continue }
+                let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
+                if try kept || store.result(id) != nil { found[digest] = id }
+            }
+            return found
+        }
     }
 }

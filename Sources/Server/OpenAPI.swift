@@ -29,6 +29,7 @@ enum OpenAPI {
                   schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
                 - { name: format, in: query, required: false, schema: { type: string, enum: [png, jpeg, jpg, source] }, description: "The results' format (default source: each original's)." }
                 - { name: quality, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100 }, description: "JPEG quality of the results (default 90)." }
+                - { name: dedupe, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false runs the job even when a finished one had the same upload (default true)." }
                 - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
               requestBody:
                 required: true
@@ -42,6 +43,7 @@ enum OpenAPI {
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
                         format: { type: string, enum: [png, jpeg, jpg, source], description: "The results' format (default source: each original's)." }
                         quality: { type: integer, minimum: 1, maximum: 100, description: "JPEG quality of the results (default 90)." }
+                        dedupe: { type: string, enum: ["true", "false"], description: "false runs the job even when a finished one had the same upload (default true)." }
                         autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         file: { type: array, minItems: 1, maxItems: \(config.maxFiles), items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
@@ -65,6 +67,8 @@ enum OpenAPI {
                                 result_url: { type: string }
                                 events_url: { type: string }
                                 page_url: { type: string }
+                                status: { type: string, enum: [queued, done] }
+                                deduplicated: { type: boolean, description: "The upload repeats a finished job's (same bytes, pipeline and output options): this is that job, done already." }
                   links:
                     job: { operationId: getJob, parameters: { id: "$response.body#/jobs/0/id" } }
                     events: { operationId: getJobEvents, parameters: { id: "$response.body#/jobs/0/id" } }

@@ -12,6 +12,9 @@ public struct JobKeys: Sendable {
     /// Pub/sub channel: the scripts publish a job's id whenever its state or
     /// progress changes (the server's event streams wake on it).
     public static let events = "imgproc:events"
+    /// String: the job whose upload, pipeline and output options hashed to
+    /// `digest` (uploads that repeat it get that job's result).
+    public static func sameUpload(_ digest: String) -> String { "imgproc:same:\(digest)" }
 
     public let id: String
     public init(_ id: String) { self.id = id }

@@ -58,6 +58,16 @@ extension TileStore {
         ]))
     }
 
+    /// The job last submitted under `digest` (``JobKeys/sameUpload(_:)``), if any.
+    public func sameUpload(_ digest: String) throws(RedisError) -> String? {
+        try connection.command(["GET", .text(JobKeys.sameUpload(digest))]).text
+    }
+
+    /// Remembers job `id` under `digest` for `seconds` (nil: as long as Redis keeps it).
+    public func rememberUpload(_ digest: String, id: String, seconds: Int?) throws(RedisError) {
+        _ = try connection.command(["SET", .text(JobKeys.sameUpload(digest)), .text(id)] + (seconds.map { ["EX", .int($0)] } ?? []))
+    }
+
     /// Whether job `id` was deleted by retention (within the time its mark is kept).
     public func isExpired(_ id: String) throws(RedisError) -> Bool {
         try connection.command(["EXISTS", .text(JobKeys(id).expired)]).int == 1

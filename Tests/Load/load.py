@@ -260,7 +260,7 @@ def make_user(system, files, refs, ledger):
             kind = "png" if name.endswith("png") else "jpeg"
             size = "large" if name.startswith(("large", "medium")) else "small"
             r = self.call("POST", "/api/jobs", f"POST /api/jobs ({size} {kind})", ok=(202,),
-                          data={"ops": ops}, files={"file": (name, files[name], f"image/{kind}")})
+                          data={"ops": ops, "dedupe": "false"}, files={"file": (name, files[name], f"image/{kind}")})
             if r.status_code == 429:
                 gevent.sleep(float(r.headers.get("Retry-After", "1")))
                 return
@@ -392,7 +392,7 @@ def main():
     try:
         # Warm up (code pages, connection pools, one job of each input), then the baseline.
         for name, *_ in INPUTS:
-            subprocess.run(["curl", "-sf", "-o", "/dev/null", "-F", f"ops={pipelines_for(name)[0]}",
+            subprocess.run(["curl", "-sf", "-o", "/dev/null", "-F", f"ops={pipelines_for(name)[0]}", "-F", "dedupe=false",
                             "-F", f"file=@{os.path.join(WORK, 'in', name)}", system.base + "/api/jobs"], check=True)
         # Idle long enough for the server and the ranks to give freed memory back.
         time.sleep(12)

@@ -122,6 +122,32 @@ struct SystemTests {
         }
     }
 
+    /// The same upload again gets the finished job at once; other options
+    /// or `dedupe=false` run a new job.
+    @Test func repeatedUploadsAreDeduplicated() throws {
+        let system = try System(db: 61)
+        let d = system.dir
+        try writeImage(testImage(width: 120, height: 80, channels: 3, seed: 61), .png, to: d.path("a.png"))
+        func upload(_ extra: [String] = []) throws -> [String: Any] {
+            let reply = try system.curl(["-F", "ops=blur:2"] + extra + ["-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
+            #expect(reply.status == 202)
+            let json = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
+            return try #require((json?["jobs"] as? [[String: Any]])?.first)
+        }
+        let first = try upload()
+        let id = try #require(first["id"] as? String)
+        #expect(first["deduplicated"] == nil && first["status"] as? String == "queued")
+        #expect(try system.waitFor(id)["status"] as? String == "done")
+        try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: d.path("processed/\(id).png")) }
+        let again = try upload(["-F", "tile=32"])
+        #expect(again["id"] as? String == id && again["deduplicated"] as? Bool == true && again["status"] as? String == "done", "\(again)")
+        #expect(try system.get("/api/jobs/\(id)/result").status == 200)
+        for different in [["-F", "dedupe=false"], ["-F", "format=jpeg"], ["-F", "ops=blur:3"]] {
+            let other = try upload(different)
+            #expect(other["id"] as? String != id && other["deduplicated"] == nil, "\(different)")
+        }
+    }
+
     /// RabbitMQ restarted between upload and completion: the job completes and its result is stored.
     @Test func rabbitMQRestarts() throws {
         let rabbit = try RabbitTestServer()
