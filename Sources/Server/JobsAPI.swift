@@ -110,53 +110,18 @@ struct JobsAPI: Sendable {
             guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
                 throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
             }
-            guard let ops = fields["ops"] ?? query["ops"].map(String.init), !ops.isEmpty else {
-                throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
-            }
-            var tile = config.tileSize.map { Tiling.squares($0) }
-            if let text = fields["tile"] ?? query["tile"].map(String.init) {
-                guard let t = JobSubmission.tiling(text) else {
-                    throw APIError(.badRequest, "bad_tile", "\(JobSubmission.tilingHelp), not '\(text)'")
-                }
-                tile = t
-            }
-            var autorotate = true
-            if let text = fields["autorotate"] ?? query["autorotate"].map(String.init) {
-                guard let value = Self.flag(text) else {
-                    throw APIError(.badRequest, "bad_option", "autorotate must be true or false, not '\(text.prefix(40))'")
-                }
-                autorotate = value
-            }
-            var output: ImageFormat?
-            if let text = fields["format"] ?? query["format"].map(String.init), text != "source" {
-                guard let format = ImageFormat(fileExtension: text.lowercased()) else {
-                    throw APIError(.badRequest, "bad_option", "format must be png, jpeg or source (the original's), not '\(text.prefix(40))'")
-                }
-                output = format
-            }
-            var dedupe = true
-            if let text = fields["dedupe"] ?? query["dedupe"].map(String.init) {
-                guard let value = Self.flag(text) else {
-                    throw APIError(.badRequest, "bad_option", "dedupe must be true or false, not '\(text.prefix(40))'")
-                }
-                dedupe = value
-            }
-            var quality: Int?
-            if let text = fields["quality"] ?? query["quality"].map(String.init) {
-                guard let value = Int(text), (1...100).contains(value) else {
-                    throw APIError(.badRequest, "bad_option", "quality must be an integer in 1...100 (JPEG), not '\(text.prefix(40))'")
-                }
-                quality = value
-            }
-            let limits = config.limits, tiling = tile, maxRequestPixels = config.maxRequestPixels, rotate = autorotate
-            let format = output, jpegQuality = quality
+            let options = try JobOptions { fields[$0] ?? query[Substring($0)].map(String.init) }
+            let limits = config.limits, maxRequestPixels = config.maxRequestPixels
+            let tiling = options.tiling ?? config.tileSize.map { Tiling.squares($0) }
             // Every file is checked (from its header) before any is accepted: all or nothing.
             let submissions = try await offloaded { () throws -> [JobSubmission] in
                 var pixels = 0
                 return try files.enumerated().map { index, file in
                     let job: JobSubmission
-                    do { job = try JobSubmission(bytes: file.data, ops: ops, tiling: tiling, limits: limits, autorotate: rotate,
-                                                             output: format, quality: jpegQuality) } catch {
+                    do {
+                        job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
+                                                autorotate: options.autorotate, output: options.output, quality: options.quality)
+                    } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
                     pixels += job.info.width * job.info.height
@@ -169,7 +134,7 @@ struct JobsAPI: Sendable {
             }
             // An upload repeating a finished job's gets that job, done at once.
             let digests = submissions.map(\.sameUploadDigest)
-            let same = dedupe ? try await finishedJobs(digests) : [:]
+            let same = options.dedupe ? try await finishedJobs(digests) : [:]
             var jobs: [[String: Any]] = []
             for (job, digest) in zip(submissions, digests) {
                 if let id = same[digest] {
@@ -188,7 +153,7 @@ struct JobsAPI: Sendable {
                 jobs.append(Self.links(job.id).merging(["status": "queued"]) { $1 })
             }
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
-            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(ops)", "deduplicated": "\(same.count)"])
+            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)", "deduplicated": "\(same.count)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
             response.headers[.location] = jobs.first?["status_url"] as? String
             return response
@@ -284,56 +249,6 @@ struct JobsAPI: Sendable {
         }
         return Response(status: .ok, headers: headers, body: body)
     }
-
-    func result(_ id: String, _ request: HTTPFields) async throws -> Response {
-        let keeper = self.keeper
-        let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
-            guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
-            guard job.status == .done else { return (job, nil, false) }
-            let file = keeper.file(for: id, format: job.fields["format"])
-            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
-            return (job, try store.result(id), false)
-        }
-        guard let job else {
-            if expired { throw APIError.expired(id) }
-            // Redis lost the job, but a result stored on disk is still the result.
-            for format in ImageFormat.allCases {
-                if let data = FileManager.default.contents(atPath: keeper.file(for: id, format: format.rawValue).path) {
-                    return download([UInt8](data), format, "imgproc-\(id).\(format.fileExtension)", request)
-                }
-            }
-            throw APIError.notFound(id)
-        }
-        switch job.status {
-        case .failed?:
-            throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
-        case .done?:
-            guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
-            let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
-            return download(bytes, format, "imgproc-\(id).\(format.fileExtension)", request)
-        default:
-            throw APIError(.conflict, "not_ready",
-                           "job \(id) is \(job.status?.rawValue ?? "unknown") (\(job.tilesDone)/\(job.tilesTotal) tiles); its result is not ready")
-        }
-    }
-
-    func source(_ id: String, _ request: HTTPFields) async throws -> Response {
-        for format in ImageFormat.allCases {
-            let file = config.uploads.appendingPathComponent("\(id).\(format.fileExtension)")
-            if let data = FileManager.default.contents(atPath: file.path) {
-                return download([UInt8](data), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
-            }
-        }
-        if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
-        throw APIError.notFound(id)
-    }
-
-    private func download(_ bytes: [UInt8], _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
-        Download(bytes: bytes, contentType: format.mimeType, filename: filename, shared: config.authToken?.isEmpty ?? true)
-            .response(to: request)
-    }
-
-    static func flag(_ text: String) -> Bool? { ["true": true, "1": true, "false": false, "0": false][text.lowercased()] }
 
     static func links(_ id: String) -> [String: Any] {
         ["id": id, "status_url": "/api/jobs/\(id)", "result_url": "/api/jobs/\(id)/result",

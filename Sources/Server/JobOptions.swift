@@ -1,0 +1,53 @@
+import ImageCodecs
+import ImageCore
+import Jobs
+
+/// What an upload asks of its jobs, from form fields or the query (a form
+/// field wins): the pipeline, and options each refused with a 400 naming
+/// what is accepted.
+struct JobOptions {
+    var ops: String
+    /// Nil: the server's default.
+    var tiling: Tiling?
+    var autorotate = true
+    /// Nil: the original's format.
+    var output: ImageFormat?
+    var quality: Int?
+    var dedupe = true
+
+    init(_ value: (String) -> String?) throws(APIError) {
+        guard let ops = value("ops"), !ops.isEmpty else {
+            throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
+        }
+        self.ops = ops
+        if let text = value("tile") {
+            guard let tiling = JobSubmission.tiling(text) else {
+                throw APIError(.badRequest, "bad_tile", "\(JobSubmission.tilingHelp), not '\(text)'")
+            }
+            self.tiling = tiling
+        }
+        if let text = value("format"), text != "source" {
+            guard let format = ImageFormat(fileExtension: text) else { throw Self.bad("format", "png, jpeg or source (the original's)", text) }
+            output = format
+        }
+        if let text = value("quality") {
+            guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG)", text) }
+            self.quality = quality
+        }
+        autorotate = try Self.flag("autorotate", value) ?? true
+        dedupe = try Self.flag("dedupe", value) ?? true
+    }
+
+    private static func flag(_ name: String, _ value: (String) -> String?) throws(APIError) -> Bool? {
+        guard let text = value(name) else { return nil }
+        switch text.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw bad(name, "true or false", text)
+        }
+    }
+
+    private static func bad(_ name: String, _ accepted: String, _ text: String) -> APIError {
+        APIError(.badRequest, "bad_option", "\(name) must be \(accepted), not '\(text.prefix(40))'")
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ImageCodecs
+import TileStore
+
+/// A job's images: the result (from the kept file, or Redis before it is
+/// kept) and the uploaded original, as ``Download``s.
+extension JobsAPI {
+    func result(_ id: String, _ request: HTTPFields) async throws -> Response {
+        let keeper = self.keeper
+        let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
+            guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
+            guard job.status == .done else { return (job, nil, false) }
+            let file = keeper.file(for: id, format: job.fields["format"])
+            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
+            return (job, try store.result(id), false)
+        }
+        guard let job else {
+            if expired { throw APIError.expired(id) }
+            // Redis lost the job, but a result stored on disk is still the result.
+            for format in ImageFormat.allCases {
+                if let data = FileManager.default.contents(atPath: keeper.file(for: id, format: format.rawValue).path) {
+                    return download([UInt8](data), format, "imgproc-\(id).\(format.fileExtension)", request)
+                }
+            }
+            throw APIError.notFound(id)
+        }
+        switch job.status {
+        case .failed?:
+            throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
+        case .done?:
+            guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
+            let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
+            return download(bytes, format, "imgproc-\(id).\(format.fileExtension)", request)
+        default:
+            throw APIError(.conflict, "not_ready",
+                           "job \(id) is \(job.status?.rawValue ?? "unknown") (\(job.tilesDone)/\(job.tilesTotal) tiles); its result is not ready")
+        }
+    }
+
+    func source(_ id: String, _ request: HTTPFields) async throws -> Response {
+        for format in ImageFormat.allCases {
+            let file = config.uploads.appendingPathComponent("\(id).\(format.fileExtension)")
+            if let data = FileManager.default.contents(atPath: file.path) {
+                return download([UInt8](data), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
+            }
+        }
+        if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
+        throw APIError.notFound(id)
+    }
+
+    private func download(_ bytes: [UInt8], _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
+        Download(bytes: bytes, contentType: format.mimeType, filename: filename, shared: config.authToken?.isEmpty ?? true)
+            .response(to: request)
+    }
+}
