@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         // The whole system: server, workers, Redis, RabbitMQ, a browser.
-        .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport"],
+        .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "Jobs", "TestSupport"],
                     exclude: ["page_upload.py"]),
         // Test hosts in network namespaces: ranks on their own addresses, links cut on purpose.
         .testTarget(name: "MultiHostTests", dependencies: ["TileStore", "ImageCodecs", "ImageCore", "TestSupport"]),

@@ -134,10 +134,10 @@ struct JobsAPI: Sendable {
             }
             // An upload repeating a finished job's gets that job, done at once.
             let digests = submissions.map(\.sameUploadDigest)
-            let same = options.dedupe ? try await finishedJobs(digests) : [:]
+            let same = options.dedupe ? try await finishedJobs(submissions) : [:]
             var jobs: [[String: Any]] = []
             for (job, digest) in zip(submissions, digests) {
-                if let id = same[digest] {
+                if let id = same[job.id] {
                     jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
                     continue
                 }
@@ -255,16 +255,21 @@ struct JobsAPI: Sendable {
          "events_url": "/api/jobs/\(id)/events", "page_url": "/jobs/\(id)"]
     }
 
-    /// Of `digests`, those whose last job is done with its result still
-    /// there, and that job's id.
-    private func finishedJobs(_ digests: [String]) async throws -> [String: String] {
-        let keeper = self.keeper
+    /// For each new submission that repeats a finished job whose result is
+    /// still there, that job's id. The hash only finds the candidate: its
+    /// original's bytes and its options are compared in full, so a crafted
+    /// collision cannot hand anyone another upload's result.
+    private func finishedJobs(_ submissions: [JobSubmission]) async throws -> [String: String] {
+        let keeper = self.keeper, uploads = config.uploads
         return try await pool.run { store in
             var found: [String: String] = [:]
-            for digest in Set(digests) {
-                guard let id = try store.sameUpload(digest), let job = try store.job(id), job.status == .done else { continue }
+            for submission in submissions {
+                guard let id = try store.sameUpload(submission.sameUploadDigest), let job = try store.job(id), job.status == .done,
+                      ["ops", "format", "quality"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
+                let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
+                guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
                 let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
-                if try kept || store.result(id) != nil { found[digest] = id }
+                if try kept || store.result(id) != nil { found[submission.id] = id }
             }
             return found
         }

@@ -2,6 +2,7 @@ import Foundation
 import ImageCodecs
 import ImageCore
 import JobEvents
+import Jobs
 import Testing
 import TestSupport
 import TileStore
@@ -146,6 +147,12 @@ struct SystemTests {
             let other = try upload(different)
             #expect(other["id"] as? String != id && other["deduplicated"] == nil, "\(different)")
         }
+        // A hash collision (forged here in Redis) finds a candidate, but the bytes differ: a new job.
+        let other = try Codec.encode(testImage(width: 120, height: 80, channels: 3, seed: 62), as: .png)
+        try Data(other).write(to: URL(fileURLWithPath: d.path("a.png")))
+        try system.store.rememberUpload(try JobSubmission(bytes: other, ops: "blur:2").sameUploadDigest, id: id, seconds: 60)
+        let forged = try upload()
+        #expect(forged["id"] as? String != id && forged["deduplicated"] == nil, "\(forged)")
     }
 
     /// RabbitMQ restarted between upload and completion: the job completes and its result is stored.
