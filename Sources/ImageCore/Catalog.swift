@@ -104,6 +104,18 @@ extension OperationInfo {
             guard let axis = Flip.Axis(rawValue: a[0]) else { throw ArgumentError(message: "AXIS must be h or v") }
             return .local(Flip(axis: axis))
         },
+        OperationInfo(name: "fit", summary: "Shrinks to fit inside a box, keeping the aspect (area filter; never enlarges).", parameters: [
+            .init(name: "BOX", defaultValue: nil, help: "WxH in pixels (1...65535 each)"),
+        ]) { a throws(ArgumentError) in
+            let (w, h) = try box(a[0])
+            return .local(Fit(width: w, height: h))
+        },
+        OperationInfo(name: "fill", summary: "Scales to cover a box, keeping the aspect (area filter), and crops the overflow around the centre.", parameters: [
+            .init(name: "BOX", defaultValue: nil, help: "WxH in pixels (1...65535 each)"),
+        ]) { a throws(ArgumentError) in
+            let (w, h) = try box(a[0])
+            return .local(Fill(width: w, height: h))
+        },
         OperationInfo(name: "crop", summary: "Cuts out a rectangle (cut to the image where it runs past an edge).", parameters: [
             .init(name: "X", defaultValue: nil, help: "left edge, 0...65535"),
             .init(name: "Y", defaultValue: nil, help: "top edge, 0...65535"),
@@ -130,6 +142,14 @@ private func integer(_ text: String, _ name: String, _ range: ClosedRange<Int>) 
         throw ArgumentError(message: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(text)'")
     }
     return v
+}
+
+private func box(_ text: String) throws(ArgumentError) -> (Int, Int) {
+    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (1...65535).contains(w), (1...65535).contains(h) else {
+        throw ArgumentError(message: "BOX must be WxH with W and H in 1...65535, not '\(text)'")
+    }
+    return (w, h)
 }
 
 private func resizeTarget(_ text: String) throws(ArgumentError) -> Resize.Target {

@@ -124,6 +124,28 @@ struct OperationTests {
         #expect(throws: PipelineError.self) { try Pipeline(parsing: "crop:1:2:0:5") }
     }
 
+    @Test func thumbnailsFitAndFill() throws {
+        let image = testImage(width: 300, height: 200, channels: 3, seed: 9)
+        #expect(try run("fit:150x150", image).shape == Shape(width: 150, height: 100, channels: 3))
+        #expect(try run("fit:1000x1000", image) == image, "never enlarges")
+        #expect(try run("fill:100x100", image).shape == Shape(width: 100, height: 100, channels: 3))
+        #expect(try run("fill:600x100", image).shape == Shape(width: 600, height: 100, channels: 3))
+        // Halving is the mean of each 2x2 block, rounded.
+        let half = try run("fit:150x100", image)
+        for (x, y, c) in [(0, 0, 0), (17, 33, 1), (149, 99, 2)] {
+            let sum = [(0, 0), (1, 0), (0, 1), (1, 1)].reduce(0) { $0 + Int(image[2 * x + $1.0, 2 * y + $1.1, c]) }
+            #expect(Int(half[x, y, c]) == (2 * sum + 4) / 8, "at \(x),\(y)")
+        }
+        // A flat image stays flat; fill keeps the centre of the scaled image.
+        #expect(try run("fit:77x31", Image(width: 300, height: 200, channels: 1, value: 93)).pixels.allSatisfy { $0 == 93 })
+        let wide = try run("fill:150x200", image)
+        #expect(wide == (try run("crop:75:0:150:200", image)), "same height: only the centre is cut")
+        for spec in ["fit:97x61", "fill:64x64,blur:1", "blur:2,fill:250x40,sobel"] {
+            let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+            #expect(Runner.tiled(image, plan: plan, tileSize: 23) == Runner.reference(image, plan: plan), "\(spec)")
+        }
+    }
+
     @Test func geometry() throws {
         let image = testImage(width: 13, height: 7, channels: 3, seed: 5)
         #expect(try run("rotate:90,rotate:90,rotate:90,rotate:90", image) == image)

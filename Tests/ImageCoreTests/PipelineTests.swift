@@ -40,6 +40,6 @@ struct PipelineTests {
             #expect(!info.summary.isEmpty)
             for p in info.parameters { #expect(!p.help.isEmpty, "\(info.name) \(p.name)") }
         }
-        #expect(OperationInfo.all.count == 16)
+        #expect(OperationInfo.all.count == 18)
     }
 }

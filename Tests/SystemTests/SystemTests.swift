@@ -97,6 +97,14 @@ struct SystemTests {
         #expect(keptOrientation?["exif"] as? Int == 6 && keptOrientation?["applied"] as? Bool == false, "\(keptJob)")
         #expect(try system.get("/api/jobs/\(kept)/result").body
                 == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d, ["--no-autorotate"])))
+
+        // Thumbnails of the upright photo, in 32-pixel tiles over the ranks.
+        for ops in ["fit:120x120", "fill:90x90"] {
+            let reply = try system.curl(["-F", "ops=\(ops)", "-F", "tile=32", "-F", "file=@\(d.path("phone.jpg"))", system.base + "/api/jobs"])
+            let id = try #require(jobIDs(reply.body).first)
+            #expect(try system.waitFor(id)["status"] as? String == "done")
+            #expect(try system.get("/api/jobs/\(id)/result").body == (try reference(d.path("phone.jpg"), ops: ops, ext: "jpg", dir: d)), "\(ops)")
+        }
     }
 
     /// The result's format and quality are the upload's choice, in tiles

@@ -64,6 +64,7 @@ public func randomSpec(_ name: String, using rng: inout SeededRandom) -> String 
     case "flip": return "flip:\(Bool.random(using: &rng) ? "h" : "v")"
     // From the corner: any image keeps something (offsets: OperationTests).
     case "crop": return "crop:0:0:\(i(1...400)):\(i(1...400))"
+    case "fit", "fill": return "\(name):\(i(1...300))x\(i(1...300))"
     default: return name
     }
 }
