@@ -106,6 +106,7 @@ enum SystemBench {
         print(String(format: "bytes through Redis for that job (INFO stats, in + out): %.1f MB, %.1fx the file",
                      Double(traffic) / 1e6, Double(traffic) / Double(big.count)))
 
+        try thumbnail(system, big, path: bigPath, connection: connection)
         try smallImages(system, image: image)
         try halo(system)
         try HostileBench.run(system, image: image)
@@ -226,12 +227,28 @@ enum SystemBench {
         var values: (Int, Int) { lock.withLock { (ok, failed) } }
     }
 
-    static func vipsSeconds(_ input: String, out: String) -> Double? {
+    /// fit:512x512 of the 24 MP JPEG through the whole system, beside
+    /// `vipsthumbnail -s 512` on the same file.
+    static func thumbnail(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = Date()
+            guard try system.job(connection, big, ops: "fit:512x512") != nil else { throw SupervisorError("the thumbnail job failed") }
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        let out = system.dir.appendingPathComponent("thumb.jpg").path
+        print(String(format: "\nthumbnail fit:512x512 of the 24 MP JPEG, upload to downloaded result: %.3f s (best of 3)", best))
+        if let vips = vipsSeconds(path, out: out, command: "vipsthumbnail", ["-s", "512", "-o", out]) {
+            print(String(format: "vipsthumbnail -s 512 (VIPS_CONCURRENCY=2), file to file: %.3f s; imgproc/vips time ratio %.2f", vips, best / vips))
+        }
+    }
+
+    static func vipsSeconds(_ input: String, out: String, command: String = "vips", _ arguments: [String]? = nil) -> Double? {
         var best: Double?
         for _ in 0..<3 {
             let start = Date()
-            guard let vips = try? ChildProcess("vips", ["gaussblur", input, out, "3"], environment: ["VIPS_CONCURRENCY": "2"],
-                                               output: "/dev/null"),
+            guard let vips = try? ChildProcess(command, arguments.map { [input] + $0 } ?? ["gaussblur", input, out, "3"],
+                                               environment: ["VIPS_CONCURRENCY": "2"], output: "/dev/null"),
                   vips.wait() == .exited(0) else { return nil }
             best = min(best ?? .infinity, Date().timeIntervalSince(start))
         }
