@@ -32,6 +32,10 @@ public struct JobSubmission: Sendable {
     public let info: ImageInfo
     /// Estimated seconds of one core the job takes (``Cost``).
     public let cost: Double
+    /// What makes two uploads the same job: the bytes, the pipeline run (with
+    /// the orientation's steps) and the result's format and quality. The
+    /// tiling is left out: it never changes the result.
+    public let sameUploadDigest: String
     /// Seconds spent checking and laying out.
     public let preparationSeconds: Double
 
@@ -105,6 +109,7 @@ public struct JobSubmission: Sendable {
         if let quality { fields["quality"] = String(quality) }
         self.fields = fields.merging(extra) { $1 }
         source = bytes
+        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)".utf8))
         format = info.format
         self.info = info
         cost = estimate.seconds
@@ -121,13 +126,6 @@ public struct JobSubmission: Sendable {
     }
 
     public static let tilingHelp = "tile must be 16...4096 (squares of that side) or strips:16...4096 (full-width strips of that many rows)"
-
-    /// What makes two uploads the same job: the bytes, the pipeline run (with
-    /// the orientation's steps) and the result's format and quality. The
-    /// tiling is left out: it never changes the result.
-    public var sameUploadDigest: String {
-        ContentHash.hex(source + Array("\n\(fields["ops"] ?? "")\n\(fields["format"] ?? "")\n\(fields["quality"] ?? "")".utf8))
-    }
 
     /// Stores the original and the tile descriptors and publishes the job
     /// (atomically, see `submit.lua`).
