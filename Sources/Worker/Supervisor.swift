@@ -46,10 +46,12 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// The executable next to this one (imgproc-worker beside imgproc).
-    static func sibling(_ name: String) -> String {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent(name).path
-    }
+    static func sibling(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    /// This executable's folder, read once: once a rebuild or an upgrade
+    /// replaces the file, /proc/self/exe names a deleted file, and restarts
+    /// must still find the new imgproc-worker.
+    private static let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
     static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)

@@ -65,6 +65,42 @@ struct ResilienceTests {
         #expect(supervisor.output.contains("restarting"))
     }
 
+    /// The installed binaries are replaced (a rebuild, an upgrade) while the
+    /// workers run; then a rank dies: the restarted world runs the new
+    /// imgproc-worker and finishes the job.
+    @Test func aRankKilledAfterAnUpgradeRestartsFromTheNewBinaries() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(62)
+        let bin = dir.url.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        // As a rebuild or a package upgrade does: a new file renamed over the old one.
+        func install() throws {
+            for name in ["imgproc", "imgproc-worker"] {
+                let target = bin.appendingPathComponent(name).path
+                for step in [["cp", builtProduct(name).path, target + ".new"], ["mv", "-f", target + ".new", target]] {
+                    #expect(try run(URL(fileURLWithPath: "/usr/bin/env"), step).status == 0, "\(step)")
+                }
+            }
+        }
+        try install()
+        let ops = "blur:1"
+        let id = try enqueue(testImage(width: 256, height: 256, channels: 3, seed: 12), as: .png, name: "u.png",
+                             ops: ops, tile: "32", redis: redis, dir: dir)
+        let supervisor = try Background(bin.appendingPathComponent("imgproc").path, ["workers", "--np", "2", "--redis", redis,
+                                                                                      "--exit-when-idle", "2"],
+                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40",
+                                                      "IMGPROC_LUA_DIR": packageRoot.appendingPathComponent("lua").path],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        try waitUntil(seconds: 60) { (try store.job(id)?.tilesDone ?? 0) >= 16 }
+        try install()
+        kill(try rankPID(1, store), SIGKILL)
+        let job = try waitForJob(store, id)
+        #expect(job.status == .done && job.attempts == 2, "\(job.error ?? "") \(supervisor.output.suffix(1500))")
+        #expect(try store.result(id) == reference("u.png", ops: ops, format: .png, dir: dir))
+    }
+
     /// A job that crashes the workers every time is failed after 3 attempts,
     /// and the job behind it still runs.
     @Test func aPoisonJobIsFailedAfterThreeAttempts() throws {
