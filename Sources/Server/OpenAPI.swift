@@ -1,7 +1,18 @@
 /// The API's own description, served at /openapi.yaml, with this server's limits.
 enum OpenAPI {
     static func yaml(_ config: ServerConfiguration) -> String {
-        """
+        // A downloaded image's headers and types, whole (200) or in part (206).
+        let imageHeaders = """
+                    ETag: { description: A hash of the bytes., schema: { type: string } }
+                    Cache-Control: { description: "public (private when the API needs a token), max-age=31536000, immutable", schema: { type: string } }
+                    Content-Disposition: { description: 'inline; filename="imgproc-ID.EXT"', schema: { type: string } }
+                    Accept-Ranges: { schema: { type: string, enum: [bytes] } }
+            """
+        let imageContent = """
+                    image/png: { schema: { type: string, format: binary } }
+                    image/jpeg: { schema: { type: string, format: binary } }
+            """
+        return """
         openapi: 3.0.3
         info:
           title: imgproc
@@ -196,24 +207,16 @@ enum OpenAPI {
             Image:
               description: The image.
               headers:
-                ETag: { description: A hash of the bytes., schema: { type: string } }
-                Cache-Control: { description: "public (private when the API needs a token), max-age=31536000, immutable", schema: { type: string } }
-                Content-Disposition: { description: 'inline; filename="imgproc-ID.EXT"', schema: { type: string } }
-                Accept-Ranges: { schema: { type: string, enum: [bytes] } }
+        \(imageHeaders)
               content:
-                image/png: { schema: { type: string, format: binary } }
-                image/jpeg: { schema: { type: string, format: binary } }
+        \(imageContent)
             ImagePart:
               description: The requested bytes of the image.
               headers:
-                ETag: { description: A hash of the bytes., schema: { type: string } }
-                Cache-Control: { description: "public (private when the API needs a token), max-age=31536000, immutable", schema: { type: string } }
-                Content-Disposition: { description: 'inline; filename="imgproc-ID.EXT"', schema: { type: string } }
-                Accept-Ranges: { schema: { type: string, enum: [bytes] } }
+        \(imageHeaders)
                 Content-Range: { description: bytes FIRST-LAST/LENGTH, schema: { type: string } }
               content:
-                image/png: { schema: { type: string, format: binary } }
-                image/jpeg: { schema: { type: string, format: binary } }
+        \(imageContent)
             NotModified:
               description: The client's copy (If-None-Match) is current.
               headers:

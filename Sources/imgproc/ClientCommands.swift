@@ -18,14 +18,7 @@ struct SubmitCommand: ParsableCommand {
     @Flag(help: "Wait for the jobs to finish, with a progress bar.")
     var wait = false
 
-    @Flag(inversion: .prefixedNo, help: "Set each image upright by its EXIF orientation before the pipeline.")
-    var autorotate = true
-
-    @Option(help: "Format of the results: png or jpeg (default: each original's).")
-    var format: String?
-
-    @Option(help: "JPEG quality of the results, 1...100 (default 90).")
-    var quality: Int?
+    @OptionGroup var result: ResultOptions
 
     @Option(help: "With --wait, save the results in this folder (as ID.EXT).")
     var out: String?
@@ -35,9 +28,7 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         let client = try options.client()
         let uploads = try files.map { (name: URL(fileURLWithPath: $0).lastPathComponent, data: Data(try readFile($0))) }
-        let (body, type) = ServerClient.multipart(fields: [("ops", ops)] + (autorotate ? [] : [("autorotate", "false")])
-                                                        + (format.map { [("format", $0)] } ?? []) + (quality.map { [("quality", "\($0)")] } ?? []),
-                                                    files: uploads)
+        let (body, type) = ServerClient.multipart(fields: [("ops", ops)] + result.fields, files: uploads)
         let reply = try client.request("api/jobs", method: "POST", body: body, contentType: type)
         guard reply.status == 202, let jobs = reply.json?["jobs"] as? [[String: Any]] else {
             throw CLIError("the server refused the upload: \(reply.problem)")

@@ -30,21 +30,12 @@ struct EnqueueCommand: ParsableCommand {
     @Option(help: "Refuse jobs whose estimated work is over this many seconds of one core.")
     var maxJobCost: Double = JobLimits().maxCost
 
-    @Flag(inversion: .prefixedNo, help: "Set the image upright by its EXIF orientation before the pipeline.")
-    var autorotate = true
-
-    @Option(help: "Format of the result: png or jpeg (default: the original's).")
-    var format: String?
-
-    @Option(help: "JPEG quality of the result, 1...100 (default 90).")
-    var quality: Int?
+    @OptionGroup var result: ResultOptions
 
     @OptionGroup var redis: RedisOptions
 
     func validate() throws {
         if let tile, JobSubmission.tiling(tile) == nil { throw ValidationError("--\(JobSubmission.tilingHelp), not '\(tile)'") }
-        if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png or jpeg, not '\(format)'") }
-        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
     }
 
     func run() throws {
@@ -53,8 +44,8 @@ struct EnqueueCommand: ParsableCommand {
         var limits = JobLimits()
         limits.maxPixels = maxMegapixels * 1_000_000
         limits.maxCost = maxJobCost
-        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: autorotate,
-                                                  output: format.flatMap(ImageFormat.init(fileExtension:)), quality: quality) } catch {
+        do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: result.autorotate,
+                                                  output: result.format.flatMap(ImageFormat.init(fileExtension:)), quality: result.quality) } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

@@ -1,0 +1,24 @@
+import ArgumentParser
+import ImageCodecs
+
+/// How a job's result is made, for `submit` and `enqueue` alike.
+struct ResultOptions: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Set each image upright by its EXIF orientation before the pipeline.")
+    var autorotate = true
+
+    @Option(help: "Format of the results: png or jpeg (default: each original's).")
+    var format: String?
+
+    @Option(help: "JPEG quality of the results, 1...100 (default 90).")
+    var quality: Int?
+
+    func validate() throws {
+        if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png or jpeg, not '\(format)'") }
+        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
+    }
+
+    /// As the upload form's fields.
+    var fields: [(String, String)] {
+        (autorotate ? [] : [("autorotate", "false")]) + (format.map { [("format", $0)] } ?? []) + (quality.map { [("quality", "\($0)")] } ?? [])
+    }
+}
