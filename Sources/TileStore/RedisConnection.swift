@@ -2,6 +2,12 @@ import CHiredis
 import Foundation
 import Logging
 
+/// hiredis writes with write(2): a write to a Redis that has gone away
+/// raises SIGPIPE, which ends the process unless ignored (then the write
+/// fails with EPIPE and the command throws `.connectionLost`). Ignored once,
+/// for the whole process, as swift-nio does for its sockets.
+private let sigpipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
 /// One connection to Redis over hiredis, with blocking calls.
 ///
 /// Concurrency rule: a connection belongs to one thread (or one task) at a
@@ -49,6 +55,7 @@ public final class RedisConnection {
     }
 
     private func connect() throws(RedisError) {
+        _ = sigpipeIgnored
         if let context { redisFree(context); self.context = nil }
         let url = configuration.url
         guard let c = redisConnectWithTimeout(url.host, Int32(url.port), Self.timeval(configuration.connectTimeout)) else {
