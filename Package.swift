@@ -20,16 +20,17 @@ let package = Package(
     targets: [
         // C libraries, each touched by one Swift module only.
         // libpng: a small C target keeps its setjmp-based error handling on the C side.
-        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]),
         // libjpeg: a small C target too (setjmp), for band decoding (skip) and restart markers.
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
-        .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG"]),
+        .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
             "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),

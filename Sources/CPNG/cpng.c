@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 typedef struct {
     const uint8_t *data;
@@ -197,3 +198,43 @@ fail:
 }
 
 void cpng_free(void *p) { free(p); }
+
+int cpng_inflate(const uint8_t *data, size_t size, size_t limit, uint8_t **out, size_t *out_size) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) return -1;
+    size_t capacity = size * 4 + 1024 < limit ? size * 4 + 1024 : limit;
+    uint8_t *buffer = malloc(capacity ? capacity : 1);
+    int status = Z_OK;
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)size;
+    while (buffer && status == Z_OK) {
+        if (z.total_out == capacity) {
+            if (capacity >= limit) break;
+            size_t grown = capacity * 2 < limit ? capacity * 2 : limit;
+            uint8_t *bigger = realloc(buffer, grown);
+            if (!bigger) break;
+            buffer = bigger;
+            capacity = grown;
+        }
+        z.next_out = buffer + z.total_out;
+        z.avail_out = (uInt)(capacity - z.total_out);
+        status = inflate(&z, Z_NO_FLUSH);
+    }
+    inflateEnd(&z);
+    if (status != Z_STREAM_END) { free(buffer); return -1; }
+    *out = buffer;
+    *out_size = z.total_out;
+    return 0;
+}
+
+int cpng_deflate(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size) {
+    uLongf length = compressBound(size);
+    uint8_t *buffer = malloc(length);
+    if (!buffer || compress2(buffer, &length, data, size, Z_BEST_COMPRESSION) != Z_OK) { free(buffer); return -1; }
+    *out = buffer;
+    *out_size = length;
+    return 0;
+}
+
+uint32_t cpng_crc32(const uint8_t *data, size_t size) { return (uint32_t)crc32(0L, data, (uInt)size); }

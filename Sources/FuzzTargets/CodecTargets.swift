@@ -14,7 +14,17 @@ enum CodecTargets {
 
     static func jpeg(_ data: [UInt8]) { decodeEveryWay(data.starts(with: jpegStart) ? data : jpegStart + data) }
 
+    /// RIFF's size field is rewritten to the data's, or nearly every input would be refused as truncated.
+    static func webp(_ data: [UInt8]) {
+        var bytes = data.starts(with: Array("RIFF".utf8)) && data.count >= 12 ? data : Array("RIFF\0\0\0\0WEBP".utf8) + data
+        let size = bytes.count - 8
+        bytes.replaceSubrange(4..<8, with: [UInt8(size & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 24 & 0xFF)])
+        decodeEveryWay(bytes)
+    }
+
     static func decodeEveryWay(_ bytes: [UInt8]) {
+        let metadata = Metadata.read(bytes)
+        _ = Orientation.of(bytes)
         guard let info = try? Codec.probe(bytes), (try? limits.check(info)) != nil else { return }
         _ = try? Codec.checkComplete(bytes, format: info.format)
         let whole = try? Codec.decode(bytes, limits: limits).image
@@ -23,7 +33,7 @@ enum CodecTargets {
                          "decoded \(whole.shape), header says \(info.width)x\(info.height)x\(info.channels)")
         }
         bands(bytes, info: info, whole: whole)
-        if let whole { roundTrip(whole, as: info.format) }
+        if let whole { roundTrip(whole, as: info.format, metadata: metadata.kept(.all, upright: true)) }
     }
 
     /// The lower half first, then the upper half (a second decoder that
@@ -40,11 +50,14 @@ enum CodecTargets {
         }
     }
 
-    /// What the codec decodes, it encodes; PNG gives back the same pixels.
-    static func roundTrip(_ image: Image, as format: ImageFormat) {
-        guard let encoded = try? Codec.encode(image, as: format) else { preconditionFailure("cannot encode a decoded \(image.shape)") }
+    /// What the codec decodes, it encodes, with the source's metadata in it;
+    /// PNG gives back the same pixels, and the profile reads back.
+    static func roundTrip(_ image: Image, as format: ImageFormat, metadata: Metadata) {
+        guard let plain = try? Codec.encode(image, as: format) else { preconditionFailure("cannot encode a decoded \(image.shape)") }
+        guard let encoded = try? metadata.written(into: plain) else { preconditionFailure("cannot write the metadata read") }
         guard let again = try? Codec.decode(encoded, limits: limits).image else { preconditionFailure("cannot decode what was encoded") }
         precondition(again.shape.width == image.width && again.shape.height == image.height, "size changed in a round trip")
         if format == .png { precondition(again == image, "PNG round trip changed pixels") }
+        if let icc = metadata.icc, icc.count < 60_000 { precondition(Metadata.read(encoded).icc == icc, "the profile did not read back") }
     }
 }

@@ -7,6 +7,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case png
     /// JPEG: the same paths as PNG.
     case jpeg
+    /// WebP: the same paths as PNG.
+    case webp
     /// Pipeline text and a tiny image: parse, plan, cut tiles, estimate, tiled == whole.
     case pipeline
     /// A multipart/form-data body, read whole and in small pieces.
@@ -20,6 +22,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch self {
         case .png: CodecTargets.png(data)
         case .jpeg: CodecTargets.jpeg(data)
+        case .webp: CodecTargets.webp(data)
         case .pipeline: PipelineTarget.run(data)
         case .multipart: MultipartTarget.run(data)
         case .urls: TextTargets.urls(data)

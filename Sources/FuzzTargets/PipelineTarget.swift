@@ -15,7 +15,7 @@ enum PipelineTarget {
               let plan = try? Plan(pipeline, input: shape, maxPixels: 1 << 14) else { return }
         let tiling = plan.boundingHalo(requested)
         for stage in plan.stages { checkTiles(stage.tiles(tiling), of: stage) }
-        let estimate = Cost.estimate(plan, tiling: tiling, sourceIsPNG: true, outputIsPNG: true)
+        let estimate = Cost.estimate(plan, tiling: tiling, decodeNanoseconds: 10, encodeNanoseconds: 1000)
         precondition(estimate.seconds.isFinite && estimate.seconds >= 0, "cost estimate \(estimate.seconds)")
         let image = noise(shape, seed: data[4])
         let whole = Runner.reference(image, plan: plan)

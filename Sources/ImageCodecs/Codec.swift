@@ -1,6 +1,6 @@
 import ImageCore
 
-/// Reading and writing PNG and JPEG. The format is always found from the
+/// Reading and writing PNG, JPEG and WebP. The format is always found from the
 /// bytes, never from a file name.
 public enum Codec {
     /// Format, size and channels from the header, without decoding pixels.
@@ -12,10 +12,11 @@ public enum Codec {
         switch try ImageFormat.sniff(raw) {
         case .png: return try PNGCodec.probe(raw)
         case .jpeg: return try JPEGCodec.probe(raw)
+        case .webp: return try WebPCodec.probe(raw)
         }
     }
 
-    /// Decodes a PNG or JPEG. The header is checked against `limits` before
+    /// Decodes a PNG, JPEG or WebP. The header is checked against `limits` before
     /// the pixel buffer is allocated.
     /// - Returns: the image and the format it was stored in.
     public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default) throws(CodecError) -> (image: Image, format: ImageFormat) {
@@ -26,14 +27,14 @@ public enum Codec {
     }
 
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
-    /// - Parameter quality: JPEG quality 1...100 (ignored for PNG, which is lossless).
+    /// - Parameter quality: JPEG and WebP quality 1...100 (ignored for PNG, which is lossless).
     public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw CodecError(.encodeFailed, "cannot encode an empty image") }
         switch format {
         case .png: return try PNGCodec.encode(image)
-        case .jpeg:
-            guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "JPEG quality must be 1...100, not \(quality)") }
-            return try JPEGCodec.encode(image, quality: quality)
+        case .jpeg, .webp:
+            guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "\(format.name) quality must be 1...100, not \(quality)") }
+            return format == .jpeg ? try JPEGCodec.encode(image, quality: quality) : try WebPCodec.encode(image, quality: quality)
         }
     }
 }

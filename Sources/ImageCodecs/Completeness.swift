@@ -1,7 +1,7 @@
 extension Codec {
     /// Whether the file ends as a whole file of its format does: PNG with its
-    /// IEND chunk, JPEG with an end-of-image marker near its end; and a JPEG
-    /// has at most 500 scans. A cheap check (no decoding) that catches
+    /// IEND chunk, JPEG with an end-of-image marker near its end, WebP with
+    /// as many bytes as its RIFF header counts; and a JPEG has at most 500 scans. A cheap check (no decoding) that catches
     /// truncated and hostile uploads before they are accepted; damage inside
     /// the data is found when the image is decoded.
     public static func checkComplete(_ bytes: [UInt8], format: ImageFormat) throws(CodecError) {
@@ -10,6 +10,13 @@ extension Codec {
             let iend: [UInt8] = [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
             guard bytes.count >= iend.count, Array(bytes.suffix(iend.count)) == iend else {
                 throw CodecError(.corrupt, "truncated PNG: the file does not end with its IEND chunk")
+            }
+        case .webp:
+            // RIFF size: the bytes after the first 8, padded to even.
+            guard bytes.count >= 12 else { throw CodecError(.corrupt, "truncated WebP: no RIFF header") }
+            let size = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
+            guard bytes.count >= 8 + size else {
+                throw CodecError(.corrupt, "truncated WebP: its RIFF header counts \(8 + size) bytes, the file has \(bytes.count)")
             }
         case .jpeg:
             // Some writers leave padding or a trailer after the end marker.

@@ -37,38 +37,35 @@ public enum Orientation: Int, Sendable, CaseIterable {
     /// The TIFF structure of the EXIF block, found by walking the file's
     /// segments (JPEG) or chunks (PNG) without decoding anything.
     static func exifBlock(_ b: [UInt8]) -> ArraySlice<UInt8>? {
+        var found: ArraySlice<UInt8>?
         if b.starts(with: [0xFF, 0xD8]) {
-            var i = 2
-            while i + 4 <= b.count {
-                guard b[i] == 0xFF else { return nil }
-                let marker = b[i + 1]
-                if marker == 0xFF { i += 1; continue }                      // fill byte
-                if marker == 0xD8 || marker == 0x01 || (0xD0...0xD7).contains(marker) { i += 2; continue }
-                if marker == 0xDA || marker == 0xD9 { return nil }          // image data: no more headers
-                let length = Int(b[i + 2]) << 8 | Int(b[i + 3])
-                guard length >= 2, i + 2 + length <= b.count else { return nil }
-                let data = b[(i + 4)..<(i + 2 + length)]
-                if marker == 0xE1, data.starts(with: Array("Exif\0\0".utf8)) { return data.dropFirst(6) }
-                i += 2 + length
+            Metadata.forEachJPEGSegment(b) { marker, data in
+                if found == nil, marker == 0xE1, data.starts(with: Array("Exif\0\0".utf8)) { found = data.dropFirst(6) }
             }
-            return nil
+        } else if b.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            Metadata.forEachPNGChunk(b) { type, data in if found == nil, type == "eXIf" { found = data } }
         }
-        if b.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
-            var i = 8
-            while i + 12 <= b.count {
-                let length = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
-                let type = String(decoding: b[(i + 4)..<(i + 8)], as: UTF8.self)
-                guard length >= 0, length <= b.count - i - 12 else { return nil }
-                if type == "eXIf" { return b[(i + 8)..<(i + 8 + length)] }
-                if type == "IEND" { return nil }
-                i += 12 + length
-            }
-        }
-        return nil
+        return found
     }
 
-    /// Tag 0x0112 of the first IFD, a SHORT.
+    /// `tiff` (an EXIF block) stating orientation 1, for pixels already set upright.
+    static func settingUpright(_ tiff: [UInt8]) -> [UInt8] {
+        guard let at = orientationOffset(tiff[...]) else { return tiff }
+        var upright = tiff
+        let little = tiff[0] == 0x49
+        upright[at] = little ? 1 : 0
+        upright[at + 1] = little ? 0 : 1
+        return upright
+    }
+
     static func orientationTag(_ t: ArraySlice<UInt8>) -> Int? {
+        guard let at = orientationOffset(t) else { return nil }
+        let a = Int(t[t.startIndex + at]), b = Int(t[t.startIndex + at + 1])
+        return t[t.startIndex] == 0x49 ? a | b << 8 : a << 8 | b
+    }
+
+    /// Where the value of tag 0x0112 of the first IFD (a SHORT) is, from the block's start.
+    static func orientationOffset(_ t: ArraySlice<UInt8>) -> Int? {
         let base = t.startIndex
         guard t.count >= 8 else { return nil }
         let little: Bool
@@ -91,8 +88,8 @@ public enum Orientation: Int, Sendable, CaseIterable {
             let at = ifd + 2 + entry * 12
             guard let tag = u16(at) else { return nil }
             if tag == 0x0112 {
-                guard u16(at + 2) == 3 else { return nil }                  // SHORT
-                return u16(at + 8)
+                guard u16(at + 2) == 3, u16(at + 8) != nil else { return nil }   // SHORT
+                return at + 8
             }
         }
         return nil

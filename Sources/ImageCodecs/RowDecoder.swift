@@ -23,6 +23,7 @@ public final class RowDecoder {
         switch header.format {
         case .png: backend = try PNGCodec.Decoder(bytes)
         case .jpeg: backend = try JPEGCodec.Decoder(bytes)
+        case .webp: backend = try WebPCodec.Decoder(bytes, info: header)
         }
         info = header
         source = keeping

@@ -22,15 +22,13 @@ public enum Cost {
         }
     }
 
-    /// Per pixel of the image being read or written.
-    public static func decodeNanoseconds(png: Bool) -> Double { png ? 10 : 6 }
-    /// PNG output is deflated on one core (zlib level 6 with row filters): slow.
-    public static func encodeNanoseconds(png: Bool) -> Double { png ? 1000 : 2 }
-
     /// The estimate for `plan` cut as `tiling`, with the costliest step named.
-    public static func estimate(_ plan: Plan, tiling: Tiling, sourceIsPNG: Bool, outputIsPNG: Bool)
+    /// - Parameters:
+    ///   - decodeNanoseconds: per pixel (3 channels) of the source, to read it.
+    ///   - encodeNanoseconds: per pixel (3 channels) of the result, to write it.
+    public static func estimate(_ plan: Plan, tiling: Tiling, decodeNanoseconds: Double, encodeNanoseconds: Double)
         -> (seconds: Double, costliest: String, costliestSeconds: Double) {
-        var total = Double(plan.input.pixelCount) * decodeNanoseconds(png: sourceIsPNG) * channelScale(plan.input)
+        var total = Double(plan.input.pixelCount) * decodeNanoseconds * channelScale(plan.input)
         var costliest = "decoding", costliestSeconds = total
         func add(_ name: String, _ nanoseconds: Double) {
             total += nanoseconds
@@ -45,7 +43,7 @@ public enum Cost {
             }
             if stage.finish != nil || stage.histograms != nil { add("global step", Double(stage.output.pixelCount) * 3) }
         }
-        add("encoding", Double(plan.output.pixelCount) * encodeNanoseconds(png: outputIsPNG) * channelScale(plan.output))
+        add("encoding", Double(plan.output.pixelCount) * encodeNanoseconds * channelScale(plan.output))
         return (total / 1e9, costliest, costliestSeconds / 1e9)
     }
 

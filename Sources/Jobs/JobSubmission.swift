@@ -33,7 +33,7 @@ public struct JobSubmission: Sendable {
     /// Estimated seconds of one core the job takes (``Cost``).
     public let cost: Double
     /// What makes two uploads the same job: the bytes, the pipeline run (with
-    /// the orientation's steps) and the result's format and quality. The
+    /// the orientation's steps) and the result's format, quality and metadata. The
     /// tiling is left out: it never changes the result.
     public let sameUploadDigest: String
     /// Seconds spent checking and laying out.
@@ -42,7 +42,7 @@ public struct JobSubmission: Sendable {
     /// Why a submission was refused.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
         public enum Code: String, Sendable {
-            case badPipeline = "bad_pipeline", badImage = "bad_image", tooCostly = "too_costly"
+            case badPipeline = "bad_pipeline", badImage = "bad_image", tooCostly = "too_costly", badOption = "bad_option"
         }
         public let code: Code
         /// The codec's reason when the image is at fault.
@@ -60,8 +60,9 @@ public struct JobSubmission: Sendable {
     ///     orientation (its steps come first in the job's `ops`).
     ///   - output: the result's format; nil keeps the source's.
     ///   - quality: JPEG quality 1...100 of the result; nil leaves it to the workers (90).
+    ///   - metadata: what the result keeps of the source's metadata.
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
-                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil,
+                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil, metadata: Metadata.Policy = .profile,
                 id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
         var pipeline: Pipeline
@@ -83,10 +84,16 @@ public struct JobSubmission: Sendable {
         do { plan = try Plan(pipeline, input: shape, maxPixels: limits.maxPixels) } catch {
             throw Refusal(code: .badPipeline, codec: nil, description: error.description)
         }
+        let result = output ?? info.format
+        if result == .webp, max(plan.output.width, plan.output.height) > ImageFormat.webpMaxSide {
+            throw Refusal(code: .badOption, codec: nil, description:
+                "the result would be \(plan.output.width)x\(plan.output.height); WebP images are at most \(ImageFormat.webpMaxSide) pixels a side")
+        }
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
         let side = plan.stages.map { max($0.output.width, $0.output.height) }.max()!
         let tiling = plan.boundingHalo(requested ?? (largest.pixelCount <= limits.wholeMaxPixels ? .squares(max(side, 16)) : plan.strips))
-        let estimate = Cost.estimate(plan, tiling: tiling, sourceIsPNG: info.format == .png, outputIsPNG: (output ?? info.format) == .png)
+        let estimate = Cost.estimate(plan, tiling: tiling, decodeNanoseconds: info.format.decodeNanoseconds,
+                                     encodeNanoseconds: result.encodeNanoseconds)
         if estimate.seconds > limits.maxCost {
             throw Refusal(code: .tooCostly, codec: nil, description: String(
                 format: "the job would take about %.0f seconds of one core (%@ alone about %.0f on %dx%d), over the limit of %.0f",
@@ -95,7 +102,6 @@ public struct JobSubmission: Sendable {
         let whole = plan.stages.allSatisfy { tiling.grid(width: $0.output.width, height: $0.output.height).count == 1 }
         self.id = id
         tiles = plan.stages[0].tiles(tiling)
-        let result = output ?? info.format
         var fields: [String: String] = [
             "ops": pipeline.description, "format": result.rawValue, "source_format": info.format.rawValue,
             "tile_size": tiling.description,
@@ -105,11 +111,12 @@ public struct JobSubmission: Sendable {
             "source_bytes": String(bytes.count), "whole": whole ? "1" : "0",
             "max_pixels": String(limits.maxPixels), "cost_s": String(format: "%.2f", estimate.seconds),
             "orientation": String(orientation.rawValue), "autorotate": autorotate ? "1" : "0",
+            "metadata": metadata.rawValue,
         ]
         if let quality { fields["quality"] = String(quality) }
         self.fields = fields.merging(extra) { $1 }
         source = bytes
-        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)".utf8))
+        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)\n\(metadata)".utf8))
         format = info.format
         self.info = info
         cost = estimate.seconds

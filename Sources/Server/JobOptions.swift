@@ -1,3 +1,4 @@
+import Foundation
 import ImageCodecs
 import ImageCore
 import Jobs
@@ -13,9 +14,12 @@ struct JobOptions {
     /// Nil: the original's format.
     var output: ImageFormat?
     var quality: Int?
+    /// The colour profile only, unless `keep_metadata=true`.
+    var metadata = Metadata.Policy.profile
     var dedupe = true
 
-    init(_ value: (String) -> String?) throws(APIError) {
+    /// - Parameter accept: the request's `Accept` header, for `format=auto`.
+    init(accept: String? = nil, _ value: (String) -> String?) throws(APIError) {
         guard let ops = value("ops"), !ops.isEmpty else {
             throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
         }
@@ -27,15 +31,32 @@ struct JobOptions {
             self.tiling = tiling
         }
         if let text = value("format"), text != "source" {
-            guard let format = ImageFormat(fileExtension: text) else { throw Self.bad("format", "png, jpeg or source (the original's)", text) }
-            output = format
+            if text == "auto" {
+                output = Self.accepts("image/webp", accept) ? .webp : nil
+            } else {
+                guard let format = ImageFormat(fileExtension: text) else {
+                    throw Self.bad("format", "png, jpeg, webp, auto (WebP when Accept allows it) or source (the original's)", text)
+                }
+                output = format
+            }
         }
         if let text = value("quality") {
-            guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG)", text) }
+            guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG, WebP)", text) }
             self.quality = quality
         }
         autorotate = try Self.flag("autorotate", value) ?? true
         dedupe = try Self.flag("dedupe", value) ?? true
+        if try Self.flag("keep_metadata", value) == true { metadata = .all }
+    }
+
+    /// Whether an `Accept` header names `type` with a quality above 0 (a
+    /// wildcard does not count: browsers send `*/*` for everything).
+    static func accepts(_ type: String, _ accept: String?) -> Bool {
+        (accept ?? "").split(separator: ",").contains { item in
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == type else { return false }
+            return !parts.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "").range(of: #"^q=0(\.0*)?$"#, options: .regularExpression) != nil }
+        }
     }
 
     private static func flag(_ name: String, _ value: (String) -> String?) throws(APIError) -> Bool? {

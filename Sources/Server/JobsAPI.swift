@@ -110,7 +110,7 @@ struct JobsAPI: Sendable {
             guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
                 throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
             }
-            let options = try JobOptions { fields[$0] ?? query[Substring($0)].map(String.init) }
+            let options = try JobOptions(accept: request.headers[.accept]) { fields[$0] ?? query[Substring($0)].map(String.init) }
             let limits = config.limits, maxRequestPixels = config.maxRequestPixels
             let tiling = options.tiling ?? config.tileSize.map { Tiling.squares($0) }
             // Every file is checked (from its header) before any is accepted: all or nothing.
@@ -120,7 +120,8 @@ struct JobsAPI: Sendable {
                     let job: JobSubmission
                     do {
                         job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
-                                                autorotate: options.autorotate, output: options.output, quality: options.quality)
+                                                autorotate: options.autorotate, output: options.output, quality: options.quality,
+                                                metadata: options.metadata)
                     } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
@@ -175,6 +176,8 @@ struct JobsAPI: Sendable {
             return APIError(.badRequest, "bad_pipeline", label + error.description)
         case .tooCostly:
             return APIError(.unprocessableContent, "too_costly", label + error.description)
+        case .badOption:
+            return APIError(.badRequest, "bad_option", label + error.description)
         case .badImage:
             switch error.codec?.code {
             case .tooLarge?: return APIError(.contentTooLarge, "too_many_pixels", label + error.description)
@@ -265,7 +268,7 @@ struct JobsAPI: Sendable {
             var found: [String: String] = [:]
             for submission in submissions {
                 guard let id = try store.sameUpload(submission.sameUploadDigest), let job = try store.job(id), job.status == .done,
-                      ["ops", "format", "quality"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
+                      ["ops", "format", "quality", "metadata"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
                 let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
                 guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
                 let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)

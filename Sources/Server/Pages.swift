@@ -48,7 +48,7 @@ enum Pages {
             <section class="card">
               <h1>Process images</h1>
               <form id="upload">
-                <label>Images (PNG or JPEG, several at once)<input type="file" id="files" name="file" accept="image/png,image/jpeg" multiple required></label>
+                <label>Images (PNG, JPEG or WebP, several at once)<input type="file" id="files" name="file" accept="image/png,image/jpeg,image/webp" multiple required></label>
                 <fieldset class="builder"><legend>Pipeline</legend>
                   <div class="row"><select id="op"></select><span id="args"></span><button type="button" id="add">Add</button><button type="button" id="clear">Clear</button></div>
                   <p id="ophelp" class="muted"></p>
@@ -56,9 +56,10 @@ enum Pages {
                 </fieldset>
                 <fieldset class="builder"><legend>Result</legend>
                   <div class="row">
-                    <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option></select></label>
-                    <label>JPEG quality <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
+                    <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option><option value="webp">WebP</option><option value="auto">WebP if the browser takes it</option></select></label>
+                    <label>Quality (JPEG, WebP) <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
                     <label><input id="autorotate" name="autorotate" type="checkbox" checked> Upright by EXIF orientation</label>
+                    <label><input id="keep_metadata" name="keep_metadata" type="checkbox"> Keep EXIF and XMP (GPS too)</label>
                   </div>
                 </fieldset>
                 <button type="submit" id="send">Upload and process</button>
@@ -166,6 +167,7 @@ enum Pages {
               form.append('format', document.getElementById('format').value);
               form.append('quality', document.getElementById('quality').value);
               form.append('autorotate', document.getElementById('autorotate').checked ? 'true' : 'false');
+              form.append('keep_metadata', document.getElementById('keep_metadata').checked ? 'true' : 'false');
               for (const f of document.getElementById('files').files) form.append('file', f, f.name);
               msg.textContent = ''; send.disabled = true; send.textContent = 'Uploading…';
               try {

@@ -1,4 +1,5 @@
 import Foundation
+import ImageCodecs
 import ImageCore
 import TileStore
 
@@ -40,6 +41,10 @@ struct JobHeader: Codable {
     var format: String
     var quality: Int?
     var tile: String
+    /// What the result keeps of the source's metadata, and whether the
+    /// pipeline set the source upright by its EXIF orientation.
+    var metadata: String
+    var upright: Bool
     /// The pixel limit the job was submitted under (the server's --max-megapixels).
     var maxPixels = 100_000_000
 
@@ -52,11 +57,18 @@ struct JobHeader: Codable {
         format = job.fields["format"] ?? "png"
         quality = job.int("quality")
         tile = tiling.description
+        metadata = job.fields["metadata"] ?? Metadata.Policy.profile.rawValue
+        upright = job.fields["autorotate"] != "0" && job.int("orientation") ?? 1 != 1
         maxPixels = job.int("max_pixels") ?? maxPixels
     }
 
     var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }
     var tiling: Tiling { Tiling(tile) ?? .squares(256) }
+
+    /// `encoded` with what the job keeps of `source`'s metadata.
+    func keepingMetadata(of source: [UInt8], in encoded: [UInt8]) throws(CodecError) -> [UInt8] {
+        try Metadata.read(source).kept(Metadata.Policy(rawValue: metadata) ?? .profile, upright: upright).written(into: encoded)
+    }
 
     func plan() throws -> Plan {
         try Plan(try Pipeline(parsing: ops), input: input, maxPixels: maxPixels)

@@ -265,6 +265,14 @@ struct TiledJob {
         }
         let slowest = try cluster.allreduceMax(t.all)
         guard let root else { return }
+        if let encoded = result {
+            // The source's metadata: from the original this job was started with, or from Redis when resumed.
+            let source = startStage == 0 ? root.input : try retrying { try store.source(header.id) } ?? []
+            do { result = try header.keepingMetadata(of: source, in: encoded) } catch {
+                result = nil
+                encodeFailure = "\(error)"
+            }
+        }
         guard let result else {
             try retrying { try store.fail(id: header.id, reason: "encoding the result failed: \(encodeFailure ?? "")",
                                           world: rank.world) }

@@ -88,7 +88,8 @@ struct WholeRound {
                 lap("decode")
                 let output = Runner.reference(image, plan: try header.plan())
                 lap("process")
-                result = try Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png, quality: header.quality ?? rank.config.jpegQuality)
+                result = try header.keepingMetadata(of: source, in: Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png,
+                                                                                 quality: header.quality ?? rank.config.jpegQuality))
                 lap("encode")
             } catch {
                 failure = "\(error)"

@@ -15,7 +15,7 @@ struct EnqueueCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Input image (PNG or JPEG).")
+    @Argument(help: "Input image (PNG, JPEG or WebP).")
     var input: String
 
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")
@@ -45,7 +45,8 @@ struct EnqueueCommand: ParsableCommand {
         limits.maxPixels = maxMegapixels * 1_000_000
         limits.maxCost = maxJobCost
         do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: result.autorotate,
-                                                  output: result.format.flatMap(ImageFormat.init(fileExtension:)), quality: result.quality) } catch {
+                                                  output: result.format.flatMap(ImageFormat.init(fileExtension:)), quality: result.quality,
+                                                  metadata: result.keepMetadata ? .all : .profile) } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

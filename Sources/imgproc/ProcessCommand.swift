@@ -11,13 +11,13 @@ struct ProcessCommand: ParsableCommand {
             Without --tile the whole image is processed at once: the reference
             every distributed run must equal byte for byte. With --tile N it is
             cut into NxN tiles processed one by one and stitched; the result is
-            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg).
+            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg, .webp).
 
             Example: imgproc process photo.jpg edges.png --ops grayscale,blur:1.5,canny:50:150
             """
     )
 
-    @Argument(help: "Input image (PNG or JPEG, recognised by its content).")
+    @Argument(help: "Input image (PNG, JPEG or WebP, recognised by its content).")
     var input: String
 
     @Argument(help: "Output image; .png, .jpg or .jpeg.")
@@ -29,7 +29,7 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Process in NxN tiles (1...65536) instead of the whole image at once.")
     var tile: Int?
 
-    @Option(help: "JPEG quality, 1...100.")
+    @Option(help: "JPEG and WebP quality, 1...100.")
     var quality: Int = 90
 
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
@@ -37,6 +37,9 @@ struct ProcessCommand: ParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Set the image upright by its EXIF orientation before the pipeline.")
     var autorotate = true
+
+    @Flag(help: "Keep EXIF, XMP and comments (by default only the colour profile is kept).")
+    var keepMetadata = false
 
     func validate() throws {
         if let tile, !(1...65536).contains(tile) { throw ValidationError("--tile must be 1...65536, not \(tile)") }
@@ -49,7 +52,7 @@ struct ProcessCommand: ParsableCommand {
         do { pipeline = try Pipeline(parsing: ops) } catch { throw CLIError("\(error)") }
         let ext = URL(fileURLWithPath: output).pathExtension
         guard let format = ImageFormat(fileExtension: ext) else {
-            throw CLIError("cannot tell the output format from '\(output)': use .png, .jpg or .jpeg")
+            throw CLIError("cannot tell the output format from '\(output)': use .png, .jpg, .jpeg or .webp")
         }
         let bytes = try readFile(input)
         let maxPixels = maxMegapixels * 1_000_000
@@ -62,7 +65,10 @@ struct ProcessCommand: ParsableCommand {
         do { plan = try Plan(pipeline, input: image.shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
         let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
         let encoded: [UInt8]
-        do { encoded = try Codec.encode(result, as: format, quality: quality) } catch { throw CLIError("\(error)") }
+        do {
+            encoded = try Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate)
+                .written(into: Codec.encode(result, as: format, quality: quality))
+        } catch { throw CLIError("\(error)") }
         try writeFile(output, encoded)
     }
 }

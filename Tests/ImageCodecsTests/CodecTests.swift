@@ -38,7 +38,8 @@ struct CodecTests {
             ([], .empty),
             (Array("hello, this is not an image".utf8), .unknownFormat),
             (Array("GIF89a".utf8) + [UInt8](repeating: 0, count: 20), .unsupported),
-            (Array("RIFF\0\0\0\0WEBPVP8 ".utf8), .unsupported),
+            (Array("RIFF\0\0\0\0WEBPVP8 ".utf8), .corrupt),
+            ([0x49, 0x49, 0x2A, 0x00] + [UInt8](repeating: 0, count: 20), .unsupported),
             ([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 40), .corrupt),
             ([0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0, count: 40), .corrupt),
         ]

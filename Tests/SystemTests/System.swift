@@ -88,6 +88,22 @@ final class System: @unchecked Sendable {
     }
 }
 
+/// What Pillow, a reader independent of ours, finds in an image file: whether
+/// its ICC profile equals the file `profile`, its EXIF orientation (0 for
+/// none) and whether a GPS block is there.
+func pillowMetadata(_ path: String, profile: String) throws -> (sameProfile: Bool, orientation: Int, gps: Bool) {
+    let script = """
+        import sys
+        from PIL import Image
+        im = Image.open(sys.argv[1]); ex = im.getexif()
+        print(im.info.get("icc_profile") == open(sys.argv[2], "rb").read(), ex.get(274, 0), 0x8825 in ex)
+        """
+    let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, path, profile])
+    let words = r.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    guard r.status == 0, words.count == 3 else { throw TestServerError("Pillow could not read \(path): \(r.stderr)") }
+    return (words[0] == "True", Int(words[1]) ?? -1, words[2] == "True")
+}
+
 /// `imgproc process` of a file, as the reference result.
 func reference(_ path: String, ops: String, ext: String, dir: TemporaryDirectory, _ extra: [String] = []) throws -> Data {
     let out = dir.path("ref-\(UUID().uuidString).\(ext)")

@@ -70,14 +70,17 @@ struct SystemTests {
         #expect(status.stdout.contains("status    done"))
     }
 
-    /// A phone photo (EXIF orientation 6, GPS beside it) is set upright in
-    /// tiles over the ranks, equal to `imgproc process`; `autorotate=false`
-    /// keeps the stored pixels; no output carries the EXIF block.
+    /// A phone photo (EXIF orientation 6, GPS beside it, an ICC profile) is
+    /// set upright in tiles over the ranks, equal to `imgproc process`;
+    /// `autorotate=false` keeps the stored pixels; outputs keep the profile
+    /// and drop the EXIF block unless `keep_metadata=true` (then it says upright).
     @Test func photosAreSetUpright() throws {
         let system = try System(db: 58)
         let d = system.dir
         let plain = try Codec.encode(testImage(width: 301, height: 203, channels: 3, seed: 41), as: .jpeg)
-        try Data(withExif(plain, orientation: 6)).write(to: URL(fileURLWithPath: d.path("phone.jpg")))
+        let profile = fakeProfile(size: 70_000, seed: 9)
+        try Data(profile).write(to: URL(fileURLWithPath: d.path("profile.icc")))
+        try Data(withExif(withICCProfile(plain, profile), orientation: 6)).write(to: URL(fileURLWithPath: d.path("phone.jpg")))
         func upload(_ extra: [String]) throws -> String {
             let reply = try system.curl(["-F", "ops=blur:1", "-F", "tile=64"] + extra + ["-F", "file=@\(d.path("phone.jpg"))", system.base + "/api/jobs"])
             return try #require(jobIDs(reply.body).first, "\(String(decoding: reply.body, as: UTF8.self))")
@@ -91,6 +94,18 @@ struct SystemTests {
         let result = try system.get("/api/jobs/\(turned)/result").body
         #expect(result == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d)))
         #expect(result.range(of: Data("Exif".utf8)) == nil, "no EXIF (and so no GPS) in the output")
+        try result.write(to: URL(fileURLWithPath: d.path("turned.jpg")))
+        let seen = try pillowMetadata(d.path("turned.jpg"), profile: d.path("profile.icc"))
+        #expect(seen.sameProfile && seen.orientation == 0 && !seen.gps, "\(seen)")
+
+        // keep_metadata=true, and a PNG result: the EXIF block moves into an eXIf chunk, saying upright.
+        let all = try upload(["-F", "keep_metadata=true", "-F", "format=png"])
+        #expect(try system.waitFor(all)["status"] as? String == "done")
+        let allResult = try system.get("/api/jobs/\(all)/result").body
+        #expect(allResult == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "png", dir: d, ["--keep-metadata"])))
+        try allResult.write(to: URL(fileURLWithPath: d.path("all.png")))
+        let seenAll = try pillowMetadata(d.path("all.png"), profile: d.path("profile.icc"))
+        #expect(seenAll.sameProfile && seenAll.orientation == 1 && seenAll.gps, "\(seenAll)")
 
         let keptJob = try system.waitFor(kept)
         let keptOrientation = keptJob["orientation"] as? [String: Any]
@@ -114,17 +129,25 @@ struct SystemTests {
         let d = system.dir
         try writeImage(testImage(width: 301, height: 203, channels: 4, seed: 51), .png, to: d.path("a.png"))
         try writeImage(testImage(width: 257, height: 190, channels: 3, seed: 52), .jpeg, to: d.path("b.jpg"))
+        try writeImage(testImage(width: 211, height: 170, channels: 4, seed: 53), .webp, to: d.path("c.webp"))
+        let acceptsWebP = ["-H", "Accept: image/avif,image/webp,*/*;q=0.8"]
         let cases = [("a.png", ["-F", "format=jpeg", "-F", "quality=75"], "jpg", ["--quality", "75"]),
-                     ("b.jpg", ["-F", "format=png"], "png", []), ("b.jpg", ["-F", "format=source"], "jpg", [])]
+                     ("b.jpg", ["-F", "format=png"], "png", []), ("b.jpg", ["-F", "format=source"], "jpg", []),
+                     ("a.png", ["-F", "format=webp", "-F", "quality=80"], "webp", ["--quality", "80"]),
+                     ("c.webp", ["-F", "format=png"], "png", []), ("c.webp", [], "webp", []),
+                     ("b.jpg", ["-F", "format=auto"] + acceptsWebP, "webp", []), ("b.jpg", ["-F", "format=auto"], "jpg", []),
+                     ("b.jpg", ["-F", "format=auto", "-H", "Accept: image/webp;q=0"], "jpg", [])]
         for (file, options, ext, extra) in cases {
             let reply = try system.curl(["-F", "ops=sharpen:1:1", "-F", "tile=64"] + options + ["-F", "file=@\(d.path(file))", system.base + "/api/jobs"])
             let id = try #require(jobIDs(reply.body).first, "\(String(decoding: reply.body, as: UTF8.self))")
             let job = try system.waitFor(id)
-            #expect(job["status"] as? String == "done" && job["format"] as? String == (ext == "jpg" ? "jpeg" : "png"), "\(job)")
+            #expect(job["status"] as? String == "done" && job["format"] as? String == ImageFormat(fileExtension: ext)?.rawValue, "\(job)")
             let result = try system.get("/api/jobs/\(id)/result").body
             #expect(result == (try reference(d.path(file), ops: "sharpen:1:1", ext: ext, dir: d, extra)), "\(file) \(options)")
             try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: d.path("processed/\(id).\(ext)")) }
         }
+        let tooWide = try system.curl(["-F", "ops=resize:17000x10", "-F", "format=webp", "-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
+        #expect(tooWide.status == 400 && String(decoding: tooWide.body, as: UTF8.self).contains("16383"))
         for bad in [["-F", "format=gif"], ["-F", "quality=0"], ["-F", "quality=high"]] {
             let reply = try system.curl(["-F", "ops=invert"] + bad + ["-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
             #expect(reply.status == 400 && String(decoding: reply.body, as: UTF8.self).contains("bad_option"), "\(bad)")

@@ -30,3 +30,22 @@ private func crc32(_ bytes: [UInt8]) -> UInt32 {
     }
     return ~crc
 }
+
+/// `bytes` (a JPEG) with `profile` in APP2 `ICC_PROFILE` segments after the
+/// SOI, cut as the ICC specification says (at most 65519 bytes each,
+/// numbered from 1).
+public func withICCProfile(_ bytes: [UInt8], _ profile: [UInt8]) -> [UInt8] {
+    let size = 65519
+    let count = (profile.count + size - 1) / size
+    var segments: [UInt8] = []
+    for k in 0..<count {
+        let payload = Array("ICC_PROFILE\0".utf8) + [UInt8(k + 1), UInt8(count)] + profile[(k * size)..<min(profile.count, (k + 1) * size)]
+        segments += [0xFF, 0xE2, UInt8((payload.count + 2) >> 8), UInt8((payload.count + 2) & 0xFF)] + payload
+    }
+    return [0xFF, 0xD8] + segments + bytes[2...]
+}
+
+/// A made-up profile of `size` bytes (readers of metadata never parse it).
+public func fakeProfile(size: Int, seed: UInt8) -> [UInt8] {
+    (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+}

@@ -42,4 +42,16 @@ int cpng_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int chan
 
 void cpng_free(void *p);
 
+/// The zlib streams of PNG's compressed chunks (iCCP, zTXt, iTXt), not
+/// image data. Inflates `size` bytes into at most `limit` bytes (a chunk can
+/// claim to inflate to gigabytes). `out` comes from malloc; release with
+/// cpng_free. Returns 0, or -1 when the stream is damaged or over the limit.
+int cpng_inflate(const uint8_t *data, size_t size, size_t limit, uint8_t **out, size_t *out_size);
+
+/// Deflates `size` bytes into a zlib stream from malloc. Returns 0 or -1.
+int cpng_deflate(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size);
+
+/// The CRC-32 that closes every PNG chunk (over its type and data).
+uint32_t cpng_crc32(const uint8_t *data, size_t size);
+
 #endif
