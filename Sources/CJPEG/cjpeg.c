@@ -54,7 +54,9 @@ static void copy_message(const error_mgr *e, char *message, size_t size) {
 static void fill_info(const struct jpeg_decompress_struct *d, cjpeg_info *info) {
     info->width = d->image_width;
     info->height = d->image_height;
-    info->channels = d->num_components == 1 ? 1 : 3;
+    int cmyk = d->jpeg_color_space == JCS_CMYK || d->jpeg_color_space == JCS_YCCK;
+    info->channels = d->num_components == 1 ? 1 : cmyk ? 4 : 3;
+    info->inverted = d->saw_Adobe_marker ? 1 : 0;
     info->color_space = (int)d->jpeg_color_space;
     info->precision = d->data_precision;
     info->progressive = d->progressive_mode ? 1 : 0;
@@ -107,10 +109,10 @@ cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *
     jpeg_read_header(&decoder->d, TRUE);
     fill_info(&decoder->d, info);
     if (decoder->d.jpeg_color_space == JCS_CMYK || decoder->d.jpeg_color_space == JCS_YCCK) {
-        strcpy(decoder->e.text, "CMYK JPEG images are not supported");
-        longjmp(decoder->e.jump, 1);
+        decoder->d.out_color_space = JCS_CMYK;
+    } else {
+        decoder->d.out_color_space = decoder->d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     }
-    decoder->d.out_color_space = decoder->d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&decoder->d);
     decoder->row_bytes = decoder->d.output_width * (uint32_t)decoder->d.output_components;
     return decoder;

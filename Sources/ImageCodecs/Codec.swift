@@ -19,9 +19,10 @@ public enum Codec {
     /// Decodes a PNG, JPEG or WebP. The header is checked against `limits` before
     /// the pixel buffer is allocated.
     /// - Returns: the image and the format it was stored in.
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default) throws(CodecError) -> (image: Image, format: ImageFormat) {
+    /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) -> (image: Image, format: ImageFormat) {
         try withBytes(bytes) { raw throws(CodecError) in
-            let decoder = try RowDecoder(raw, keeping: nil, limits: limits)
+            let decoder = try RowDecoder(raw, keeping: nil, limits: limits, toSRGB: toSRGB)
             return (try decoder.readImage(), decoder.info.format)
         }
     }

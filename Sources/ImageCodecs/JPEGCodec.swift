@@ -3,7 +3,8 @@ import ImageCore
 
 /// JPEG through libjpeg (libjpeg-turbo), in the `CJPEG` C target; all of
 /// libjpeg is touched there and here only. Gray JPEGs decode to 1 channel,
-/// all others to RGB; CMYK and 12-bit JPEGs are refused. Warnings (such as
+/// all others to RGB: CMYK (and YCCK) through their ICC profile to sRGB, or
+/// by Pillow's formula when they have none; 12-bit JPEGs are refused. Warnings (such as
 /// a premature end of data) are errors: a partly decoded image is never
 /// returned. Output: baseline, 4:2:0, standard Huffman tables and a restart
 /// marker after every MCU row, so that bands encoded apart join into the
@@ -32,18 +33,17 @@ enum JPEGCodec {
         var message = [CChar](repeating: 0, count: 256)
         guard cjpeg_probe(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &info,
                           &message, message.count) == 0 else { throw failure(text(message)) }
-        if info.color_space == Int32(CJPEG_CMYK) || info.color_space == Int32(CJPEG_YCCK) {
-            throw CodecError(.unsupported, "CMYK JPEG images are not supported; convert to RGB first")
-        }
         if info.precision != 8 {
             throw CodecError(.unsupported, "unsupported JPEG: \(info.precision)-bit samples (only 8-bit JPEGs are read)")
         }
-        return ImageInfo(format: .jpeg, width: Int(info.width), height: Int(info.height), channels: Int(info.channels))
+        return ImageInfo(format: .jpeg, width: Int(info.width), height: Int(info.height), channels: min(3, Int(info.channels)))
     }
 
     /// A libjpeg decompressor over bytes that outlive it.
     final class Decoder: RowBackend {
         private let handle: OpaquePointer
+        /// CMYK rows are read here, then converted to RGB.
+        private let cmyk: (transform: ColourTransform, width: Int)?
 
         init(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
             var info = cjpeg_info()
@@ -51,6 +51,12 @@ enum JPEGCodec {
             guard let h = cjpeg_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
                                              &info, &message, message.count) else { throw failure(text(message)) }
             handle = h
+            if info.channels == 4 {
+                let profile = Metadata.read(Array(bytes)).icc
+                cmyk = (ColourTransform(profile: profile, input: .cmyk(inverted: info.inverted != 0))!, Int(info.width))
+            } else {
+                cmyk = nil
+            }
         }
 
         deinit { cjpeg_decoder_close(handle) }
@@ -62,9 +68,18 @@ enum JPEGCodec {
 
         func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError) {
             var message = [CChar](repeating: 0, count: 256)
-            guard cjpeg_decoder_read(handle, buffer, UInt32(count), &message, message.count) == 0 else {
+            guard let cmyk else {
+                guard cjpeg_decoder_read(handle, buffer, UInt32(count), &message, message.count) == 0 else {
+                    throw failure(text(message))
+                }
+                return
+            }
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: count * cmyk.width * 4)
+            defer { scratch.deallocate() }
+            guard cjpeg_decoder_read(handle, scratch, UInt32(count), &message, message.count) == 0 else {
                 throw failure(text(message))
             }
+            cmyk.transform.apply(scratch, to: buffer, count: count * cmyk.width)
         }
     }
 

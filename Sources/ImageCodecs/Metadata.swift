@@ -31,24 +31,27 @@ public struct Metadata: Sendable, Equatable {
         case profile
         /// Everything: profile, EXIF, XMP, comments.
         case all
-        /// Nothing (the pixels were converted to sRGB).
-        case none
     }
 
     public var isEmpty: Bool { icc == nil && exif == nil && xmp == nil && comments.isEmpty }
 
-    /// The parts `policy` keeps. With `upright`, the pixels were set upright
-    /// by the EXIF orientation, so a kept EXIF block now says 1 (upright):
-    /// viewers would otherwise turn the image a second time.
-    public func kept(_ policy: Policy, upright: Bool = false) -> Metadata {
-        switch policy {
-        case .none: return Metadata()
-        case .profile: return Metadata(icc: icc)
-        case .all:
-            var all = self
-            if upright, let exif { all.exif = Orientation.settingUpright(exif) }
-            return all
-        }
+    /// The parts `policy` keeps.
+    /// - Parameters:
+    ///   - upright: the pixels were set upright by the EXIF orientation, so a
+    ///     kept EXIF block now says 1: viewers would otherwise turn the image
+    ///     a second time.
+    ///   - inSRGB: the pixels were converted to sRGB: the profile no longer
+    ///     describes them. A CMYK profile never describes the RGB written.
+    public func kept(_ policy: Policy, upright: Bool = false, inSRGB: Bool = false) -> Metadata {
+        var kept = policy == .all ? self : Metadata(icc: icc)
+        if upright, let exif = kept.exif { kept.exif = Orientation.settingUpright(exif) }
+        if inSRGB || kept.icc.map(Self.describesCMYK) == true { kept.icc = nil }
+        return kept
+    }
+
+    /// The profile header's data colour space (bytes 16...19) says CMYK.
+    static func describesCMYK(_ profile: [UInt8]) -> Bool {
+        profile.count >= 20 && profile[16..<20].elementsEqual("CMYK".utf8)
     }
 
     /// The metadata of an encoded PNG, JPEG or WebP (empty for anything else).

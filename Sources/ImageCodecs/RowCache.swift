@@ -17,8 +17,11 @@ public final class RowCache {
     /// Rows decoded and kept, and rows skipped over, so far.
     public private(set) var rowsDecoded = 0
     public private(set) var rowsSkipped = 0
+    private let toSRGB: Bool
 
-    public init(_ source: SourceBytes, limits: DecodeLimits = .default) throws(CodecError) {
+    /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
+    public init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) {
+        self.toSRGB = toSRGB
         let info = try Codec.probe(source.raw)
         try limits.check(info)
         shape = Shape(width: info.width, height: info.height, channels: info.channels)
@@ -36,7 +39,7 @@ public final class RowCache {
         guard let first = range.first(where: { rows[$0] == nil }) else { return }
         let end = range.last(where: { rows[$0] == nil })! + 1
         if decoder == nil || decoder!.nextRow > first {
-            decoder = try RowDecoder(source, limits: limits)
+            decoder = try RowDecoder(source, limits: limits, toSRGB: toSRGB)
             decodersOpened += 1
         }
         let d = decoder!

@@ -10,16 +10,22 @@ public final class RowDecoder {
     public private(set) var nextRow = 0
     private let source: SourceBytes?
     private let backend: any RowBackend
+    /// To sRGB through the file's RGB profile, when asked and it has one.
+    private let colour: ColourTransform?
 
     /// Opens a decoder over `source`, after checking its header against `limits`.
-    public convenience init(_ source: SourceBytes, limits: DecodeLimits = .default) throws(CodecError) {
-        try self.init(source.raw, keeping: source, limits: limits)
+    /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC
+    ///   profile (CMYK JPEGs are always converted; gray is left as it is).
+    public convenience init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) {
+        try self.init(source.raw, keeping: source, limits: limits, toSRGB: toSRGB)
     }
 
     /// - Parameter keeping: owner of `bytes`, kept alive as long as the decoder.
-    init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits) throws(CodecError) {
+    init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits, toSRGB: Bool = false) throws(CodecError) {
         let header = try Codec.probe(bytes)
         try limits.check(header)
+        colour = toSRGB && header.channels >= 3
+            ? ColourTransform(profile: Metadata.read(Array(bytes)).icc, input: .rgb(alpha: header.channels == 4)) : nil
         switch header.format {
         case .png: backend = try PNGCodec.Decoder(bytes)
         case .jpeg: backend = try JPEGCodec.Decoder(bytes)
@@ -44,6 +50,7 @@ public final class RowDecoder {
         guard count > 0 else { return }
         try check(count)
         try backend.read(count, into: buffer)
+        colour?.apply(buffer, to: buffer, count: count * info.width)
         nextRow += count
     }
 

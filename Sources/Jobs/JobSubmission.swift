@@ -33,7 +33,7 @@ public struct JobSubmission: Sendable {
     /// Estimated seconds of one core the job takes (``Cost``).
     public let cost: Double
     /// What makes two uploads the same job: the bytes, the pipeline run (with
-    /// the orientation's steps) and the result's format, quality and metadata. The
+    /// the orientation's steps) and the result's format, quality, metadata and colour space. The
     /// tiling is left out: it never changes the result.
     public let sameUploadDigest: String
     /// Seconds spent checking and laying out.
@@ -61,8 +61,9 @@ public struct JobSubmission: Sendable {
     ///   - output: the result's format; nil keeps the source's.
     ///   - quality: JPEG quality 1...100 of the result; nil leaves it to the workers (90).
     ///   - metadata: what the result keeps of the source's metadata.
+    ///   - toSRGB: convert the pixels to sRGB through the source's profile (`colorspace=srgb`).
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
-                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil, metadata: Metadata.Policy = .profile,
+                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil, metadata: Metadata.Policy = .profile, toSRGB: Bool = false,
                 id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
         var pipeline: Pipeline
@@ -113,10 +114,11 @@ public struct JobSubmission: Sendable {
             "orientation": String(orientation.rawValue), "autorotate": autorotate ? "1" : "0",
             "metadata": metadata.rawValue,
         ]
+        if toSRGB { fields["colorspace"] = "srgb" }
         if let quality { fields["quality"] = String(quality) }
         self.fields = fields.merging(extra) { $1 }
         source = bytes
-        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)\n\(metadata)".utf8))
+        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)\n\(metadata)\n\(toSRGB)".utf8))
         format = info.format
         self.info = info
         cost = estimate.seconds

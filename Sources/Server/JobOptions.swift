@@ -16,6 +16,8 @@ struct JobOptions {
     var quality: Int?
     /// The colour profile only, unless `keep_metadata=true`.
     var metadata = Metadata.Policy.profile
+    /// `colorspace=srgb`: pixels converted to sRGB through the source's profile, which is dropped.
+    var toSRGB = false
     var dedupe = true
 
     /// - Parameter accept: the request's `Accept` header, for `format=auto`.
@@ -47,6 +49,12 @@ struct JobOptions {
         autorotate = try Self.flag("autorotate", value) ?? true
         dedupe = try Self.flag("dedupe", value) ?? true
         if try Self.flag("keep_metadata", value) == true { metadata = .all }
+        if let text = value("colorspace") {
+            guard ["srgb", "source"].contains(text.lowercased()) else {
+                throw Self.bad("colorspace", "srgb (convert through the source's ICC profile) or source (keep the pixels and the profile)", text)
+            }
+            toSRGB = text.lowercased() == "srgb"
+        }
     }
 
     /// Whether an `Accept` header names `type` with a quality above 0 (a

@@ -121,7 +121,7 @@ struct JobsAPI: Sendable {
                     do {
                         job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
                                                 autorotate: options.autorotate, output: options.output, quality: options.quality,
-                                                metadata: options.metadata)
+                                                metadata: options.metadata, toSRGB: options.toSRGB)
                     } catch {
                         throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
                     }
@@ -268,7 +268,7 @@ struct JobsAPI: Sendable {
             var found: [String: String] = [:]
             for submission in submissions {
                 guard let id = try store.sameUpload(submission.sameUploadDigest), let job = try store.job(id), job.status == .done,
-                      ["ops", "format", "quality", "metadata"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
+                      ["ops", "format", "quality", "metadata", "colorspace"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
                 let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
                 guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
                 let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)

@@ -44,6 +44,7 @@ enum OpenAPI {
                 - { name: dedupe, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false runs the job even when a finished one had the same upload (default true)." }
                 - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
                 - { name: keep_metadata, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "true keeps the source's EXIF, XMP and comments in the results; by default only its ICC colour profile is kept." }
+                - { name: colorspace, in: query, required: false, schema: { type: string, enum: [srgb, source] }, description: "srgb converts the pixels to sRGB through the source's ICC profile (lcms2) and drops the profile; source (the default) keeps both." }
               requestBody:
                 required: true
                 content:
@@ -59,6 +60,7 @@ enum OpenAPI {
                         dedupe: { type: string, enum: ["true", "false"], description: "false runs the job even when a finished one had the same upload (default true)." }
                         autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         keep_metadata: { type: string, enum: ["true", "false"], description: "true keeps EXIF, XMP and comments (default false: only the ICC colour profile is kept)." }
+                        colorspace: { type: string, enum: [srgb, source], description: "srgb converts the pixels to sRGB through the source's ICC profile and drops it (default source)." }
                         file: { type: array, minItems: 1, maxItems: \(config.maxFiles), items: { type: string, format: binary } }
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }

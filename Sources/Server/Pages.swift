@@ -60,6 +60,7 @@ enum Pages {
                     <label>Quality (JPEG, WebP) <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
                     <label><input id="autorotate" name="autorotate" type="checkbox" checked> Upright by EXIF orientation</label>
                     <label><input id="keep_metadata" name="keep_metadata" type="checkbox"> Keep EXIF and XMP (GPS too)</label>
+                    <label><input id="srgb" name="srgb" type="checkbox"> Convert to sRGB</label>
                   </div>
                 </fieldset>
                 <button type="submit" id="send">Upload and process</button>
@@ -167,6 +168,7 @@ enum Pages {
               form.append('format', document.getElementById('format').value);
               form.append('quality', document.getElementById('quality').value);
               form.append('autorotate', document.getElementById('autorotate').checked ? 'true' : 'false');
+              if (document.getElementById('srgb').checked) form.append('colorspace', 'srgb');
               form.append('keep_metadata', document.getElementById('keep_metadata').checked ? 'true' : 'false');
               for (const f of document.getElementById('files').files) form.append('file', f, f.name);
               msg.textContent = ''; send.disabled = true; send.textContent = 'Uploading…';

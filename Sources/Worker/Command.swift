@@ -45,6 +45,8 @@ struct JobHeader: Codable {
     /// pipeline set the source upright by its EXIF orientation.
     var metadata: String
     var upright: Bool
+    /// Pixels converted to sRGB through the source's profile while decoding.
+    var toSRGB: Bool
     /// The pixel limit the job was submitted under (the server's --max-megapixels).
     var maxPixels = 100_000_000
 
@@ -59,6 +61,7 @@ struct JobHeader: Codable {
         tile = tiling.description
         metadata = job.fields["metadata"] ?? Metadata.Policy.profile.rawValue
         upright = job.fields["autorotate"] != "0" && job.int("orientation") ?? 1 != 1
+        toSRGB = job.fields["colorspace"] == "srgb"
         maxPixels = job.int("max_pixels") ?? maxPixels
     }
 
@@ -67,7 +70,8 @@ struct JobHeader: Codable {
 
     /// `encoded` with what the job keeps of `source`'s metadata.
     func keepingMetadata(of source: [UInt8], in encoded: [UInt8]) throws(CodecError) -> [UInt8] {
-        try Metadata.read(source).kept(Metadata.Policy(rawValue: metadata) ?? .profile, upright: upright).written(into: encoded)
+        try Metadata.read(source).kept(Metadata.Policy(rawValue: metadata) ?? .profile, upright: upright, inSRGB: toSRGB)
+            .written(into: encoded)
     }
 
     func plan() throws -> Plan {

@@ -46,7 +46,8 @@ struct EnqueueCommand: ParsableCommand {
         limits.maxCost = maxJobCost
         do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: result.autorotate,
                                                   output: result.format.flatMap(ImageFormat.init(fileExtension:)), quality: result.quality,
-                                                  metadata: result.keepMetadata ? .all : .profile) } catch {
+                                                  metadata: result.keepMetadata ? .all : .profile,
+                                                  toSRGB: result.colorspace == "srgb") } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")
         }
         let store = try redis.store()

@@ -41,8 +41,12 @@ struct ProcessCommand: ParsableCommand {
     @Flag(help: "Keep EXIF, XMP and comments (by default only the colour profile is kept).")
     var keepMetadata = false
 
+    @Option(help: "srgb: convert the pixels to sRGB through the image's ICC profile, and drop the profile.")
+    var colorspace = "source"
+
     func validate() throws {
         if let tile, !(1...65536).contains(tile) { throw ValidationError("--tile must be 1...65536, not \(tile)") }
+        if !["srgb", "source"].contains(colorspace) { throw ValidationError("--colorspace must be srgb or source, not '\(colorspace)'") }
         if !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
     }
@@ -57,7 +61,7 @@ struct ProcessCommand: ParsableCommand {
         let bytes = try readFile(input)
         let maxPixels = maxMegapixels * 1_000_000
         let image: Image
-        do { image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels)).image } catch {
+        do { image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels), toSRGB: colorspace == "srgb").image } catch {
             throw CLIError("\(input): \(error)")
         }
         if autorotate { pipeline = Orientation.of(bytes).upright(pipeline) }
@@ -66,7 +70,7 @@ struct ProcessCommand: ParsableCommand {
         let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
         let encoded: [UInt8]
         do {
-            encoded = try Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate)
+            encoded = try Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate, inSRGB: colorspace == "srgb")
                 .written(into: Codec.encode(result, as: format, quality: quality))
         } catch { throw CLIError("\(error)") }
         try writeFile(output, encoded)

@@ -9,6 +9,9 @@ struct ResultOptions: ParsableArguments {
     @Flag(help: "Keep EXIF, XMP and comments in the results (by default only the colour profile is kept).")
     var keepMetadata = false
 
+    @Option(help: "srgb: convert the pixels to sRGB through each original's ICC profile, and drop the profile.")
+    var colorspace: String?
+
     @Option(help: "Format of the results: png, jpeg or webp (default: each original's).")
     var format: String?
 
@@ -17,11 +20,18 @@ struct ResultOptions: ParsableArguments {
 
     func validate() throws {
         if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png, jpeg or webp, not '\(format)'") }
+        if let colorspace, !["srgb", "source"].contains(colorspace) { throw ValidationError("--colorspace must be srgb or source, not '\(colorspace)'") }
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
     }
 
     /// As the upload form's fields.
     var fields: [(String, String)] {
-        (autorotate ? [] : [("autorotate", "false")]) + (keepMetadata ? [("keep_metadata", "true")] : []) + (format.map { [("format", $0)] } ?? []) + (quality.map { [("quality", "\($0)")] } ?? [])
+        var fields: [(String, String)] = []
+        if !autorotate { fields.append(("autorotate", "false")) }
+        if keepMetadata { fields.append(("keep_metadata", "true")) }
+        if let colorspace { fields.append(("colorspace", colorspace)) }
+        if let format { fields.append(("format", format)) }
+        if let quality { fields.append(("quality", String(quality))) }
+        return fields
     }
 }

@@ -41,7 +41,12 @@ struct MetadataTests {
         #expect(read.exif?.count == source.exif?.count)
         #expect(Orientation.of(try source.kept(.all).written(into: result)) == .rotate90, "not turned: the orientation stays")
         #expect(try Codec.decode(all).image == Codec.decode(result).image)
-        #expect(try source.kept(.none).written(into: result) == result)
+        var noExtras = source
+        noExtras.exif = nil; noExtras.xmp = nil; noExtras.comments = []
+        #expect(try noExtras.kept(.all, inSRGB: true).written(into: result) == result, "converted to sRGB: the profile goes")
+        var cmyk = fakeProfile(size: 300, seed: 1)
+        cmyk.replaceSubrange(16..<20, with: Array("CMYK".utf8))
+        #expect(Metadata(icc: cmyk).kept(.profile).icc == nil, "a CMYK profile does not describe RGB")
     }
 
     /// A PNG result with a profile drops the sRGB chunk the encoder wrote

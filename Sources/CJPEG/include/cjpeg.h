@@ -4,9 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// What a JPEG header says. `channels` is what decoding gives: 1 (gray) or
-/// 3 (RGB); `color_space` is libjpeg's J_COLOR_SPACE of the file, so callers
-/// can refuse CMYK/YCCK; `precision` is the sample precision in bits.
+/// What a JPEG header says. `channels` is what decoding gives: 1 (gray),
+/// 3 (RGB) or 4 (CMYK, for CMYK and YCCK files); `color_space` is libjpeg's
+/// J_COLOR_SPACE of the file; `precision` is the sample precision in bits;
+/// `inverted` is set when an Adobe marker says CMYK is stored inverted.
 typedef struct {
     uint32_t width;
     uint32_t height;
@@ -14,6 +15,7 @@ typedef struct {
     int color_space;
     int precision;
     int progressive;
+    int inverted;
 } cjpeg_info;
 
 /// J_COLOR_SPACE values callers need (jpeglib.h is not exposed to Swift).
