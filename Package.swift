@@ -24,6 +24,7 @@ let package = Package(
         // libjpeg: a small C target too (setjmp), for band decoding (skip) and restart markers.
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .systemLibrary(name: "CLCMS2", pkgConfig: "lcms2", providers: [.apt(["liblcms2-dev"])]),
+        .systemLibrary(name: "CAVIF", pkgConfig: "libavif", providers: [.apt(["libavif-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
@@ -31,7 +32,7 @@ let package = Package(
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
-        .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP", "CLCMS2"]),
+        .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
             "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),

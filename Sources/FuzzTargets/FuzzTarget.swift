@@ -9,6 +9,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case jpeg
     /// WebP: the same paths as PNG.
     case webp
+    /// AVIF: the same paths as PNG.
+    case avif
     /// Pipeline text and a tiny image: parse, plan, cut tiles, estimate, tiled == whole.
     case pipeline
     /// A multipart/form-data body, read whole and in small pieces.
@@ -23,6 +25,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .png: CodecTargets.png(data)
         case .jpeg: CodecTargets.jpeg(data)
         case .webp: CodecTargets.webp(data)
+        case .avif: CodecTargets.avif(data)
         case .pipeline: PipelineTarget.run(data)
         case .multipart: MultipartTarget.run(data)
         case .urls: TextTargets.urls(data)

@@ -1,6 +1,6 @@
 import ImageCore
 
-/// Reading and writing PNG, JPEG and WebP. The format is always found from the
+/// Reading and writing PNG, JPEG, WebP and AVIF. The format is always found from the
 /// bytes, never from a file name.
 public enum Codec {
     /// Format, size and channels from the header, without decoding pixels.
@@ -13,10 +13,11 @@ public enum Codec {
         case .png: return try PNGCodec.probe(raw)
         case .jpeg: return try JPEGCodec.probe(raw)
         case .webp: return try WebPCodec.probe(raw)
+        case .avif: return try AVIFCodec.probe(raw)
         }
     }
 
-    /// Decodes a PNG, JPEG or WebP. The header is checked against `limits` before
+    /// Decodes a PNG, JPEG, WebP or AVIF. The header is checked against `limits` before
     /// the pixel buffer is allocated.
     /// - Returns: the image and the format it was stored in.
     /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
@@ -28,14 +29,18 @@ public enum Codec {
     }
 
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
-    /// - Parameter quality: JPEG and WebP quality 1...100 (ignored for PNG, which is lossless).
+    /// - Parameter quality: JPEG, WebP and AVIF quality 1...100 (ignored for PNG, which is lossless).
     public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw CodecError(.encodeFailed, "cannot encode an empty image") }
         switch format {
         case .png: return try PNGCodec.encode(image)
-        case .jpeg, .webp:
+        case .jpeg, .webp, .avif:
             guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "\(format.name) quality must be 1...100, not \(quality)") }
-            return format == .jpeg ? try JPEGCodec.encode(image, quality: quality) : try WebPCodec.encode(image, quality: quality)
+            switch format {
+            case .jpeg: return try JPEGCodec.encode(image, quality: quality)
+            case .webp: return try WebPCodec.encode(image, quality: quality)
+            default: return try AVIFCodec.encode(image, quality: quality)
+            }
         }
     }
 }

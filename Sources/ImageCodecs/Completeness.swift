@@ -1,7 +1,8 @@
 extension Codec {
     /// Whether the file ends as a whole file of its format does: PNG with its
     /// IEND chunk, JPEG with an end-of-image marker near its end, WebP with
-    /// as many bytes as its RIFF header counts; and a JPEG has at most 500 scans. A cheap check (no decoding) that catches
+    /// as many bytes as its RIFF header counts, AVIF with every top-level box
+    /// whole; and a JPEG has at most 500 scans. A cheap check (no decoding) that catches
     /// truncated and hostile uploads before they are accepted; damage inside
     /// the data is found when the image is decoded.
     public static func checkComplete(_ bytes: [UInt8], format: ImageFormat) throws(CodecError) {
@@ -17,6 +18,19 @@ extension Codec {
             let size = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
             guard bytes.count >= 8 + size else {
                 throw CodecError(.corrupt, "truncated WebP: its RIFF header counts \(8 + size) bytes, the file has \(bytes.count)")
+            }
+        case .avif:
+            var at = 0
+            while at + 8 <= bytes.count {
+                var size = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+                if size == 0 { return }                                       // to the end of the file
+                if size == 1, at + 16 <= bytes.count {                        // 64-bit size
+                    size = bytes[(at + 8)..<(at + 16)].reduce(0) { $0 > Int.max >> 9 ? Int.max : $0 << 8 | Int($1) }
+                }
+                guard size >= 8, size <= bytes.count - at else {
+                    throw CodecError(.corrupt, "truncated AVIF: a box at byte \(at) runs past the end of the file")
+                }
+                at += size
             }
         case .jpeg:
             // Some writers leave padding or a trailer after the end marker.

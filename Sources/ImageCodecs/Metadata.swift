@@ -73,6 +73,8 @@ public struct Metadata: Sendable, Equatable {
             if !profile.isEmpty, profile.enumerated().allSatisfy({ Int($1.sequence) == $0 + 1 }) {
                 found.icc = profile.flatMap(\.data)
             }
+        } else if bytes.withUnsafeBytes({ try? ImageFormat.sniff($0) }) == .avif {
+            return AVIFCodec.metadata(bytes)
         } else if isWebP(bytes) {
             forEachWebPChunk(bytes) { type, data in
                 switch type {
@@ -93,6 +95,7 @@ public struct Metadata: Sendable, Equatable {
     /// segment; after the PNG's IHDR (an iCCP replaces the sRGB, gAMA and
     /// cHRM chunks the encoder wrote, which it contradicts); in WebP's
     /// extended layout (VP8X). WebP has no comments: they are left out.
+    /// AVIF is returned as it is (libavif writes metadata while encoding only).
     public func written(into encoded: [UInt8]) throws(CodecError) -> [UInt8] {
         if isEmpty { return encoded }
         if encoded.starts(with: Self.pngSignature) { return try writtenIntoPNG(encoded) }

@@ -30,6 +30,7 @@ public final class RowDecoder {
         case .png: backend = try PNGCodec.Decoder(bytes)
         case .jpeg: backend = try JPEGCodec.Decoder(bytes)
         case .webp: backend = try WebPCodec.Decoder(bytes, info: header)
+        case .avif: backend = try AVIFCodec.Decoder(bytes, info: header)
         }
         info = header
         source = keeping

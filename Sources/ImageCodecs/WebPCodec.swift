@@ -49,7 +49,7 @@ enum WebPCodec {
         guard image.width <= maxSide, image.height <= maxSide else {
             throw CodecError(.encodeFailed, "WebP images are at most \(maxSide) pixels a side, not \(image.width)x\(image.height)")
         }
-        let source = image.channels < 3 ? colour(image) : image
+        let source = image.channels < 3 ? image.expandedToRGB() : image
         var out: UnsafeMutablePointer<UInt8>?
         let size = source.pixels.withUnsafeBufferPointer { px in
             source.channels == 4
@@ -60,14 +60,16 @@ enum WebPCodec {
         guard size > 0, let out else { throw CodecError(.encodeFailed, "WebP encoder failed on a \(image.width)x\(image.height) image") }
         return Array(UnsafeBufferPointer(start: out, count: size))
     }
+}
 
-    /// Gray (and gray with alpha) repeated into RGB (RGBA).
-    private static func colour(_ image: Image) -> Image {
-        let alpha = image.channels == 2, outCh = alpha ? 4 : 3, n = image.width * image.height
-        return image.pixels.withUnsafeBufferPointer { src in
-            Image(width: image.width, height: image.height, channels: outCh) { dst in
+extension Image {
+    /// Gray (and gray with alpha) repeated into RGB (RGBA), for formats without gray.
+    func expandedToRGB() -> Image {
+        let alpha = channels == 2, outCh = alpha ? 4 : 3, n = width * height
+        return pixels.withUnsafeBufferPointer { src in
+            Image(width: width, height: height, channels: outCh) { dst in
                 for i in 0..<n {
-                    let g = src[i * image.channels]
+                    let g = src[i * channels]
                     dst[i * outCh] = g; dst[i * outCh + 1] = g; dst[i * outCh + 2] = g
                     if alpha { dst[i * outCh + 3] = src[i * 2 + 1] }
                 }

@@ -34,16 +34,16 @@ struct JobOptions {
         }
         if let text = value("format"), text != "source" {
             if text == "auto" {
-                output = Self.accepts("image/webp", accept) ? .webp : nil
+                output = Self.accepts("image/avif", accept) ? .avif : Self.accepts("image/webp", accept) ? .webp : nil
             } else {
                 guard let format = ImageFormat(fileExtension: text) else {
-                    throw Self.bad("format", "png, jpeg, webp, auto (WebP when Accept allows it) or source (the original's)", text)
+                    throw Self.bad("format", "png, jpeg, webp, avif, auto (AVIF or WebP when Accept allows it) or source (the original's)", text)
                 }
                 output = format
             }
         }
         if let text = value("quality") {
-            guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG, WebP)", text) }
+            guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG, WebP, AVIF)", text) }
             self.quality = quality
         }
         autorotate = try Self.flag("autorotate", value) ?? true

@@ -12,6 +12,7 @@ enum OpenAPI {
                     image/png: { schema: { type: string, format: binary } }
                     image/jpeg: { schema: { type: string, format: binary } }
                     image/webp: { schema: { type: string, format: binary } }
+                    image/avif: { schema: { type: string, format: binary } }
             """
         return """
         openapi: 3.0.3
@@ -39,8 +40,8 @@ enum OpenAPI {
                   required: false
                   description: N for NxN tiles or strips:N for full-width strips of N rows (16...4096). Left out, images up to 4 megapixels run whole on one rank and larger ones go in strips.
                   schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
-                - { name: format, in: query, required: false, schema: { type: string, enum: [png, jpeg, jpg, webp, auto, source] }, description: "The results' format (default source: each original's); auto gives WebP when the request's Accept names image/webp, else the original's." }
-                - { name: quality, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100 }, description: "JPEG and WebP quality of the results (default 90)." }
+                - { name: format, in: query, required: false, schema: { type: string, enum: [png, jpeg, jpg, webp, avif, auto, source] }, description: "The results' format (default source: each original's); auto gives AVIF when the request's Accept names image/avif, else WebP when it names image/webp, else the original's." }
+                - { name: quality, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100 }, description: "JPEG, WebP and AVIF quality of the results (default 90)." }
                 - { name: dedupe, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false runs the job even when a finished one had the same upload (default true)." }
                 - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
                 - { name: keep_metadata, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "true keeps the source's EXIF, XMP and comments in the results; by default only its ICC colour profile is kept." }
@@ -55,8 +56,8 @@ enum OpenAPI {
                       properties:
                         ops: { type: string, example: "grayscale,blur:2,canny:100:200", description: "The pipeline: this field or ?ops= (one of them is needed; 400 bad_pipeline without)." }
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
-                        format: { type: string, enum: [png, jpeg, jpg, webp, auto, source], description: "The results' format (default source: each original's); auto gives WebP when the request's Accept names image/webp, else the original's." }
-                        quality: { type: integer, minimum: 1, maximum: 100, description: "JPEG and WebP quality of the results (default 90)." }
+                        format: { type: string, enum: [png, jpeg, jpg, webp, avif, auto, source], description: "The results' format (default source: each original's); auto gives AVIF when the request's Accept names image/avif, else WebP when it names image/webp, else the original's." }
+                        quality: { type: integer, minimum: 1, maximum: 100, description: "JPEG, WebP and AVIF quality of the results (default 90)." }
                         dedupe: { type: string, enum: ["true", "false"], description: "false runs the job even when a finished one had the same upload (default true)." }
                         autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         keep_metadata: { type: string, enum: ["true", "false"], description: "true keeps EXIF, XMP and comments (default false: only the ICC colour profile is kept)." }
@@ -65,6 +66,7 @@ enum OpenAPI {
                   image/png: { schema: { type: string, format: binary } }
                   image/jpeg: { schema: { type: string, format: binary } }
                   image/webp: { schema: { type: string, format: binary } }
+                  image/avif: { schema: { type: string, format: binary } }
                   application/octet-stream: { schema: { type: string, format: binary } }
               responses:
                 "202":
@@ -278,7 +280,7 @@ enum OpenAPI {
                 ops: { type: string }
                 input: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
                 output: { type: object, properties: { width: { type: integer }, height: { type: integer }, channels: { type: integer } } }
-                format: { type: string, enum: [png, jpeg, webp] }
+                format: { type: string, enum: [png, jpeg, webp, avif] }
                 orientation: { type: object, description: "The source's EXIF orientation (1 upright ... 8) and whether it was applied; its steps then lead ops.", properties: { exif: { type: integer, minimum: 1, maximum: 8 }, applied: { type: boolean } } }
                 stage: { type: integer }
                 stages: { type: integer }

@@ -48,7 +48,7 @@ enum Pages {
             <section class="card">
               <h1>Process images</h1>
               <form id="upload">
-                <label>Images (PNG, JPEG or WebP, several at once)<input type="file" id="files" name="file" accept="image/png,image/jpeg,image/webp" multiple required></label>
+                <label>Images (PNG, JPEG, WebP or AVIF, several at once)<input type="file" id="files" name="file" accept="image/png,image/jpeg,image/webp,image/avif" multiple required></label>
                 <fieldset class="builder"><legend>Pipeline</legend>
                   <div class="row"><select id="op"></select><span id="args"></span><button type="button" id="add">Add</button><button type="button" id="clear">Clear</button></div>
                   <p id="ophelp" class="muted"></p>
@@ -56,8 +56,8 @@ enum Pages {
                 </fieldset>
                 <fieldset class="builder"><legend>Result</legend>
                   <div class="row">
-                    <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option><option value="webp">WebP</option><option value="auto">WebP if the browser takes it</option></select></label>
-                    <label>Quality (JPEG, WebP) <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
+                    <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option><option value="webp">WebP</option><option value="avif">AVIF</option><option value="auto">AVIF or WebP if the browser takes it</option></select></label>
+                    <label>Quality (JPEG, WebP, AVIF) <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
                     <label><input id="autorotate" name="autorotate" type="checkbox" checked> Upright by EXIF orientation</label>
                     <label><input id="keep_metadata" name="keep_metadata" type="checkbox"> Keep EXIF and XMP (GPS too)</label>
                     <label><input id="srgb" name="srgb" type="checkbox"> Convert to sRGB</label>

@@ -9,7 +9,7 @@ struct SubmitCommand: ParsableCommand {
         discussion: "Example: imgproc submit a.jpg b.png --ops grayscale,canny --wait --out results/"
     )
 
-    @Argument(help: "Images (PNG, JPEG or WebP).")
+    @Argument(help: "Images (PNG, JPEG, WebP or AVIF).")
     var files: [String]
 
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")

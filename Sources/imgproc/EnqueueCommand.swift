@@ -15,7 +15,7 @@ struct EnqueueCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Input image (PNG, JPEG or WebP).")
+    @Argument(help: "Input image (PNG, JPEG, WebP or AVIF).")
     var input: String
 
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")

@@ -11,13 +11,13 @@ struct ProcessCommand: ParsableCommand {
             Without --tile the whole image is processed at once: the reference
             every distributed run must equal byte for byte. With --tile N it is
             cut into NxN tiles processed one by one and stitched; the result is
-            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg, .webp).
+            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg, .webp, .avif).
 
             Example: imgproc process photo.jpg edges.png --ops grayscale,blur:1.5,canny:50:150
             """
     )
 
-    @Argument(help: "Input image (PNG, JPEG or WebP, recognised by its content).")
+    @Argument(help: "Input image (PNG, JPEG, WebP or AVIF, recognised by its content).")
     var input: String
 
     @Argument(help: "Output image; .png, .jpg or .jpeg.")
@@ -29,7 +29,7 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Process in NxN tiles (1...65536) instead of the whole image at once.")
     var tile: Int?
 
-    @Option(help: "JPEG and WebP quality, 1...100.")
+    @Option(help: "JPEG, WebP and AVIF quality, 1...100.")
     var quality: Int = 90
 
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
@@ -56,7 +56,7 @@ struct ProcessCommand: ParsableCommand {
         do { pipeline = try Pipeline(parsing: ops) } catch { throw CLIError("\(error)") }
         let ext = URL(fileURLWithPath: output).pathExtension
         guard let format = ImageFormat(fileExtension: ext) else {
-            throw CLIError("cannot tell the output format from '\(output)': use .png, .jpg, .jpeg or .webp")
+            throw CLIError("cannot tell the output format from '\(output)': use .png, .jpg, .jpeg, .webp or .avif")
         }
         let bytes = try readFile(input)
         let maxPixels = maxMegapixels * 1_000_000

@@ -12,14 +12,14 @@ struct ResultOptions: ParsableArguments {
     @Option(help: "srgb: convert the pixels to sRGB through each original's ICC profile, and drop the profile.")
     var colorspace: String?
 
-    @Option(help: "Format of the results: png, jpeg or webp (default: each original's).")
+    @Option(help: "Format of the results: png, jpeg, webp or avif (default: each original's).")
     var format: String?
 
-    @Option(help: "JPEG and WebP quality of the results, 1...100 (default 90).")
+    @Option(help: "JPEG, WebP and AVIF quality of the results, 1...100 (default 90).")
     var quality: Int?
 
     func validate() throws {
-        if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png, jpeg or webp, not '\(format)'") }
+        if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png, jpeg, webp or avif, not '\(format)'") }
         if let colorspace, !["srgb", "source"].contains(colorspace) { throw ValidationError("--colorspace must be srgb or source, not '\(colorspace)'") }
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
     }

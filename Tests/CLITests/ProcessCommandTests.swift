@@ -62,7 +62,7 @@ struct ProcessCommandTests {
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: dir.path("text.png")))
         let cases: [(String, String, String)] = [
             (dir.path("missing.png"), dir.path("o.png"), "cannot read"),
-            (dir.path("text.png"), dir.path("o.png"), "not a PNG, JPEG or WebP"),
+            (dir.path("text.png"), dir.path("o.png"), "not a PNG, JPEG, WebP or AVIF"),
             (dir.path("text.png"), dir.path("o.gif"), "output format"),
         ]
         for (input, output, message) in cases {

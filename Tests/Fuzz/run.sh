@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"png jpeg webp pipeline multipart urls events"}
+targets=${FUZZ_TARGETS:-"png jpeg webp avif pipeline multipart urls events"}
 shared=../shared/testdata
 
 # SwiftPM's --sanitize flags keep only the last one, and gold cannot link

@@ -156,13 +156,17 @@ struct SystemTests {
         try writeImage(testImage(width: 301, height: 203, channels: 4, seed: 51), .png, to: d.path("a.png"))
         try writeImage(testImage(width: 257, height: 190, channels: 3, seed: 52), .jpeg, to: d.path("b.jpg"))
         try writeImage(testImage(width: 211, height: 170, channels: 4, seed: 53), .webp, to: d.path("c.webp"))
-        let acceptsWebP = ["-H", "Accept: image/avif,image/webp,*/*;q=0.8"]
+        try writeImage(testImage(width: 150, height: 120, channels: 3, seed: 54), .avif, to: d.path("e.avif"))
+        let acceptsWebP = ["-H", "Accept: image/webp,*/*;q=0.8"]
         let cases = [("a.png", ["-F", "format=jpeg", "-F", "quality=75"], "jpg", ["--quality", "75"]),
                      ("b.jpg", ["-F", "format=png"], "png", []), ("b.jpg", ["-F", "format=source"], "jpg", []),
                      ("a.png", ["-F", "format=webp", "-F", "quality=80"], "webp", ["--quality", "80"]),
                      ("c.webp", ["-F", "format=png"], "png", []), ("c.webp", [], "webp", []),
                      ("b.jpg", ["-F", "format=auto"] + acceptsWebP, "webp", []), ("b.jpg", ["-F", "format=auto"], "jpg", []),
-                     ("b.jpg", ["-F", "format=auto", "-H", "Accept: image/webp;q=0"], "jpg", [])]
+                     ("b.jpg", ["-F", "format=auto", "-H", "Accept: image/webp;q=0"], "jpg", []),
+                     ("a.png", ["-F", "format=avif", "-F", "quality=60"], "avif", ["--quality", "60"]),
+                     ("e.avif", ["-F", "format=png"], "png", []),
+                     ("e.avif", ["-F", "format=auto", "-H", "Accept: image/avif,image/webp"], "avif", [])]
         for (file, options, ext, extra) in cases {
             let reply = try system.curl(["-F", "ops=sharpen:1:1", "-F", "tile=64"] + options + ["-F", "file=@\(d.path(file))", system.base + "/api/jobs"])
             let id = try #require(jobIDs(reply.body).first, "\(String(decoding: reply.body, as: UTF8.self))")
