@@ -10,7 +10,7 @@ enum AVIFCodec {
     /// Speed 0 (slowest) ... 10: 8 keeps a 2 MP encode near a second on one core.
     static let speed: Int32 = 8
 
-    /// A parsed file; nil with the reason when libavif refuses it.
+    /// A parsed file (header and boxes, no pixels); throws libavif's reason when it refuses it.
     private final class Parsed {
         let decoder: UnsafeMutablePointer<avifDecoder>
 
@@ -21,8 +21,8 @@ enum AVIFCodec {
             let status = avifDecoderSetIOMemory(decoder, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
             let parsed = status == AVIF_RESULT_OK ? avifDecoderParse(decoder) : status
             guard parsed == AVIF_RESULT_OK else {
-                throw CodecError(parsed == AVIF_RESULT_TRUNCATED_DATA ? .corrupt : .corrupt,
-                                 "corrupt AVIF: \(String(cString: avifResultToString(parsed)))")
+                let kind = parsed == AVIF_RESULT_TRUNCATED_DATA ? "truncated" : "corrupt"
+                throw CodecError(.corrupt, "\(kind) AVIF: \(String(cString: avifResultToString(parsed)))")
             }
             if decoder.pointee.imageCount > 1 { throw CodecError(.unsupported, "AVIF image sequences are not supported") }
         }
