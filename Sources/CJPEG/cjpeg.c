@@ -51,9 +51,10 @@ static void copy_message(const error_mgr *e, char *message, size_t size) {
     if (message && size) snprintf(message, size, "%s", e->text[0] ? e->text : "unknown libjpeg error");
 }
 
+/// After jpeg_calc_output_dimensions: the size decoding gives, scaled.
 static void fill_info(const struct jpeg_decompress_struct *d, cjpeg_info *info) {
-    info->width = d->image_width;
-    info->height = d->image_height;
+    info->width = d->output_width;
+    info->height = d->output_height;
     int cmyk = d->jpeg_color_space == JCS_CMYK || d->jpeg_color_space == JCS_YCCK;
     info->channels = d->num_components == 1 ? 1 : cmyk ? 4 : 3;
     info->inverted = d->saw_Adobe_marker ? 1 : 0;
@@ -62,7 +63,7 @@ static void fill_info(const struct jpeg_decompress_struct *d, cjpeg_info *info) 
     info->progressive = d->progressive_mode ? 1 : 0;
 }
 
-int cjpeg_probe(const uint8_t *data, size_t size, cjpeg_info *info, char *message, size_t message_size) {
+int cjpeg_probe(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info, char *message, size_t message_size) {
     struct jpeg_decompress_struct d;
     error_mgr e;
     init_errors(&e);
@@ -75,6 +76,9 @@ int cjpeg_probe(const uint8_t *data, size_t size, cjpeg_info *info, char *messag
     jpeg_create_decompress(&d);
     jpeg_mem_src(&d, data, (unsigned long)size);
     jpeg_read_header(&d, TRUE);
+    d.scale_num = 1;
+    d.scale_denom = (unsigned int)scale_denom;
+    jpeg_calc_output_dimensions(&d);
     fill_info(&d, info);
     jpeg_destroy_decompress(&d);
     return 0;
@@ -87,7 +91,7 @@ struct cjpeg_decoder {
     uint32_t row_bytes;
 };
 
-cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *info,
+cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info,
                                   char *message, size_t message_size) {
     cjpeg_decoder *decoder = calloc(1, sizeof *decoder);
     if (!decoder) {
@@ -107,13 +111,15 @@ cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *
     decoder->d.progress = &decoder->progress;
     jpeg_mem_src(&decoder->d, data, (unsigned long)size);
     jpeg_read_header(&decoder->d, TRUE);
-    fill_info(&decoder->d, info);
+    decoder->d.scale_num = 1;
+    decoder->d.scale_denom = (unsigned int)scale_denom;
     if (decoder->d.jpeg_color_space == JCS_CMYK || decoder->d.jpeg_color_space == JCS_YCCK) {
         decoder->d.out_color_space = JCS_CMYK;
     } else {
         decoder->d.out_color_space = decoder->d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     }
     jpeg_start_decompress(&decoder->d);
+    fill_info(&decoder->d, info);
     decoder->row_bytes = decoder->d.output_width * (uint32_t)decoder->d.output_components;
     return decoder;
 }

@@ -4,14 +4,15 @@ import ImageCore
 /// bytes, never from a file name.
 public enum Codec {
     /// Format, size and channels from the header, without decoding pixels.
-    public static func probe(_ bytes: [UInt8]) throws(CodecError) -> ImageInfo {
-        try withBytes(bytes) { raw throws(CodecError) in try probe(raw) }
+    /// - Parameter shrink: a JPEG's size when shrunk on load by this factor (``ShrinkOnLoad``).
+    public static func probe(_ bytes: [UInt8], shrink: Int = 1) throws(CodecError) -> ImageInfo {
+        try withBytes(bytes) { raw throws(CodecError) in try probe(raw, shrink: shrink) }
     }
 
-    static func probe(_ raw: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
+    static func probe(_ raw: UnsafeRawBufferPointer, shrink: Int = 1) throws(CodecError) -> ImageInfo {
         switch try ImageFormat.sniff(raw) {
         case .png: return try PNGCodec.probe(raw)
-        case .jpeg: return try JPEGCodec.probe(raw)
+        case .jpeg: return try JPEGCodec.probe(raw, shrink: shrink)
         case .webp: return try WebPCodec.probe(raw)
         case .avif: return try AVIFCodec.probe(raw)
         }
@@ -20,10 +21,13 @@ public enum Codec {
     /// Decodes a PNG, JPEG, WebP or AVIF. The header is checked against `limits` before
     /// the pixel buffer is allocated.
     /// - Returns: the image and the format it was stored in.
-    /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) -> (image: Image, format: ImageFormat) {
+    /// - Parameters:
+    ///   - toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
+    ///   - shrink: shrink a JPEG by 2, 4 or 8 in the DCT domain (``ShrinkOnLoad``).
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default, toSRGB: Bool = false,
+                              shrink: Int = 1) throws(CodecError) -> (image: Image, format: ImageFormat) {
         try withBytes(bytes) { raw throws(CodecError) in
-            let decoder = try RowDecoder(raw, keeping: nil, limits: limits, toSRGB: toSRGB)
+            let decoder = try RowDecoder(raw, keeping: nil, limits: limits, toSRGB: toSRGB, shrink: shrink)
             return (try decoder.readImage(), decoder.info.format)
         }
     }

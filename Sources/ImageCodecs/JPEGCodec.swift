@@ -28,10 +28,11 @@ enum JPEGCodec {
         return CodecError(.corrupt, "corrupt JPEG: \(text)")
     }
 
-    static func probe(_ bytes: UnsafeRawBufferPointer) throws(CodecError) -> ImageInfo {
+    /// - Parameter shrink: 1, 2, 4 or 8: the size of a decode shrunk that much.
+    static func probe(_ bytes: UnsafeRawBufferPointer, shrink: Int = 1) throws(CodecError) -> ImageInfo {
         var info = cjpeg_info()
         var message = [CChar](repeating: 0, count: 256)
-        guard cjpeg_probe(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &info,
+        guard cjpeg_probe(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, Int32(shrink), &info,
                           &message, message.count) == 0 else { throw failure(text(message)) }
         if info.precision != 8 {
             throw CodecError(.unsupported, "unsupported JPEG: \(info.precision)-bit samples (only 8-bit JPEGs are read)")
@@ -45,10 +46,10 @@ enum JPEGCodec {
         /// CMYK rows are read here, then converted to RGB.
         private let cmyk: (transform: ColourTransform, width: Int)?
 
-        init(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
+        init(_ bytes: UnsafeRawBufferPointer, shrink: Int = 1) throws(CodecError) {
             var info = cjpeg_info()
             var message = [CChar](repeating: 0, count: 256)
-            guard let h = cjpeg_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
+            guard let h = cjpeg_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, Int32(shrink),
                                              &info, &message, message.count) else { throw failure(text(message)) }
             handle = h
             if info.channels == 4 {

@@ -18,12 +18,16 @@ public final class RowCache {
     public private(set) var rowsDecoded = 0
     public private(set) var rowsSkipped = 0
     private let toSRGB: Bool
+    private let shrink: Int
 
     /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
-    public init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) {
+    /// - Parameter shrink: a JPEG is shrunk on load by this factor (``ShrinkOnLoad``).
+    public init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false, shrink: Int = 1) throws(CodecError) {
         self.toSRGB = toSRGB
-        let info = try Codec.probe(source.raw)
-        try limits.check(info)
+        self.shrink = shrink
+        let full = try Codec.probe(source.raw)
+        try limits.check(full)
+        let info = shrink == 1 ? full : try Codec.probe(source.raw, shrink: shrink)
         shape = Shape(width: info.width, height: info.height, channels: info.channels)
         self.source = source
         self.limits = limits
@@ -39,7 +43,7 @@ public final class RowCache {
         guard let first = range.first(where: { rows[$0] == nil }) else { return }
         let end = range.last(where: { rows[$0] == nil })! + 1
         if decoder == nil || decoder!.nextRow > first {
-            decoder = try RowDecoder(source, limits: limits, toSRGB: toSRGB)
+            decoder = try RowDecoder(source, limits: limits, toSRGB: toSRGB, shrink: shrink)
             decodersOpened += 1
         }
         let d = decoder!

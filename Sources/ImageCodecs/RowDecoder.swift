@@ -16,19 +16,24 @@ public final class RowDecoder {
     /// Opens a decoder over `source`, after checking its header against `limits`.
     /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC
     ///   profile (CMYK JPEGs are always converted; gray is left as it is).
-    public convenience init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false) throws(CodecError) {
-        try self.init(source.raw, keeping: source, limits: limits, toSRGB: toSRGB)
+    /// - Parameter shrink: a JPEG is shrunk by 2, 4 or 8 in the DCT domain (``ShrinkOnLoad``).
+    public convenience init(_ source: SourceBytes, limits: DecodeLimits = .default, toSRGB: Bool = false,
+                            shrink: Int = 1) throws(CodecError) {
+        try self.init(source.raw, keeping: source, limits: limits, toSRGB: toSRGB, shrink: shrink)
     }
 
     /// - Parameter keeping: owner of `bytes`, kept alive as long as the decoder.
-    init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits, toSRGB: Bool = false) throws(CodecError) {
-        let header = try Codec.probe(bytes)
-        try limits.check(header)
+    init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits, toSRGB: Bool = false,
+         shrink: Int = 1) throws(CodecError) {
+        guard [1, 2, 4, 8].contains(shrink) else { throw CodecError(.corrupt, "shrink-on-load must be 1, 2, 4 or 8, not \(shrink)") }
+        let full = try Codec.probe(bytes)
+        try limits.check(full)
+        let header = shrink == 1 ? full : try Codec.probe(bytes, shrink: shrink)
         colour = toSRGB && header.channels >= 3
             ? ColourTransform(profile: Metadata.read(Array(bytes)).icc, input: .rgb(alpha: header.channels == 4)) : nil
         switch header.format {
         case .png: backend = try PNGCodec.Decoder(bytes)
-        case .jpeg: backend = try JPEGCodec.Decoder(bytes)
+        case .jpeg: backend = try JPEGCodec.Decoder(bytes, shrink: shrink)
         case .webp: backend = try WebPCodec.Decoder(bytes, info: header)
         case .avif: backend = try AVIFCodec.Decoder(bytes, info: header)
         }

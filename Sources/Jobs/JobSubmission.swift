@@ -72,11 +72,14 @@ public struct JobSubmission: Sendable {
         }
         let orientation = Orientation.of(bytes)
         if autorotate { pipeline = orientation.upright(pipeline) }
-        let info: ImageInfo
+        let info: ImageInfo, shrink: Int
         do {
-            info = try Codec.probe(bytes)
-            try DecodeLimits(maxPixels: limits.maxPixels).check(info)
-            try Codec.checkComplete(bytes, format: info.format)
+            let full = try Codec.probe(bytes)
+            try DecodeLimits(maxPixels: limits.maxPixels).check(full)
+            try Codec.checkComplete(bytes, format: full.format)
+            // The pipeline reads the image as loaded: shrunk in the DCT domain when a thumbnail allows it.
+            shrink = ShrinkOnLoad.factor(pipeline, source: full)
+            info = shrink == 1 ? full : try Codec.probe(bytes, shrink: shrink)
         } catch {
             throw Refusal(code: .badImage, codec: error, description: error.message)
         }
@@ -115,6 +118,7 @@ public struct JobSubmission: Sendable {
             "metadata": metadata.rawValue,
         ]
         if toSRGB { fields["colorspace"] = "srgb" }
+        if shrink > 1 { fields["shrink_on_load"] = String(shrink) }
         if let quality { fields["quality"] = String(quality) }
         self.fields = fields.merging(extra) { $1 }
         source = bytes

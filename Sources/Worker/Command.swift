@@ -47,6 +47,8 @@ struct JobHeader: Codable {
     var upright: Bool
     /// Pixels converted to sRGB through the source's profile while decoding.
     var toSRGB: Bool
+    /// A JPEG source decoded shrunk by this factor (``ShrinkOnLoad``).
+    var shrink: Int
     /// The pixel limit the job was submitted under (the server's --max-megapixels).
     var maxPixels = 100_000_000
 
@@ -62,6 +64,7 @@ struct JobHeader: Codable {
         metadata = job.fields["metadata"] ?? Metadata.Policy.profile.rawValue
         upright = job.fields["autorotate"] != "0" && job.int("orientation") ?? 1 != 1
         toSRGB = job.fields["colorspace"] == "srgb"
+        shrink = job.int("shrink_on_load") ?? 1
         maxPixels = job.int("max_pixels") ?? maxPixels
     }
 

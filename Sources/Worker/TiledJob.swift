@@ -55,7 +55,8 @@ struct TiledJob {
         var failure: String?
         var tables: ClaheTables?
         if startStage == 0 {
-            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB) } catch { failure = "\(error)" }
+            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
+                                         shrink: header.shrink) } catch { failure = "\(error)" }
         } else {
             let shape = plan.stages[startStage].input
             input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: bytes))

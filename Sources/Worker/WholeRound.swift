@@ -84,7 +84,8 @@ struct WholeRound {
         if let source {
             lap("source")
             do {
-                let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB).image
+                let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
+                                             shrink: header.shrink).image
                 lap("decode")
                 let output = Runner.reference(image, plan: try header.plan())
                 lap("process")

@@ -60,11 +60,14 @@ struct ProcessCommand: ParsableCommand {
         }
         let bytes = try readFile(input)
         let maxPixels = maxMegapixels * 1_000_000
+        if autorotate { pipeline = Orientation.of(bytes).upright(pipeline) }
         let image: Image
-        do { image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels), toSRGB: colorspace == "srgb").image } catch {
+        do {
+            let shrink = ShrinkOnLoad.factor(pipeline, source: try Codec.probe(bytes))
+            image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels), toSRGB: colorspace == "srgb", shrink: shrink).image
+        } catch {
             throw CLIError("\(input): \(error)")
         }
-        if autorotate { pipeline = Orientation.of(bytes).upright(pipeline) }
         let plan: Plan
         do { plan = try Plan(pipeline, input: image.shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
         let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)

@@ -114,10 +114,12 @@ struct SystemTests {
                 == (try reference(d.path("phone.jpg"), ops: "blur:1", ext: "jpg", dir: d, ["--no-autorotate"])))
 
         // Thumbnails of the upright photo, in 32-pixel tiles over the ranks.
-        for ops in ["fit:120x120", "fill:90x90"] {
+        // Smaller thumbnails load the JPEG shrunk by 2 or 4 in the DCT domain.
+        for (ops, shrink) in [("fit:120x120", nil), ("fill:90x90", nil), ("fit:40x40", "2"), ("fill:30x30", "2"), ("fit:20x20", "4")] {
             let reply = try system.curl(["-F", "ops=\(ops)", "-F", "tile=32", "-F", "file=@\(d.path("phone.jpg"))", system.base + "/api/jobs"])
             let id = try #require(jobIDs(reply.body).first)
             #expect(try system.waitFor(id)["status"] as? String == "done")
+            #expect(try system.store.job(id)?.fields["shrink_on_load"] == shrink, "\(ops)")
             #expect(try system.get("/api/jobs/\(id)/result").body == (try reference(d.path("phone.jpg"), ops: ops, ext: "jpg", dir: d)), "\(ops)")
         }
     }

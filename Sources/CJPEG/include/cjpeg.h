@@ -29,11 +29,14 @@ enum { CJPEG_CMYK = 4, CJPEG_YCCK = 5 };
 typedef struct cjpeg_decoder cjpeg_decoder;
 
 /// Reads the header only (no pixels, no scans). Returns 0 or -1.
-int cjpeg_probe(const uint8_t *data, size_t size, cjpeg_info *info, char *message, size_t message_size);
+/// `scale_denom` 1, 2, 4 or 8 gives the size of a decode shrunk by that
+/// factor in the DCT domain (libjpeg's scale_denom; sizes round up).
+int cjpeg_probe(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info, char *message, size_t message_size);
 
-/// Opens a decoder and starts decompression (for progressive files this reads every scan).
+/// Opens a decoder and starts decompression (for progressive files this
+/// reads every scan), shrinking by `scale_denom` (1, 2, 4 or 8) in the DCT domain.
 /// Returns NULL with `message` set on failure.
-cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, cjpeg_info *info,
+cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info,
                                   char *message, size_t message_size);
 
 /// Skips `rows` rows (entropy-decoded, not converted). Rows read after a skip
