@@ -39,6 +39,7 @@ enum CodecTargets {
                          "decoded \(whole.shape), header says \(info.width)x\(info.height)x\(info.channels)")
         }
         bands(bytes, info: info, whole: whole)
+        if info.format == .jpeg { shrunkBands(bytes) }
         if let whole { roundTrip(whole, as: info.format, metadata: metadata.kept(.all, upright: true)) }
     }
 
@@ -54,6 +55,16 @@ enum CodecTargets {
             if let whole { precondition(region.image == whole.cropped(to: rect), "rows \(rect) differ from the whole decode") }
             cache.drop(outside: rect.y..<rect.maxY)
         }
+    }
+
+    /// A JPEG shrunk on load by 4: the lower half's rows, read after a skip,
+    /// equal those of the whole shrunk decode.
+    static func shrunkBands(_ bytes: [UInt8]) {
+        guard let whole = try? Codec.decode(bytes, limits: limits, shrink: 4).image,
+              let decoder = try? RowDecoder(SourceBytes(bytes), limits: limits, shrink: 4) else { return }
+        let half = whole.height / 2, rowBytes = whole.width * whole.channels
+        guard (try? decoder.skip(half)) != nil, let row = try? decoder.readRow() else { return }
+        precondition(row == Array(whole.pixels[(half * rowBytes)..<((half + 1) * rowBytes)]), "a shrunk row after a skip differs")
     }
 
     /// What the codec decodes, it encodes, with the source's metadata in it;

@@ -49,7 +49,8 @@ enum SystemBench {
         /// - Returns: the result's size, or nil when something failed.
         func job(_ connection: HTTPConnection, _ bytes: [UInt8], ops: String, type: String = "image/jpeg",
                  query: String = "") throws -> Int? {
-            let (status, body) = try connection.request("POST", "/api/jobs?ops=\(ops)\(query)", body: bytes, contentType: type)
+            // Repeated uploads of the same bytes would be answered from the first job's result.
+            let (status, body) = try connection.request("POST", "/api/jobs?ops=\(ops)&dedupe=false\(query)", body: bytes, contentType: type)
             guard status == 202, let id = ((try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["jobs"]
                 as? [[String: Any]])?.first?["id"] as? String else { return nil }
             let events = try connection.request("GET", "/api/jobs/\(id)/events")
@@ -229,6 +230,15 @@ enum SystemBench {
 
     /// fit:512x512 of the 24 MP JPEG through the whole system, beside
     /// `vipsthumbnail -s 512` on the same file.
+    static func thumbnailOnly(redis: RedisURL, amqp: String, image: Image) throws {
+        let system = try System(redis: redis, db: 2, amqp: amqp)
+        defer { system.stop() }
+        let big = try Codec.encode(image, as: .jpeg, quality: 90)
+        let path = system.dir.appendingPathComponent("big.jpg").path
+        try Data(big).write(to: URL(fileURLWithPath: path))
+        try thumbnail(system, big, path: path, connection: try HTTPConnection(port: system.port))
+    }
+
     static func thumbnail(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
         var best = Double.infinity
         for _ in 0..<3 {

@@ -73,6 +73,11 @@ if arguments.dropFirst().first == "--system", let url = redisURL, let amqp = Pro
     try SystemBench.run(redis: try RedisURL(url), amqp: amqp, image: benchImage())
     exit(0)
 }
+if arguments.dropFirst().first == "--thumbnail", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
+    // Only the thumbnail line of --system.
+    try SystemBench.thumbnailOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--hosts" {
     // Only the test-host figures (they take a while to set up).
     try MultiHostBench.run(image: benchImage())
