@@ -29,8 +29,8 @@ struct WebPTests {
         #expect(error / Double(67 * 45 * back.channels) < 40, "mean error \(error / Double(67 * 45 * back.channels))")
     }
 
-    /// Files written by Pillow's libwebp: lossless ones decode to exactly
-    /// Pillow's pixels; every one decodes by bands equal to the whole.
+    /// Files written by Pillow's libwebp decode within ±1 of Pillow's pixels
+    /// (lossless ones exactly), and by bands equal to the whole.
     @Test func pillowsFilesDecodeAsPillowReadsThem() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { $0.hasSuffix(".webp") }.sorted()
         #expect(files.count >= 4)
@@ -41,12 +41,16 @@ struct WebPTests {
             let decoder = try RowDecoder(SourceBytes(bytes))
             try decoder.skip(3)
             #expect(try decoder.readRow() == Array(image.pixels[(3 * image.width * image.channels)..<(4 * image.width * image.channels)]))
-            guard name.contains("lossless") else { continue }
             let script = "import sys; from PIL import Image; print(Image.open(sys.argv[1]).convert(sys.argv[2]).tobytes().hex())"
             let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, Self.corpus.appendingPathComponent(name).path,
                                                                image.channels == 4 ? "RGBA" : "RGB"])
             try #require(r.status == 0, "Pillow: \(r.stderr)")
-            #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == image.pixels.map { String(format: "%02x", $0) }.joined(), "\(name)")
+            let hex = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let theirs = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(hex.dropFirst($0).prefix(2), radix: 16) }
+            #expect(theirs.count == image.pixels.count, "\(name)")
+            let worst = zip(theirs, image.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+            // Lossless files decode to the same bytes; lossy ones within ±1 (libwebp versions differ in rounding).
+            #expect(worst <= (name.contains("lossless") ? 0 : 1), "\(name): off by up to \(worst)")
         }
     }
 

@@ -7,7 +7,8 @@ import TileStore
 
 /// Results of MPI worlds of 1, 2 and 3 ranks are byte for byte `imgproc process`:
 /// tiled jobs (pixels decoded by each rank from the original, JPEG encoded in
-/// bands by the ranks and joined) and small jobs run whole in rounds, mixed in one queue.
+/// bands by the ranks and joined; WebP and AVIF encoded at rank 0) and small
+/// jobs run whole in rounds, mixed in one queue.
 @Suite("Distributed results equal the reference", .serialized,
        .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
 struct DistributedExactnessTests {
@@ -50,6 +51,13 @@ struct DistributedExactnessTests {
                             ("clahe:2:4,rotate:90,sobel", "strips:48"), ("median:2", "strips:20"), ("canny,blur:1", "strips:16")] {
             jobs.append((try enqueue(large, as: .jpeg, name: "d.jpg", ops: ops, tile: tile, redis: redis, dir: dir), "d.jpg", ops, .jpeg))
         }
+        // WebP (with alpha) and AVIF sources, whose results are written in their own format at rank 0.
+        let webp = testImage(width: 203, height: 149, channels: 4, seed: 25)
+        for (ops, tile) in [("blur:1.5,sharpen", "32"), ("canny,blur:1", "strips:16"), ("rotate:90,fit:90x90", nil)] {
+            jobs.append((try enqueue(webp, as: .webp, name: "e.webp", ops: ops, tile: tile, redis: redis, dir: dir), "e.webp", ops, .webp))
+        }
+        let avif = testImage(width: 150, height: 100, channels: 3, seed: 26)
+        jobs.append((try enqueue(avif, as: .avif, name: "f.avif", ops: "median:1,invert", tile: "32", redis: redis, dir: dir), "f.avif", "median:1,invert", .avif))
         let log = try runWorld(ranks: ranks, redis: redis, dir: dir)
         for job in jobs {
             let record = try #require(try store.job(job.id))
