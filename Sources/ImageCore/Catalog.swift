@@ -110,11 +110,15 @@ extension OperationInfo {
             let (w, h) = try box(a[0])
             return .local(Fit(width: w, height: h))
         },
-        OperationInfo(name: "fill", summary: "Scales to cover a box, keeping the aspect (area filter), and crops the overflow around the centre.", parameters: [
+        OperationInfo(name: "fill", summary: "Scales to cover a box, keeping the aspect (area filter), and crops the overflow.", parameters: [
             .init(name: "BOX", defaultValue: nil, help: "WxH in pixels (1...65535 each)"),
+            .init(name: "GRAVITY", defaultValue: "centre", help: "centre, or smart: the window with the most detail"),
         ]) { a throws(ArgumentError) in
             let (w, h) = try box(a[0])
-            return .local(Fill(width: w, height: h))
+            guard let gravity = Fill.Gravity(rawValue: a[1] == "center" ? "centre" : a[1]) else {
+                throw ArgumentError(message: "GRAVITY must be centre or smart, not '\(a[1])'")
+            }
+            return .local(Fill(width: w, height: h, gravity: gravity))
         },
         OperationInfo(name: "crop", summary: "Cuts out a rectangle (cut to the image where it runs past an edge).", parameters: [
             .init(name: "X", defaultValue: nil, help: "left edge, 0...65535"),

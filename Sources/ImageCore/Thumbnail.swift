@@ -18,12 +18,15 @@ public struct Fit: TileOperation {
     }
 }
 
-/// `fill:WxH`: scales the image to cover W×H, keeping its aspect, with an
-/// area filter, and crops what overflows, keeping the centre.
+/// `fill:WxH[:GRAVITY]`: scales the image to cover W×H, keeping its aspect,
+/// with an area filter, and crops what overflows: around the centre, or
+/// (`smart`) keeping the window with the most detail.
 public struct Fill: TileOperation {
+    public enum Gravity: String, Sendable { case centre, smart }
     public let width: Int, height: Int
-    public init(width: Int, height: Int) { (self.width, self.height) = (width, height) }
-    public var description: String { "fill:\(width)x\(height)" }
+    public let gravity: Gravity
+    public init(width: Int, height: Int, gravity: Gravity = .centre) { (self.width, self.height, self.gravity) = (width, height, gravity) }
+    public var description: String { "fill:\(width)x\(height)" + (gravity == .smart ? ":smart" : "") }
 
     /// The scaled image, and where the box starts in it.
     func layout(_ input: Shape) -> (AreaResampler, x: Int, y: Int) {
@@ -34,13 +37,55 @@ public struct Fill: TileOperation {
 
     public func outputShape(for input: Shape) -> Shape { Shape(width: width, height: height, channels: input.channels) }
     public func inputRect(for output: Rect, input: Shape) -> Rect {
+        // Smart gravity chooses from the whole image: every tile reads all of
+        // it and makes the same choice, so tiles and ranks stay exact.
+        if gravity == .smart { return Rect(x: 0, y: 0, width: input.width, height: input.height) }
         let (resampler, x, y) = layout(input)
         return resampler.inputRect(for: Rect(x: output.x + x, y: output.y + y, width: output.width, height: output.height))
     }
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
         let (resampler, x, y) = layout(input)
-        let shifted = Rect(x: output.x + x, y: output.y + y, width: output.width, height: output.height)
-        return Region(image: resampler.resample(source, shifted), x: output.x, y: output.y)
+        guard gravity == .smart else {
+            let shifted = Rect(x: output.x + x, y: output.y + y, width: output.width, height: output.height)
+            return Region(image: resampler.resample(source, shifted), x: output.x, y: output.y)
+        }
+        let covering = resampler.resample(source, Rect(x: 0, y: 0, width: resampler.width, height: resampler.height))
+        let (sx, sy) = Self.mostDetail(covering, width: width, height: height)
+        return Region(image: covering.cropped(to: Rect(x: output.x + sx, y: output.y + sy, width: output.width, height: output.height)),
+                      x: output.x, y: output.y)
+    }
+
+    /// Where the `width`×`height` window of `image` holds the most detail:
+    /// the sum of absolute differences between neighbouring samples, by
+    /// column (or row) along the side that overflows. Ties go to the window
+    /// nearest the centre, so a flat image is cropped as `centre` does.
+    static func mostDetail(_ image: Image, width: Int, height: Int) -> (x: Int, y: Int) {
+        let w = image.width, h = image.height, ch = image.channels
+        let horizontal = w > width
+        var detail = [Int](repeating: 0, count: horizontal ? w : h)
+        image.pixels.withUnsafeBufferPointer { p in
+            for y in 0..<h {
+                for x in 0..<w {
+                    var d = 0
+                    for c in 0..<ch {
+                        let v = Int(p[(y * w + x) * ch + c])
+                        if x > 0 { d += abs(v - Int(p[(y * w + x - 1) * ch + c])) }
+                        if y > 0 { d += abs(v - Int(p[((y - 1) * w + x) * ch + c])) }
+                    }
+                    detail[horizontal ? x : y] += d
+                }
+            }
+        }
+        let window = horizontal ? width : height, slack = detail.count - window
+        guard slack > 0 else { return ((w - width) / 2, (h - height) / 2) }
+        var sum = detail[0..<window].reduce(0, +)
+        var best = (offset: 0, sum: sum, distance: abs(0 - slack / 2))
+        for start in 1...slack {
+            sum += detail[start + window - 1] - detail[start - 1]
+            let distance = abs(start - slack / 2)
+            if sum > best.sum || (sum == best.sum && distance < best.distance) { best = (start, sum, distance) }
+        }
+        return horizontal ? (best.offset, (h - height) / 2) : ((w - width) / 2, best.offset)
     }
 }
 

@@ -146,6 +146,28 @@ struct OperationTests {
         }
     }
 
+    /// `fill:WxH:smart` keeps the window with the most detail; a flat image
+    /// is cropped as `centre` crops it; tiles give the whole image's result.
+    @Test func smartFillKeepsTheDetail() throws {
+        // Two thirds flat, the rest noise: the window goes right. Turned, it goes down.
+        let noise = testImage(width: 300, height: 100, channels: 3, seed: 4)
+        let image = Image(width: 300, height: 100, channels: 3) { p in
+            for y in 0..<100 { for x in 0..<300 { for c in 0..<3 { p[(y * 300 + x) * 3 + c] = x < 200 ? 50 : noise[x, y, c] } } }
+        }
+        #expect(try run("fill:100x100:smart", image) == (try run("crop:200:0:100:100", image)))
+        #expect(try run("fill:100x100", image) == (try run("crop:100:0:100:100", image)))
+        #expect(try run("rotate:90,fill:100x100:smart", image) == (try run("rotate:90,crop:0:200:100:100", image)))
+        let flat = Image(width: 300, height: 200, channels: 1, value: 7)
+        #expect(try run("fill:100x100:smart", flat) == (try run("fill:100x100", flat)))
+        #expect(try Pipeline(parsing: "fill:90x60:smart").description == "fill:90x60:smart")
+        #expect(try Pipeline(parsing: "fill:90x60:center").description == "fill:90x60")
+        #expect(throws: PipelineError.self) { try Pipeline(parsing: "fill:90x60:left") }
+        for spec in ["fill:64x64:smart", "blur:1,fill:120x40:smart,sobel"] {
+            let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+            #expect(Runner.tiled(image, plan: plan, tileSize: 23) == Runner.reference(image, plan: plan), "\(spec)")
+        }
+    }
+
     @Test func geometry() throws {
         let image = testImage(width: 13, height: 7, channels: 3, seed: 5)
         #expect(try run("rotate:90,rotate:90,rotate:90,rotate:90", image) == image)

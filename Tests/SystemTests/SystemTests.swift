@@ -115,7 +115,7 @@ struct SystemTests {
 
         // Thumbnails of the upright photo, in 32-pixel tiles over the ranks.
         // Smaller thumbnails load the JPEG shrunk by 2 or 4 in the DCT domain.
-        for (ops, shrink) in [("fit:120x120", nil), ("fill:90x90", nil), ("fit:40x40", "2"), ("fill:30x30", "2"), ("fit:20x20", "4")] {
+        for (ops, shrink) in [("fit:120x120", nil), ("fill:90x90", nil), ("fit:40x40", "2"), ("fill:30x30", "2"), ("fit:20x20", "4"), ("fill:30x30:smart", "2")] {
             let reply = try system.curl(["-F", "ops=\(ops)", "-F", "tile=32", "-F", "file=@\(d.path("phone.jpg"))", system.base + "/api/jobs"])
             let id = try #require(jobIDs(reply.body).first)
             #expect(try system.waitFor(id)["status"] as? String == "done")
