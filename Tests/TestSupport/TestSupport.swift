@@ -157,3 +157,10 @@ public func run(_ executable: URL, _ arguments: [String], environment: [String: 
 public func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
     try ChildProcess(path, arguments, environment: environment, output: "/dev/null").wait().code
 }
+
+/// `source` written by vips to `path` in the colour space of one of its
+/// built-in profiles (`cmyk`, `p3`), with that profile embedded.
+public func vipsExport(_ source: String, to path: String, profile: String) throws {
+    let made = try run(URL(fileURLWithPath: "/usr/bin/env"), ["vips", "icc_export", source, path, "--output-profile", profile])
+    guard made.status == 0 else { throw TestServerError("vips icc_export: \(made.stderr)") }
+}
