@@ -10,6 +10,7 @@ locust (headless, in this process) and prints:
 Environment:
   LOAD_SECONDS=60      how long the clients run
   LOAD_USERS=200       concurrent clients
+  LOAD_WARMUP_SECONDS=10  the same clients before the memory baseline
   LOAD_KILL_EVERY=0    kill -9 one rank every this many seconds (soak: 300)
   LOAD_RABBIT_RESTART  restart RabbitMQ half-way (default: on when LOAD_SECONDS >= 600)
 Exit status 1 when a check fails.
@@ -42,10 +43,11 @@ KILL_EVERY = int(os.environ.get("LOAD_KILL_EVERY", "300" if SOAK else "0"))
 RABBIT_RESTART = os.environ.get("LOAD_RABBIT_RESTART", "1" if SOAK else "0") == "1"
 # Finished jobs are deleted this long after they end, so that the run also
 # shows memory and keys going back down.
-RETENTION_S = int(os.environ.get("LOAD_RETENTION_S", "120"))
+RETENTION_S = int(os.environ.get("LOAD_RETENTION_S", "30"))
 DB = 60
 # Rounds of SECONDS each against the same system (memory per round shows a leak from a high-water mark).
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", "1"))
+WARMUP_SECONDS = int(os.environ.get("LOAD_WARMUP_SECONDS", "10"))
 
 # Inputs: (name, format, width, height, mode, weight); small ones run whole,
 # the 6 MP JPEG goes in strips over both ranks.
@@ -379,6 +381,47 @@ def report(env, ledger, peaks, seconds):
     return errors
 
 
+def wait_for_retention(system):
+    log(f"  waiting for retention ({RETENTION_S} s after the last job ended) to clear the jobs...")
+    deadline = time.time() + RETENTION_S + 180
+    while time.time() < deadline and int(system.redis("ZCARD", "imgproc:index")) > 0:
+        time.sleep(2)
+
+
+def server_errors(ledger):
+    """5xx answers, but /healthz's documented 503 while RabbitMQ is down."""
+    return sum(n for route, counter in ledger.codes.items() for code, n in counter.items()
+               if code >= 500 and not (route == "GET /healthz" and code == 503))
+
+
+def finish_jobs(system, ledger, refs):
+    """Waits for every accepted job to end and checks the results its client did
+    not: returns the jobs by attempts and those not done."""
+    deadline = time.time() + 600
+    attempts = collections.Counter()
+    not_done = []
+    for job, key in list(ledger.accepted.items()):
+        if job in ledger.verified and job in ledger.attempts:
+            attempts[ledger.attempts[job]] += 1  # seen done by its client, result checked
+            continue
+        while True:
+            try:
+                status = get_json(system, f"/api/jobs/{job}")
+            except urllib.error.HTTPError as e:
+                status = {"status": f"HTTP {e.code}"}
+            if status["status"] not in ("queued", "running") or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        attempts[status.get("attempts", 0)] += 1
+        if status["status"] != "done":
+            not_done.append((job, status["status"], status.get("error")))
+            continue
+        if job not in ledger.verified:
+            with urllib.request.urlopen(f"{system.base}/api/jobs/{job}/result", timeout=60) as r:
+                verify(job, r.read(), ledger, refs)
+    return attempts, not_done
+
+
 def main():
     # Stopped from outside (Ctrl-C, kill): stop the server and workers it started too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -390,65 +433,55 @@ def main():
     system = System()
     failures = []
     try:
-        # Warm up (code pages, connection pools, one job of each input), then the baseline.
-        for name, *_ in INPUTS:
-            subprocess.run(["curl", "-sf", "-o", "/dev/null", "-F", f"ops={pipelines_for(name)[0]}", "-F", "dedupe=false",
-                            "-F", f"file=@{os.path.join(WORK, 'in', name)}", system.base + "/api/jobs"], check=True)
-        # Idle long enough for the server and the ranks to give freed memory back.
+        ledger = Ledger()
+
+        def run_round(seconds):
+            env = Environment(user_classes=[make_user(system, files, refs, ledger)])
+            runner = env.create_local_runner()
+            log(f"load: {USERS} clients for {seconds} s against {system.base}")
+            started = time.time()
+            runner.start(USERS, spawn_rate=USERS / 5)
+            gevent.spawn_later(seconds, runner.quit)
+            runner.greenlet.join()
+            return env, time.time() - started
+
+        # Warm up with the same mix and clients for a few seconds: what a process
+        # sets up once for its first burst (code pages, pools, the Swift runtime's
+        # metadata caches for every route and answer) is not growth. Its jobs must
+        # end done, once and exact, like the others.
+        warmup = ledger
+        run_round(WARMUP_SECONDS)
+        warm_attempts, warm_not_done = finish_jobs(system, warmup, refs)
+        log(f"  warm-up: {len(warmup.accepted)} jobs, {len(warmup.verified)} exact, not done: {len(warm_not_done)}")
+        if warm_not_done or warmup.wrong or set(warm_attempts) - {1} or server_errors(warmup):
+            failures.append(f"warm-up: not done {warm_not_done[:5]}, wrong {warmup.wrong[:5]}, "
+                            f"attempts {dict(warm_attempts)}, 5xx {server_errors(warmup)}")
+        ledger = Ledger()
+        # The baseline is taken as the end is: the warm-up's jobs deleted, then idle.
+        wait_for_retention(system)
         time.sleep(12)
         before = system.memory()
         redis_data_before = int(system.redis_info("memory")["used_memory"])
         log(f"baseline RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in before.items()))
 
-        ledger = Ledger()
         peaks = Peaks(system)
         peaks.start()
         stop = threading.Event()
         chaos = threading.Thread(target=disruptions, args=(system, stop), daemon=True)
         chaos.start()
         for round in range(ROUNDS):
-            env = Environment(user_classes=[make_user(system, files, refs, ledger)])
-            runner = env.create_local_runner()
-            log(f"load: {USERS} clients for {SECONDS} s against {system.base}")
-            started = time.time()
-            runner.start(USERS, spawn_rate=USERS / 5)
-            gevent.spawn_later(SECONDS, runner.quit)
-            runner.greenlet.join()
-            elapsed = time.time() - started
+            env, elapsed = run_round(SECONDS)
             if round < ROUNDS - 1:
                 time.sleep(10)
                 log("  RSS after round %d: %s" % (round + 1, ", ".join(f"{k} {v:.0f} MB" for k, v in system.memory().items())))
         stop.set()
         errors = report(env, ledger, peaks.peaks, elapsed)
-        server_errors = sum(n for route, counter in ledger.codes.items() for code, n in counter.items()
-                            if code >= 500 and not (route == "GET /healthz" and code == 503))
-        if server_errors:
-            failures.append(f"{server_errors} 5xx answers")
+        if server_errors(ledger):
+            failures.append(f"{server_errors(ledger)} 5xx answers")
 
         # Every accepted job ends done, once, with the exact result.
         log(f"\nchecks: {len(ledger.accepted)} jobs accepted, {len(ledger.verified)} verified by the clients")
-        deadline = time.time() + 600
-        attempts = collections.Counter()
-        not_done = []
-        for job, key in list(ledger.accepted.items()):
-            if job in ledger.verified and job in ledger.attempts:
-                attempts[ledger.attempts[job]] += 1  # seen done by its client, result checked
-                continue
-            while True:
-                try:
-                    status = get_json(system, f"/api/jobs/{job}")
-                except urllib.error.HTTPError as e:
-                    status = {"status": f"HTTP {e.code}"}
-                if status["status"] not in ("queued", "running") or time.time() > deadline:
-                    break
-                time.sleep(0.5)
-            attempts[status.get("attempts", 0)] += 1
-            if status["status"] != "done":
-                not_done.append((job, status["status"], status.get("error")))
-                continue
-            if job not in ledger.verified:
-                with urllib.request.urlopen(f"{system.base}/api/jobs/{job}/result", timeout=60) as r:
-                    verify(job, r.read(), ledger, refs)
+        attempts, not_done = finish_jobs(system, ledger, refs)
         log(f"  done: {len(ledger.accepted) - len(not_done)} of {len(ledger.accepted)}; attempts: "
             + ", ".join(f"{a}: {n} jobs" for a, n in sorted(attempts.items())))
         log(f"  results equal to imgproc process: {len(ledger.verified)}; different: {len(ledger.wrong)}")
@@ -462,10 +495,7 @@ def main():
             failures.append("not every accepted job was verified")
 
         # Keys: once retention has passed, only the documented long-lived ones.
-        log(f"  waiting for retention ({RETENTION_S} s after the last job ended) to clear the jobs...")
-        deadline = time.time() + RETENTION_S + 180
-        while time.time() < deadline and int(system.redis("ZCARD", "imgproc:index")) > 0:
-            time.sleep(2)
+        wait_for_retention(system)
         keys = sorted(k for k in system.redis("--scan").split() if k)
         # The README's table: the queue, the index, heartbeats, counters, and a
         # deleted job's `expired` mark (kept a week, with a TTL).
