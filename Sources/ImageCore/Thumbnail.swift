@@ -120,32 +120,74 @@ struct AreaResampler {
         return Rect(x: xs.lowerBound, y: ys.lowerBound, width: xs.count, height: ys.count)
     }
 
-    /// Rows first (each input row of the area to `o.width` sums), then columns.
+    /// Each input row of the area is summed across to `o.width` samples, then
+    /// those rows are summed down, one output row at a time, holding one
+    /// summed row (the one two output rows share): no buffer the size of the
+    /// area. Every sum adds its taps in the same order, so the result does
+    /// not depend on the loops (nor on the tile).
     func resample(_ source: Region, _ o: Rect) -> Image {
-        let need = inputRect(for: o)
-        let src = source.cropped(to: need).image
-        let ch = input.channels
-        let columns = (o.x..<o.maxX).map { Self.taps($0, input.width, width) }
-        var rows = [Double](repeating: 0, count: need.height * o.width * ch)
-        src.pixels.withUnsafeBufferPointer { s in
-            for y in 0..<need.height {
-                let line = y * src.width * ch, out = y * o.width * ch
-                for (x, tap) in columns.enumerated() {
-                    for c in 0..<ch {
-                        var sum = 0.0
-                        for (k, w) in tap.weights.enumerated() { sum += w * Double(s[line + (tap.first - need.x + k) * ch + c]) }
-                        rows[out + x * ch + c] = sum
-                    }
-                }
-            }
+        let ch = input.channels, rowLength = o.width * ch
+        // The taps of every output column, flattened: first input column (in `source`), count, weights.
+        var firsts = [Int](), counts = [Int](), weights = [Double]()
+        for x in o.x..<o.maxX {
+            let tap = Self.taps(x, input.width, width)
+            firsts.append(tap.first - source.x)
+            counts.append(tap.weights.count)
+            weights += tap.weights
         }
+        var across = [Double](repeating: 0, count: rowLength), held = -1
+        var down = [Double](repeating: 0, count: rowLength)
         return Image(width: o.width, height: o.height, channels: ch) { d in
             for y in 0..<o.height {
                 let tap = Self.taps(o.y + y, input.height, height)
-                for i in 0..<(o.width * ch) {
-                    var sum = 0.0
-                    for (k, w) in tap.weights.enumerated() { sum += w * rows[(tap.first - need.y + k) * o.width * ch + i] }
-                    d[y * o.width * ch + i] = UInt8(min(255, max(0, (sum + 0.5).rounded(.down))))
+                for i in 0..<rowLength { down[i] = 0 }
+                for (k, weight) in tap.weights.enumerated() {
+                    let row = tap.first + k
+                    if row != held {
+                        Self.sumAcross(source.image, row: row - source.y, firsts: firsts, counts: counts, weights: weights, into: &across)
+                        held = row
+                    }
+                    for i in 0..<rowLength { down[i] += weight * across[i] }
+                }
+                for i in 0..<rowLength { d[y * rowLength + i] = UInt8(min(255, max(0, (down[i] + 0.5).rounded(.down)))) }
+            }
+        }
+    }
+
+    /// One row of `image` summed across: output column x is the weighted sum
+    /// of `counts[x]` samples from column `firsts[x]`.
+    static func sumAcross(_ image: Image, row: Int, firsts: [Int], counts: [Int], weights: [Double], into out: inout [Double]) {
+        let ch = image.channels
+        image.pixels.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { r in
+                firsts.withUnsafeBufferPointer { firsts in
+                    counts.withUnsafeBufferPointer { counts in
+                        weights.withUnsafeBufferPointer { weights in
+                            // A constant channel count lets the compiler unroll the innermost loops.
+                            @inline(__always) func pass(_ ch: Int) {
+                                let line = s.baseAddress! + row * image.width * ch
+                                var out = r.baseAddress!, w = weights.baseAddress!
+                                for x in 0..<firsts.count {
+                                    var at = line + firsts[x] * ch
+                                    var sum = SIMD4<Double>()
+                                    for _ in 0..<counts[x] {
+                                        let weight = w.pointee
+                                        for c in 0..<ch { sum[c] += weight * Double(at[c]) }
+                                        at += ch
+                                        w += 1
+                                    }
+                                    for c in 0..<ch { out[c] = sum[c] }
+                                    out += ch
+                                }
+                            }
+                            switch ch {
+                            case 1: pass(1)
+                            case 2: pass(2)
+                            case 3: pass(3)
+                            default: pass(4)
+                            }
+                        }
+                    }
                 }
             }
         }
