@@ -69,6 +69,19 @@ struct LifecycleTests {
         #expect(try store.result(id) == [137, 80, 78, 71, 0, 0], "finishing twice changes nothing")
     }
 
+    @Test func largeOriginalsReadBackWhole() throws {
+        let store = try makeStore()
+        // Pieces of 1 MiB, and a last one that is short; every byte value, NULs included.
+        let source = (0..<(2 * 1_048_576 + 12_345)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+        let id = TileStore.newJobID()
+        try store.submit(id: id, fields: ["ops": "invert", "stages": "1"], tiles: fakeTiles(1), source: source)
+        #expect(try store.source(id) == source)
+        let (job, again) = try store.jobAndSource(id)
+        #expect(job?.id == id && again == source)
+        try store.connection.command(["DEL", .text(JobKeys(id).source)])
+        #expect(try store.source(id) == nil && store.jobAndSource(id).1 == nil, "a deleted original is missing, not empty")
+    }
+
     @Test func submitIsAllOrNothing() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 3)
