@@ -46,6 +46,11 @@ extension JobsAPI {
                 return download([UInt8](data), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
             }
         }
+        // Not on this server's disk (yet): Redis holds the original while the job runs.
+        if let bytes = try await pool.run({ try $0.source(id) }),
+           let format = try? bytes.withUnsafeBytes({ raw throws(CodecError) in try ImageFormat.sniff(raw) }) {
+            return download(bytes, format, "imgproc-\(id)-source.\(format.fileExtension)", request)
+        }
         if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
         throw APIError.notFound(id)
     }

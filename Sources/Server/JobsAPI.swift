@@ -142,15 +142,21 @@ struct JobsAPI: Sendable {
                     jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
                     continue
                 }
-                // The original is on disk before the job exists, so nothing accepted is lost.
-                let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
-                try writeAtomically(job.source, to: original)
+                // The job is published as soon as Redis holds it (durably: the
+                // append-only file), so the workers start at once; the server's
+                // own copy of the original (for /source) is written meanwhile,
+                // before the answer. Written first, its disk writes delayed Redis's.
                 let keep = config.retention > 0 ? Int(config.retention) : nil
                 try await pool.run { store in
                     try job.submit(to: store)
                     try store.rememberUpload(digest, id: job.id, seconds: keep)
                 }
                 events.publish(JobEvent(id: job.id, status: "queued"))
+                let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
+                do { try await offloaded { try writeAtomically(job.source, to: original) } } catch {
+                    // Accepted all the same: Redis holds the original until the job ends.
+                    logger.error("the original of job \(job.id) could not be written to \(original.path): \(error)")
+                }
                 jobs.append(Self.links(job.id).merging(["status": "queued"]) { $1 })
             }
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)

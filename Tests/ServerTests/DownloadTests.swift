@@ -37,6 +37,7 @@ struct DownloadTests {
     func sourceIsCacheableAndRanged() async throws {
         let (app, dir, _) = try makeApp(db: 57)
         defer { dir.remove() }
+        let uploads = dir.url.appendingPathComponent("uploads")
         let image = try png(120, 90, seed: 5)
         let (body, type) = multipart(ops: "invert", files: [("a.png", image)])
         try await app.test(.router) { client in
@@ -78,6 +79,12 @@ struct DownloadTests {
             try await client.execute(uri: uri, method: .get, headers: [.range: "bytes=\(image.count)-"]) { r in
                 #expect(r.status == .rangeNotSatisfiable && json(r.body)["error"] as? String == "bad_range")
                 #expect(r.headers[.contentRange] == "bytes */\(image.count)")
+            }
+            // Without the server's copy (another server's job, or before the copy is written),
+            // the original comes from Redis while the job has not ended.
+            try FileManager.default.removeItem(at: uploads.appendingPathComponent("\(id).png"))
+            try await client.execute(uri: uri, method: .get) { r in
+                #expect(r.status == .ok && Array(r.body.readableBytesView) == image && r.headers[.eTag] == tag)
             }
         }
     }
