@@ -1,3 +1,5 @@
+import Glibc
+
 extension Codec {
     /// Whether the file ends as a whole file of its format does: PNG with its
     /// IEND chunk, JPEG with an end-of-image marker near its end, WebP with
@@ -42,9 +44,15 @@ extension Codec {
             }
             // Entropy-coded data never holds FF DA (every FF in it is followed by 00 or
             // a restart marker): each one is a start of scan.
-            let scans = bytes.withUnsafeBufferPointer { b in
+            let scans = bytes.withUnsafeBytes { b -> Int in
+                guard var at = b.baseAddress, b.count > 1 else { return 0 }
+                let end = at + b.count - 1
                 var n = 0
-                for i in 0..<max(0, b.count - 1) where b[i] == 0xFF && b[i + 1] == 0xDA { n += 1 }
+                // memchr finds each FF many times faster than a byte loop (an 8 MB upload in well under a millisecond).
+                while at < end, let ff = memchr(at, 0xFF, end - at) {
+                    if ff.load(fromByteOffset: 1, as: UInt8.self) == 0xDA { n += 1 }
+                    at = UnsafeRawPointer(ff) + 1
+                }
                 return n
             }
             if scans > JPEGCodec.maxScans {
