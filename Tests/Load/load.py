@@ -181,6 +181,10 @@ class System:
         return [p for p in children(self.workers.pid) if "imgproc-worker" in cmdline(p)]
 
     def memory(self):
+        # Redis's allocator keeps freed pages for a while (jemalloc's decay); the
+        # server and the ranks trim theirs when quiet. Ask Redis to do the same,
+        # so that both readings hold what is in use rather than what was cached.
+        self.redis("MEMORY", "PURGE")
         return {"server": rss_mb(self.server.pid) or 0, "ranks": sum(rss_mb(p) or 0 for p in self.ranks()),
                 "redis": rss_mb(self.redis_pid) or 0}
 
