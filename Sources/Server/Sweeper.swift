@@ -1,4 +1,5 @@
 import Foundation
+import ImageCodecs
 import Logging
 import TileStore
 
@@ -69,7 +70,9 @@ final class Sweeper: @unchecked Sendable {
 
     func removeFiles(named id: String) {
         for folder in [config.uploads, config.processed] {
-            for ext in ["png", "jpg"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent("\(id).\(ext)")) }
+            for format in ImageFormat.allCases {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent("\(id).\(format.fileExtension)"))
+            }
         }
     }
 }

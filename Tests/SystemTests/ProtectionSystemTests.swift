@@ -94,10 +94,16 @@ struct ProtectionSystemTests {
         let upload = { try system.curl(["--data-binary", "@\(system.dir.path("r.png"))", "-H", "Content-Type: image/png",
                                          system.base + "/api/jobs?ops=invert"]) }
         let id = try #require(jobIDs(try upload().body).first)
+        // A result in another format than the original's goes too.
+        let webp = try #require(jobIDs(try system.curl(["--data-binary", "@\(system.dir.path("r.png"))", "-H", "Content-Type: image/png",
+                                                        system.base + "/api/jobs?ops=invert&format=webp"]).body).first)
         #expect(try system.waitFor(id)["status"] as? String == "done")
+        #expect(try system.waitFor(webp)["status"] as? String == "done")
         #expect(FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
         // The sweeper deletes a done job only once its result is stored on disk, then both files go.
         try waitUntil(seconds: 60) { try system.get("/api/jobs/\(id)").status == 410 }
+        try waitUntil(seconds: 60) { try system.get("/api/jobs/\(webp)").status == 410 }
+        #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(webp).webp")))
         let gone = try system.json("/api/jobs/\(id)")
         #expect(gone["error"] as? String == "expired")
         #expect(try system.get("/api/jobs/\(id)/result").status == 410)
