@@ -249,7 +249,7 @@ struct JobsAPI: Sendable {
                 } else {
                     try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                 }
-                if current.status == "done" || current.status == "failed" {
+                if JobStatus(rawValue: current.status)?.isFinal == true {
                     try await writer.write(ByteBuffer(string: "event: done\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
                     break
                 }

@@ -3,6 +3,9 @@ import ImageCore
 /// Where a job is: what users see in the CLI, the API and redis-cli.
 public enum JobStatus: String, Sendable, CaseIterable {
     case queued, running, done, failed
+
+    /// Done or failed: the job will not change again.
+    public var isFinal: Bool { self == .done || self == .failed }
 }
 
 /// A job's hash, read from Redis.
@@ -27,7 +30,7 @@ public struct JobRecord: Sendable {
     public var tiling: Tiling? { fields["tile_size"].flatMap(Tiling.init) }
     /// Whether the job runs whole on one rank (every stage is one tile).
     public var runsWhole: Bool { fields["whole"] == "1" }
-    public var isFinished: Bool { status == .done || status == .failed }
+    public var isFinished: Bool { status?.isFinal ?? false }
     public var error: String? { fields["error"] }
     public var inputShape: Shape? {
         guard let w = int("width"), let h = int("height"), let c = int("channels") else { return nil }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImageCodecs
+import TileStore
 
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,7 +110,7 @@ enum Progress {
             let line = "\(id.prefix(8)) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] "
                 + "\(status) \(done)/\(total) tiles"
             if terminal { FileHandle.standardError.write(Data("\r\(line)".utf8)) }
-            if status == "done" || status == "failed" {
+            if JobStatus(rawValue: status)?.isFinal == true {
                 FileHandle.standardError.write(Data((terminal ? "\n" : line + "\n").utf8))
                 return job
             }
