@@ -6,7 +6,16 @@ import TileStore
 struct JobView: Codable, Sendable {
     struct Progress: Codable, Sendable { var done: Int; var total: Int }
     struct Size: Codable, Sendable { var width: Int; var height: Int; var channels: Int }
-    struct Links: Codable, Sendable { var status: String; var events: String; var result: String; var source: String; var page: String }
+    /// A job's URLs: the one place they are spelt.
+    struct Links: Codable, Sendable {
+        var status: String, events: String, result: String, source: String, page: String
+
+        init(_ id: String) {
+            status = "/api/jobs/\(id)"
+            (events, result, source) = (status + "/events", status + "/result", status + "/source")
+            page = "/jobs/\(id)"
+        }
+    }
     /// Which rank processed each tile of the last stage run, row by row (-1: not yet).
     struct TileMap: Codable, Sendable { var columns: Int; var rows: Int; var ranks: [Int] }
     /// The source's EXIF orientation (1 upright ... 8), and whether its turn
@@ -60,9 +69,7 @@ struct JobView: Codable, Sendable {
         }
         timings_ms = timings
         self.stored = stored
-        let base = "/api/jobs/\(job.id)"
-        links = Links(status: base, events: base + "/events", result: base + "/result", source: base + "/source",
-                      page: "/jobs/\(job.id)")
+        links = Links(job.id)
         // The grid of the stage the ranks last worked on.
         if let shape = job.inputShape, let pipeline = try? Pipeline(parsing: job.ops),
            let plan = try? Plan(pipeline, input: shape), job.stage < plan.stages.count, let tiling = job.tiling {

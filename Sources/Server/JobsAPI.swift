@@ -216,7 +216,7 @@ struct JobsAPI: Sendable {
             let jobs = try store.recentJobs(limit: 20).compactMap { id -> [String: Any]? in
                 guard let job = try store.job(id) else { return nil }
                 return ["id": id, "status": job.status?.rawValue ?? "unknown", "ops": job.ops,
-                        "progress": ["done": job.tilesDone, "total": job.tilesTotal], "page_url": "/jobs/\(id)"]
+                        "progress": ["done": job.tilesDone, "total": job.tilesTotal], "page_url": JobView.Links(id).page]
             }
             return Array(try JSONSerialization.data(withJSONObject: ["jobs": jobs], options: [.sortedKeys, .withoutEscapingSlashes]))
         }
@@ -260,8 +260,8 @@ struct JobsAPI: Sendable {
     }
 
     static func links(_ id: String) -> [String: Any] {
-        ["id": id, "status_url": "/api/jobs/\(id)", "result_url": "/api/jobs/\(id)/result",
-         "events_url": "/api/jobs/\(id)/events", "page_url": "/jobs/\(id)"]
+        let links = JobView.Links(id)
+        return ["id": id, "status_url": links.status, "result_url": links.result, "events_url": links.events, "page_url": links.page]
     }
 
     /// For each new submission that repeats a finished job whose result is
