@@ -1,9 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only: the code uses Glibc, /proc and glibc's allocator knobs, and
+// links Open MPI, hiredis and rabbitmq-c from Debian's packages.
+#if !os(Linux)
+fatalError("imgproc builds on Linux only")
+#endif
+
 let package = Package(
     name: "imgproc",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "imgproc", targets: ["imgproc"]),
         .executable(name: "imgproc-worker", targets: ["imgproc-worker"]),
@@ -16,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // C libraries, each touched by one Swift module only.
@@ -49,7 +55,9 @@ let package = Package(
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
             "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads", "SystemMemory",
-            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
@@ -68,7 +76,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "imgproc-server",
-            dependencies: ["Server", "Jobs", "TileStore", "JobEvents", "SystemMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Server", "Jobs", "TileStore", "JobEvents", "SystemMemory",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "imgproc-worker",
@@ -78,7 +88,8 @@ let package = Package(
                          exclude: ["opencv_bench.py", "opencv_small.py"]),
 
         // Fuzz targets (make fuzz builds them with libFuzzer and sanitizers; tests replay findings).
-        .target(name: "FuzzTargets", dependencies: ["ImageCore", "ImageCodecs", "Uploads", "TileStore", "JobEvents"]),
+        .target(name: "FuzzTargets", dependencies: ["ImageCore", "ImageCodecs", "Uploads", "TileStore", "JobEvents",
+                                                    .product(name: "NIOCore", package: "swift-nio")]),
         .executableTarget(name: "imgproc-fuzz", dependencies: ["FuzzTargets"]),
 
         .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Worker"], path: "Tests/TestSupport"),
@@ -92,7 +103,9 @@ let package = Package(
         // The HTTP API at router level (HummingbirdTesting), with real Redis and RabbitMQ.
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "TileStore", "JobEvents", "ImageCodecs", "ImageCore", "TestSupport",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The whole system: server, workers, Redis, RabbitMQ, a browser.
         .testTarget(name: "SystemTests", dependencies: ["TileStore", "JobEvents", "ImageCodecs", "ImageCore", "Jobs", "TestSupport"],
