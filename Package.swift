@@ -41,13 +41,15 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
-            "ImageCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "CHiredis", "Backoff", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // job.created / job.done on RabbitMQ: publisher with confirms, consumer with manual acks.
-        .target(name: "JobEvents", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "JobEvents", dependencies: ["CRabbitMQ", "Backoff", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
+        // Doubling delays for reconnect and retry loops.
+        .target(name: "Backoff"),
         // glibc's allocator: freed memory given back when a process goes quiet.
         .target(name: "SystemMemory"),
         // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
@@ -63,7 +65,8 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["CMPI"]),
         // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
         .target(name: "Worker", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", "SystemMemory", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", "SystemMemory", "Backoff",
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Thin executables.
@@ -98,6 +101,8 @@ let package = Package(
         .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],
                     exclude: ["opencv_reference.py"]),
         .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport"]),
+        // RabbitMQ URLs, the events' JSON and the backoff, without a broker.
+        .testTarget(name: "JobEventsTests", dependencies: ["JobEvents", "Backoff"]),
         // Live-service tests: a real redis-server (REDIS_URL, or one they start).
         .testTarget(name: "TileStoreTests", dependencies: ["TileStore", "ImageCore", "TestSupport"]),
         // The HTTP API at router level (HummingbirdTesting), with real Redis and RabbitMQ.

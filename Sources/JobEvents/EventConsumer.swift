@@ -1,3 +1,4 @@
+import Backoff
 import Foundation
 import Logging
 
@@ -14,7 +15,7 @@ public final class EventConsumer: @unchecked Sendable {
     public init(url: AMQPURL, queue: String, logger: Logger = Logger(label: "imgproc.events"),
                 handler: @escaping @Sendable (JobEvent) throws -> Void) {
         let thread = Thread { [self] in
-            var delay = 0.1
+            var backoff = Backoff(first: 0.1, ceiling: 5)
             var warned = false
             while !isStopped {
                 do {
@@ -29,21 +30,19 @@ public final class EventConsumer: @unchecked Sendable {
                                 logger.warning("handling \(delivery.routingKey) failed, it will come again: \(error)")
                                 connection.close()
                                 // Not at once: a failure that lasts (a full disk) must not spin.
-                                Thread.sleep(forTimeInterval: delay)
-                                delay = min(delay * 2, 5)
+                                Thread.sleep(forTimeInterval: backoff.next())
                                 break
                             }
                         }
-                        delay = 0.1
+                        backoff.reset()
                         try connection.ack(delivery.tag)
                     }
                 } catch {
-                    if !warned && delay >= 0.8 {
+                    if !warned && backoff.delay >= 0.8 {
                         logger.warning("cannot consume \(queue) yet: \(error)")
                         warned = true
                     }
-                    Thread.sleep(forTimeInterval: delay)
-                    delay = min(delay * 2, 5)
+                    Thread.sleep(forTimeInterval: backoff.next())
                 }
             }
         }

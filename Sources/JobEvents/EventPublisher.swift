@@ -1,3 +1,4 @@
+import Backoff
 import Foundation
 import Logging
 
@@ -43,7 +44,7 @@ public final class EventPublisher: @unchecked Sendable {
 
     private func loop() {
         var connection: AMQPConnection?
-        var delay = 0.1
+        var backoff = Backoff(first: 0.1, ceiling: 5)
         while true {
             condition.lock()
             while pending.isEmpty { condition.wait() }
@@ -56,12 +57,11 @@ public final class EventPublisher: @unchecked Sendable {
                     if connection == nil || !connection!.isOpen { connection = try AMQPConnection(url: url) }
                     try connection!.publish(event.json, routingKey: event.kind.rawValue)
                     sent = true
-                    delay = 0.1
+                    backoff.reset()
                 } catch {
                     connection = nil
-                    if delay >= 1.6 { logger.warning("cannot publish \(event.kind.rawValue) yet: \(error)") }
-                    Thread.sleep(forTimeInterval: delay)
-                    delay = min(delay * 2, 5)
+                    if backoff.delay >= 1.6 { logger.warning("cannot publish \(event.kind.rawValue) yet: \(error)") }
+                    Thread.sleep(forTimeInterval: backoff.next())
                 }
             }
             condition.lock()

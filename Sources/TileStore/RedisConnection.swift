@@ -1,3 +1,4 @@
+import Backoff
 import CHiredis
 import Foundation
 import Logging
@@ -96,15 +97,14 @@ public final class RedisConnection {
     private func ensureConnected() throws(RedisError) {
         if context != nil { return }
         let deadline = Date().addingTimeInterval(configuration.reconnectFor)
-        var delay = 0.05
+        var backoff = Backoff(first: 0.05, ceiling: 2)
         while true {
             do {
                 try connect()
                 logger.info("reconnected to Redis", metadata: ["url": "\(configuration.url)"])
                 return
             } catch where error.code == .connectionRefused && Date() < deadline {
-                Thread.sleep(forTimeInterval: delay)
-                delay = min(delay * 2, 2)
+                Thread.sleep(forTimeInterval: backoff.next())
             }
         }
     }

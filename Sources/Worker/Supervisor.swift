@@ -1,3 +1,4 @@
+import Backoff
 import Foundation
 import Logging
 import TileStore
@@ -134,7 +135,7 @@ public final class Supervisor: @unchecked Sendable {
     public func run() throws -> Int32 {
         installSignalHandlers()
         let luaDir = try Scripts.directory().path
-        var backoff = 1.0
+        var backoff = Backoff(first: 1, ceiling: configuration.maxBackoff)
         var lastExit: String?
         while !isStopping {
             var ranks = configuration.ranks
@@ -142,9 +143,9 @@ public final class Supervisor: @unchecked Sendable {
             if let original = configuration.hostfile {
                 let (lines, slots) = reachableHosts(original)
                 guard slots > 0 else {
-                    logger.warning("no host of \(original) can run a rank now; trying again in \(Int(backoff)) s")
-                    sleepUnlessStopping(backoff)
-                    backoff = min(backoff * 2, configuration.maxBackoff)
+                    let wait = backoff.next()
+                    logger.warning("no host of \(original) can run a rank now; trying again in \(Int(wait)) s")
+                    sleepUnlessStopping(wait)
                     continue
                 }
                 let kept = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-hosts-\(getpid())").path
@@ -172,14 +173,14 @@ public final class Supervisor: @unchecked Sendable {
             if ended == .exited(0) && stalled == nil {
                 if configuration.stopWhenWorkersExit { return 0 }
                 lastExit = nil
-                backoff = 1
+                backoff.reset()
                 continue
             }
             lastExit = stalled ?? "the workers' mpirun \(ended) (a rank died or could not start)"
-            if Date().timeIntervalSince(started) > 60 { backoff = 1 }
-            logger.warning("workers stopped; restarting in \(Int(backoff)) s", metadata: ["why": "\(lastExit!)"])
-            sleepUnlessStopping(backoff)
-            backoff = min(backoff * 2, configuration.maxBackoff)
+            if Date().timeIntervalSince(started) > 60 { backoff.reset() }
+            let wait = backoff.next()
+            logger.warning("workers stopped; restarting in \(Int(wait)) s", metadata: ["why": "\(lastExit!)"])
+            sleepUnlessStopping(wait)
         }
         logger.info("workers stopped")
         return 0
