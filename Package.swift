@@ -41,15 +41,17 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
-            "ImageCore", "CHiredis", "Backoff", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "CHiredis", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // job.created / job.done on RabbitMQ: publisher with confirms, consumer with manual acks.
-        .target(name: "JobEvents", dependencies: ["CRabbitMQ", "Backoff", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "JobEvents", dependencies: ["CRabbitMQ", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // Doubling delays for reconnect and retry loops.
         .target(name: "Backoff"),
+        // scheme://user:password@host:port/path, read once for Redis and RabbitMQ URLs.
+        .target(name: "ServiceURL"),
         // glibc's allocator: freed memory given back when a process goes quiet.
         .target(name: "SystemMemory"),
         // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).

@@ -1,3 +1,5 @@
+import ServiceURL
+
 /// Where Redis is: `redis://[[user]:password@]host[:port][/db]`.
 ///
 /// The default is `redis://127.0.0.1:6379/0`; `REDIS_URL` names another.
@@ -22,44 +24,28 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``RedisError`` with code `.badURL` naming what is wrong.
     public init(_ text: String) throws(RedisError) {
         func bad(_ why: String) -> RedisError { RedisError(.badURL, "bad Redis URL '\(text)': \(why)") }
-        guard text.hasPrefix("redis://") else { throw bad("it must start with redis://") }
-        var rest = Substring(text.dropFirst("redis://".count))
-        var user: String?, password: String?
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                let u = credentials[..<colon]
-                user = u.isEmpty ? nil : String(u)
-                password = String(credentials[credentials.index(after: colon)...])
-            } else {
-                password = String(credentials)
-            }
-        }
+        let url: ServiceURL
+        do { url = try ServiceURL(text, scheme: "redis") } catch { throw bad(error.why) }
         var database = 0
-        if let slash = rest.firstIndex(of: "/") {
-            let db = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-            if !db.isEmpty {
-                guard let n = Int(db), n >= 0 else { throw bad("database must be a number") }
-                database = n
-            }
+        if !url.path.isEmpty {
+            guard let n = Int(url.path), n >= 0 else { throw bad("database must be a number") }
+            database = n
         }
-        var host = String(rest), port = 6379
-        if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
-                throw bad("port must be 1...65535")
-            }
-            port = p
-        }
-        if host.isEmpty { throw bad("no host") }
-        self.init(host: host, port: port, database: database, user: user, password: password)
+        // `redis://secret@host` names a password alone (Redis's AUTH without a user).
+        let (user, password) = url.password == nil ? (nil, url.user) : (url.user.flatMap { $0.isEmpty ? nil : $0 }, url.password)
+        self.init(host: url.host, port: url.port ?? 6379, database: database, user: user, password: password)
     }
 
     /// The URL with any password hidden, for logs and messages.
     public var description: String {
         let credentials = password == nil ? "" : "\(user ?? ""):***@"
+        return "redis://\(credentials)\(host):\(port)/\(database)"
+    }
+
+    /// The URL with its password, for child processes (not for logs); user and
+    /// password percent-encoded, so that it parses back the same.
+    public var full: String {
+        let credentials = password.map { "\(ServiceURL.encoded(user ?? "")):\(ServiceURL.encoded($0))@" } ?? ""
         return "redis://\(credentials)\(host):\(port)/\(database)"
     }
 }

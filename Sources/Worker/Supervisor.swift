@@ -104,7 +104,7 @@ public final class Supervisor: @unchecked Sendable {
                 let args = mpirunOptions(ranks: 1, hostfile: nil).filter { $0 != "--oversubscribe" }
                     + ["--host", host, Self.sibling("imgproc-worker"), "--probe"]
                 guard let probe = try? ChildProcess("mpirun", args, environment: [
-                    "IMGPROC_LUA_DIR": (try? Scripts.directory().path) ?? "", "REDIS_URL": configuration.redis.redacted(false),
+                    "IMGPROC_LUA_DIR": (try? Scripts.directory().path) ?? "", "REDIS_URL": configuration.redis.full,
                 ], output: "/dev/null") else { return }
                 let deadline = Date().addingTimeInterval(15)
                 while Date() < deadline {
@@ -158,7 +158,7 @@ public final class Supervisor: @unchecked Sendable {
             logger.info("starting \(ranks) workers", metadata: ["command": "mpirun \(args.joined(separator: " "))"])
             let started = Date()
             let process = try ChildProcess("mpirun", args, environment: ["IMGPROC_LUA_DIR": luaDir,
-                                                                         "REDIS_URL": configuration.redis.redacted(false)])
+                                                                         "REDIS_URL": configuration.redis.full])
             lock.withLock { child = process }
             let watch = StallWatch(redis: configuration.redis, worldID: String(worldID), ranks: ranks,
                                    timeout: configuration.stallTimeout, logger: logger) { [self] reason in
@@ -212,14 +212,6 @@ public final class Supervisor: @unchecked Sendable {
             source.resume()
             signalSources.append(source)
         }
-    }
-}
-
-extension RedisURL {
-    /// The URL with its password, for passing to child processes (not for logs).
-    func redacted(_ hide: Bool) -> String {
-        let credentials = password.map { "\(user ?? ""):\($0)@" } ?? ""
-        return hide ? description : "redis://\(credentials)\(host):\(port)/\(database)"
     }
 }
 

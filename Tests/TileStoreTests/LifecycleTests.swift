@@ -135,6 +135,12 @@ struct ConnectionTests {
         for bad in ["http://x", "redis://", "redis://h:99999", "redis://h/x"] {
             #expect(throws: RedisError.self, "\(bad)") { try RedisURL(bad) }
         }
+        #expect(try RedisURL("redis://secret@h") == RedisURL(host: "h", password: "secret"), "a password alone")
+        #expect(try RedisURL("redis://:secret@h") == RedisURL(host: "h", password: "secret"))
+        // Escaped credentials, and the full URL handed to child processes parses back the same.
+        let odd = try RedisURL("redis://us%40er:p%3A%2F%40x@h:1/2")
+        #expect(odd.user == "us@er" && odd.password == "p:/@x")
+        #expect(try RedisURL(odd.full) == odd && !odd.description.contains("p:/@x"))
     }
 
     @Test func theConnectionComesBackAfterRedisRestarts() throws {
