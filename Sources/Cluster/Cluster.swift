@@ -189,11 +189,4 @@ public final class Cluster {
         try Self.check("MPI_Ibarrier", MPI_Ibarrier(cmpi_comm_world(), &request))
         try wait("MPI_Ibarrier", &request)
     }
-
-    /// The host this rank runs on.
-    public static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

@@ -24,7 +24,7 @@ public final class Supervisor: @unchecked Sendable {
         public var stallTimeout = 30.0
         /// Name of rank 0 in the job queue's group, the same for every world this
         /// supervisor starts, so a new world resumes the jobs of the last at once.
-        public var consumer = "workers@\(Supervisor.hostName)"
+        public var consumer = "workers@\(ThisHost.name)"
 
         public init(ranks: Int, hostfile: String?, redis: RedisURL) {
             self.ranks = ranks
@@ -53,12 +53,6 @@ public final class Supervisor: @unchecked Sendable {
     /// replaces the file, /proc/self/exe names a deleted file, and restarts
     /// must still find the new imgproc-worker.
     private static let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-
-    static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 
     /// Options every mpirun of ours takes, and the environment it passes to the ranks.
     func mpirunOptions(ranks: Int, hostfile: String?) -> [String] {

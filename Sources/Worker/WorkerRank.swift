@@ -77,7 +77,7 @@ public enum WorkerRank {
         do {
             let store = try retrying { try TileStore(url: config.redis) }
             let heartbeat = Heartbeat(url: config.redis, rank: cluster.rank, world: cluster.size, worldID: config.worldID,
-                                      host: Cluster.hostName, consumer: config.consumer, logger: logger)
+                                      host: ThisHost.name, consumer: config.consumer, logger: logger)
             heartbeat.start()
             let rank = RankContext(config: config, store: store, cluster: cluster, heartbeat: heartbeat, logger: logger)
             if cluster.rank == 0 {

@@ -69,10 +69,7 @@ struct WorkerCommand: ParsableCommand {
             do { try RedisConnection(configuration).command(["PING"]) } catch { throw ExitCode(1) }
             return
         }
-        var hostName = [CChar](repeating: 0, count: 256)
-        gethostname(&hostName, hostName.count)
-        let host = String(decoding: hostName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(host)")
+        var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(ThisHost.name)")
         let amqpText = amqp ?? ProcessInfo.processInfo.environment["AMQP_URL"] ?? ""
         if amqpText != "none" {
             do { config.amqp = amqpText.isEmpty ? .default : try AMQPURL(amqpText) } catch { throw ValidationError("\(error)") }
