@@ -14,6 +14,14 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         case server
         /// A Lua script failed; the message is Redis's.
         case script
+        /// A script found no such job (`NOJOB`).
+        case noSuchJob = "no_such_job"
+        /// A script found the job already done or failed (`FINISHED`).
+        case jobFinished = "job_finished"
+        /// A script found a stage's tile stream short (`TILES`): a crash cut its writing.
+        case tilesMissing = "tiles_missing"
+        /// `submit.lua` found a job with the same id (`EXISTS`).
+        case jobExists = "job_exists"
         /// A reply did not have the expected shape.
         case protocolError = "protocol"
         /// A Lua script file could not be found or read.
@@ -29,4 +37,11 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// A Lua script's error reply: the word it starts with (our scripts' `NOJOB`,
+    /// `FINISHED`, `TILES`, `EXISTS`) gives the code; anything else is `.script`.
+    static func script(_ name: String, _ reply: String) -> RedisError {
+        let codes: [Substring: Code] = ["NOJOB": .noSuchJob, "FINISHED": .jobFinished, "TILES": .tilesMissing, "EXISTS": .jobExists]
+        return RedisError(codes[reply.prefix { $0 != " " }] ?? .script, "\(name).lua: \(reply)")
+    }
 }

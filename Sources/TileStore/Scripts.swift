@@ -111,7 +111,7 @@ final class ScriptRunner {
                     shas[name] = nil
                     continue
                 }
-                throw RedisError(.script, "\(name).lua: \(error.message)")
+                throw RedisError.script(name, error.message)
             }
         }
         throw RedisError(.script, "\(name).lua could not be loaded")

@@ -12,7 +12,7 @@ extension TileStore {
         })
         var results: [DealResult] = []
         for reply in replies {
-            if case let .error(message) = reply { throw RedisError(.script, "begin.lua: \(message)") }
+            if case let .error(message) = reply { throw RedisError.script("begin", message) }
             guard let items = reply.array, let kind = items.first?.text else {
                 throw RedisError(.protocolError, "begin.lua: unexpected reply")
             }

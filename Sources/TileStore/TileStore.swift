@@ -72,7 +72,7 @@ public final class TileStore {
         _ = try checked(Array(replies.dropLast()))
         var entry = replies.last!.text ?? ""
         if case let .error(message) = replies.last! {
-            guard message.hasPrefix("NOSCRIPT") else { throw RedisError(.script, "submit.lua: \(message)") }
+            guard message.hasPrefix("NOSCRIPT") else { throw RedisError.script("submit", message) }
             runner.forget("submit")
             entry = try runner.run("submit", keys: submitKeys, args: args).text ?? ""
         }

@@ -150,7 +150,7 @@ struct Coordinator {
         let dealt: TileStore.DealResult
         do {
             dealt = try retrying { try store.deal(id: id, world: rank.world, maxAttempts: config.maxAttempts, reason: reason(taken)) }
-        } catch let error as RedisError where error.message.contains("TILES") {
+        } catch let error as RedisError where error.code == .tilesMissing {
             // A crash cut the writing of this stage's tiles short: write them again.
             logger.warning("the stage's tiles are incomplete; writing them again", metadata: ["job": "\(id)"])
             try retrying { try store.advance(id: id, stage: stage, tiles: taken.plan.stages[stage].tiles(taken.header.tiling),

@@ -86,10 +86,22 @@ struct LifecycleTests {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 3)
         // The same id again is refused and the first job is untouched.
-        #expect(throws: RedisError.self) {
+        let again = #expect(throws: RedisError.self) {
             try store.submit(id: id, fields: ["ops": "invert"], tiles: fakeTiles(3), source: [])
         }
+        #expect(again?.code == .jobExists)
         #expect(try store.job(id)?.status == .queued)
+    }
+
+    @Test func scriptErrorsHaveTheirOwnCodes() throws {
+        let store = try makeStore()
+        let none = #expect(throws: RedisError.self) { try store.deal(id: TileStore.newJobID(), world: 1, maxAttempts: 3, reason: "start") }
+        #expect(none?.code == .noSuchJob)
+        // A stage whose tile stream was cut short (a crash while writing it).
+        let id = try submitFake(store, tiles: 4)
+        try store.connection.command(["XTRIM", .text(JobKeys(id).tiles), "MAXLEN", "2"])
+        let short = #expect(throws: RedisError.self) { try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start") }
+        #expect(short?.code == .tilesMissing && short?.message.hasPrefix("deal.lua: TILES") == true)
     }
 
     @Test func advanceStartsTheNextStageWithFreshTiles() throws {
