@@ -174,6 +174,20 @@ class System:
         return subprocess.run(["redis-cli", "-p", self.redis_port, "-n", str(DB), *args],
                               check=True, capture_output=True, text=True).stdout
 
+    def mark_bytes(self, count=2000):
+        """What one `expired` mark costs Redis (key, value, expiry, table entries),
+        measured by making `count` of them in a spare database."""
+        def used():
+            return int(self.redis_info("memory")["used_memory"])
+        spare = ["redis-cli", "-p", self.redis_port, "-n", str(DB + 1)]
+        subprocess.run(spare + ["FLUSHDB"], check=True, capture_output=True)
+        start = used()
+        lines = "".join(f"SET imgproc:{{{os.urandom(16).hex()}}}:expired 1 EX 600\n" for _ in range(count))
+        subprocess.run(spare, input=lines, text=True, check=True, capture_output=True)
+        cost = max(0, used() - start) / count
+        subprocess.run(spare + ["FLUSHDB"], check=True, capture_output=True)
+        return cost
+
     def redis_info(self, section):
         return dict(line.split(":", 1) for line in self.redis("INFO", section).splitlines() if ":" in line)
 
@@ -400,29 +414,38 @@ def server_errors(ledger):
 
 def finish_jobs(system, ledger, refs):
     """Waits for every accepted job to end and checks the results its client did
-    not: returns the jobs by attempts and those not done."""
+    not: returns the jobs by attempts and those not done. Each pass looks at
+    every job still open and checks those that ended at once, so that a backlog
+    draining slowly cannot let retention delete a finished job before it is seen."""
     deadline = time.time() + 600
     attempts = collections.Counter()
     not_done = []
-    for job, key in list(ledger.accepted.items()):
+    pending = []
+    for job in list(ledger.accepted):
         if job in ledger.verified and job in ledger.attempts:
             attempts[ledger.attempts[job]] += 1  # seen done by its client, result checked
-            continue
-        while True:
+        else:
+            pending.append(job)
+    while pending:
+        still = []
+        for job in pending:
             try:
                 status = get_json(system, f"/api/jobs/{job}")
             except urllib.error.HTTPError as e:
                 status = {"status": f"HTTP {e.code}"}
-            if status["status"] not in ("queued", "running") or time.time() > deadline:
-                break
+            if status["status"] in ("queued", "running") and time.time() < deadline:
+                still.append(job)
+                continue
+            attempts[status.get("attempts", 0)] += 1
+            if status["status"] != "done":
+                not_done.append((job, status["status"], status.get("error")))
+                continue
+            if job not in ledger.verified:
+                with urllib.request.urlopen(f"{system.base}/api/jobs/{job}/result", timeout=60) as r:
+                    verify(job, r.read(), ledger, refs)
+        pending = still
+        if pending:
             time.sleep(0.5)
-        attempts[status.get("attempts", 0)] += 1
-        if status["status"] != "done":
-            not_done.append((job, status["status"], status.get("error")))
-            continue
-        if job not in ledger.verified:
-            with urllib.request.urlopen(f"{system.base}/api/jobs/{job}/result", timeout=60) as r:
-                verify(job, r.read(), ledger, refs)
     return attempts, not_done
 
 
@@ -522,13 +545,18 @@ def main():
         time.sleep(12)
         after = system.memory()
         log("  RSS before / after: " + ", ".join(f"{k} {before[k]:.1f} / {after[k]:.1f} MB" for k in before))
-        # Redis keeps what the README documents (a week of `expired` marks;
-        # the key check above found nothing else): that is data, not memory
-        # left behind, so the growth of its data is allowed on top.
-        kept = max(0, int(system.redis_info("memory")["used_memory"]) - redis_data_before) / 2**20
-        log(f"  Redis holds {kept:.2f} MB more data ({len(marks)} expired marks), allowed on top of its 10%")
-        allowance = {"redis": kept}
-        grown = [k for k in before if after[k] > before[k] * 1.10 + allowance.get(k, 0)]
+        grown = [k for k in ("server", "ranks") if after[k] > before[k] * 1.10]
+        # Redis: what it holds (used_memory) must be back within 10% plus what the
+        # README documents it keeps (a week of `expired` marks, sized by making
+        # such marks in a spare database; the key check above found nothing else). Its RSS is printed, not
+        # checked: after a peak of hundreds of MB, jemalloc keeps slabs that the
+        # small marks keep partly filled, and Debian's Redis has no active defrag.
+        documented = system.mark_bytes() * len(marks) / 2**20
+        used_after = int(system.redis_info("memory")["used_memory"]) / 2**20
+        log(f"  Redis holds {redis_data_before / 2**20:.2f} / {used_after:.2f} MB (used_memory), of which "
+            f"{documented:.2f} MB are the {len(marks)} expired marks")
+        if used_after > redis_data_before / 2**20 * 1.10 + documented:
+            grown.append("redis")
         if grown:
             failures.append(f"memory not back within 10%: {grown}")
         peaks.running = False
