@@ -99,78 +99,95 @@ struct JobsAPI: Sendable {
         }
     }
 
+    /// Checks every file, then accepts them all: answers 202 with the jobs.
     func create(_ request: Request, parts: [UploadPart]) async throws -> Response {
-        let query = request.uri.queryParameters
-        var fields: [String: String] = [:]
-        for part in parts where part.filename == nil && part.name != "file" {
-            fields[part.name] = String(decoding: part.data, as: UTF8.self)
-        }
         let files = parts.filter(\.isFile)
         do {
-            guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
-                throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
-            }
-            let options = try JobOptions(accept: request.headers[.accept]) { fields[$0] ?? query[Substring($0)].map(String.init) }
-            let limits = config.limits, maxRequestPixels = config.maxRequestPixels
-            let tiling = options.tiling ?? config.tileSize.map { Tiling.squares($0) }
-            // Every file is checked (from its header) before any is accepted: all or nothing.
-            let submissions = try await offloaded { () throws -> [JobSubmission] in
-                var pixels = 0
-                return try files.enumerated().map { index, file in
-                    let job: JobSubmission
-                    do {
-                        job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
-                                                autorotate: options.autorotate, output: options.output, quality: options.quality,
-                                                metadata: options.metadata, toSRGB: options.toSRGB)
-                    } catch {
-                        throw Self.refusal(error as! JobSubmission.Refusal, file: file, index: index, of: files.count)
-                    }
-                    pixels += job.info.width * job.info.height
-                    if pixels > maxRequestPixels {
-                        throw APIError(.contentTooLarge, "too_many_pixels",
-                                       "the files of this request hold more than \(maxRequestPixels / 1_000_000) megapixels together (at file \(index + 1)); send them in several requests")
-                    }
-                    return job
-                }
-            }
-            // An upload repeating a finished job's gets that job, done at once.
-            let digests = submissions.map(\.sameUploadDigest)
-            let same = options.dedupe ? try await finishedJobs(submissions) : [:]
-            var jobs: [[String: Any]] = []
-            for (job, digest) in zip(submissions, digests) {
-                if let id = same[job.id] {
-                    jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
-                    continue
-                }
-                // The job is published as soon as Redis holds it (durably: the
-                // append-only file), so the workers start at once; the server's
-                // own copy of the original (for /source) is written meanwhile,
-                // before the answer. Written first, its disk writes delayed Redis's.
-                let keep = config.retention > 0 ? Int(config.retention) : nil
-                try await pool.run { store in
-                    try job.submit(to: store)
-                    try store.rememberUpload(digest, id: job.id, seconds: keep)
-                }
-                events.publish(JobEvent(id: job.id, status: "queued"))
-                let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
-                do { try await offloaded { try writeAtomically(job.source, to: original) } } catch {
-                    // Accepted all the same: Redis holds the original until the job ends.
-                    logger.error("the original of job \(job.id) could not be written to \(original.path): \(error)")
-                }
-                jobs.append(Self.links(job.id).merging(["status": "queued"]) { $1 })
-            }
+            let options = try Self.options(request, parts: parts, files: files)
+            let submissions = try await check(files, options)
+            let jobs = try await accept(submissions, options)
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
-            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)", "deduplicated": "\(same.count)"])
+            logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
             response.headers[.location] = jobs.first?["status_url"] as? String
             return response
         } catch let error as APIError {
-            metrics.refusedUpload(error.code)
             throw error
         } catch {
             logger.error("upload failed: \(error)")
             throw APIError(.internalServerError, "internal", "the upload could not be stored: \(error)")
         }
+    }
+
+    /// The job's options, from the form's fields or else the query; and a file must have come.
+    static func options(_ request: Request, parts: [UploadPart], files: [UploadPart]) throws(APIError) -> JobOptions {
+        guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
+            throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
+        }
+        let query = request.uri.queryParameters
+        var fields: [String: String] = [:]
+        for part in parts where part.filename == nil && part.name != "file" {
+            fields[part.name] = String(decoding: part.data, as: UTF8.self)
+        }
+        return try JobOptions(accept: request.headers[.accept]) { fields[$0] ?? query[Substring($0)].map(String.init) }
+    }
+
+    /// Every file checked from its header and laid out as a job, off the event
+    /// loops, before any is accepted: all or nothing.
+    func check(_ files: [UploadPart], _ options: JobOptions) async throws(APIError) -> [JobSubmission] {
+        let limits = config.limits, maxRequestPixels = config.maxRequestPixels
+        let tiling = options.tiling ?? config.tileSize.map { Tiling.squares($0) }
+        return try await offloaded { () throws(APIError) -> [JobSubmission] in
+            var pixels = 0
+            var submissions: [JobSubmission] = []
+            for (index, file) in files.enumerated() {
+                let job: JobSubmission
+                do throws(JobSubmission.Refusal) {
+                    job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
+                                            autorotate: options.autorotate, output: options.output, quality: options.quality,
+                                            metadata: options.metadata, toSRGB: options.toSRGB)
+                } catch {
+                    throw Self.refusal(error, file: file, index: index, of: files.count)
+                }
+                pixels += job.info.width * job.info.height
+                if pixels > maxRequestPixels {
+                    throw APIError(.contentTooLarge, "too_many_pixels",
+                                   "the files of this request hold more than \(maxRequestPixels / 1_000_000) megapixels together (at file \(index + 1)); send them in several requests")
+                }
+                submissions.append(job)
+            }
+            return submissions
+        }
+    }
+
+    /// Submits each job (or answers with the finished job an upload repeats),
+    /// announces it and keeps the original; returns each job's links.
+    func accept(_ submissions: [JobSubmission], _ options: JobOptions) async throws -> [[String: Any]] {
+        let same = options.dedupe ? try await finishedJobs(submissions) : [:]
+        var jobs: [[String: Any]] = []
+        for job in submissions {
+            if let id = same[job.id] {
+                jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
+                continue
+            }
+            // The job is published as soon as Redis holds it (durably: the
+            // append-only file), so the workers start at once; the server's
+            // own copy of the original (for /source) is written meanwhile,
+            // before the answer. Written first, its disk writes delayed Redis's.
+            let keep = config.retention > 0 ? Int(config.retention) : nil
+            try await pool.run { store in
+                try job.submit(to: store)
+                try store.rememberUpload(job.sameUploadDigest, id: job.id, seconds: keep)
+            }
+            events.publish(JobEvent(id: job.id, status: "queued"))
+            let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
+            do { try await offloaded { try writeAtomically(job.source, to: original) } } catch {
+                // Accepted all the same: Redis holds the original until the job ends.
+                logger.error("the original of job \(job.id) could not be written to \(original.path): \(error)")
+            }
+            jobs.append(Self.links(job.id).merging(["status": "queued"]) { $1 })
+        }
+        return jobs
     }
 
     /// The API error for a refused file, naming it when there are several.

@@ -47,11 +47,13 @@ public final class StorePool: @unchecked Sendable {
     }
 }
 
-/// Runs CPU-heavy work (decoding, cutting) off the event loops.
-func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
+/// Runs CPU-heavy work (decoding, cutting) off the event loops; its error
+/// comes back with its type.
+func offloaded<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, Failure>, Never>) in
         DispatchQueue.global(qos: .userInitiated).async {
-            continuation.resume(with: Result { try body() })
+            do throws(Failure) { continuation.resume(returning: .success(try body())) } catch { continuation.resume(returning: .failure(error)) }
         }
     }
+    return try result.get()
 }

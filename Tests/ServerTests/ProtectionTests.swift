@@ -113,8 +113,13 @@ struct ProtectionTests {
                 #expect(r.status == .unauthorized)
             }
             try await client.execute(uri: "/metrics", method: .get) { r in #expect(r.status == .unauthorized) }
+            // A refused upload is counted once, by its reason.
+            try await client.execute(uri: "/api/jobs?ops=nope", method: .post,
+                                     headers: [.authorization: "Bearer t0ken", .contentType: "image/png"],
+                                     body: ByteBuffer(bytes: try png())) { r in #expect(r.status == .badRequest) }
             try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer t0ken"]) { r in
                 #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains("imgproc_uploads_refused_total{reason=\"bad_pipeline\"} 1\n"))
             }
         }
     }
