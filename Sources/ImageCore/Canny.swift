@@ -27,98 +27,110 @@ public struct CannyClassify: TileOperation {
         output.expanded(by: 2).intersection(input.bounds)
     }
 
+    /// Sobel derivatives and magnitudes over the output grown by one pixel
+    /// (zero outside the image, as OpenCV's suppression sees it), kept three
+    /// rows at a time in a ring; each output row is then classified from the
+    /// three around it.
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
-        // Magnitudes over the output grown by one pixel, zero outside the image
-        // (as OpenCV's suppression sees it), kept three rows at a time.
         let ext = output.expanded(by: 1)
-        let inside = ext.intersection(input.bounds)
-        let ew = ext.width
-        let hood = Neighbourhood(output: inside, rx: 1, ry: 1, border: .replicate, input: input)
-        let columns = hood.columns(originX: source.x)
-        let rowMap = hood.rows(originY: source.y)
-        let ch = input.channels, colorCh = input.colorChannels
-        let rowBytes = source.image.rowBytes
-        var mag = [[Int32]](repeating: [Int32](repeating: 0, count: ew), count: 3)
-        var dxs = [[Int32]](repeating: [Int32](repeating: 0, count: ew), count: 3)
-        var dys = dxs
+        let sobel = SobelRows(source: source, grown: ext, input: input)
+        // Ring slot k: magnitudes at k * w, dx at (3 + k) * w, dy at (6 + k) * w.
+        let w = ext.width
+        var ring = [Int32](repeating: 0, count: 9 * w)
         let low = Int32(self.low), high = Int32(self.high)
-        // tan(22.5°) in 15-bit fixed point, as OpenCV.
-        let tg22: Int32 = 13573
-
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
-            Image(width: output.width, height: output.height, channels: 1) { d in
-                let s = sp.baseAddress!
-                /// Derivatives and magnitude of row `ey` of the grown rectangle into ring slot `ey % 3`.
-                func computeRow(_ ey: Int) {
-                    let slot = ey % 3
-                    let iy = ext.y + ey
-                    mag[slot].withUnsafeMutableBufferPointer { m in
-                        dxs[slot].withUnsafeMutableBufferPointer { mx in
-                            dys[slot].withUnsafeMutableBufferPointer { my in
-                                m.update(repeating: 0)
-                                guard iy >= inside.y && iy < inside.maxY else { return }
-                                let j = iy - inside.y + 1
-                                let a = s + rowMap[j - 1] * rowBytes, b = s + rowMap[j] * rowBytes, c = s + rowMap[j + 1] * rowBytes
-                                let e0 = inside.x - ext.x
-                                for x in 0..<inside.width {
-                                    let l = columns[x] * ch, mm = columns[x + 1] * ch, r = columns[x + 2] * ch
-                                    var best: Int32 = -1, bdx: Int32 = 0, bdy: Int32 = 0
-                                    for k in 0..<colorCh {
-                                        let dx = (Int32(a[r + k]) &- Int32(a[l + k])) &+ 2 &* (Int32(b[r + k]) &- Int32(b[l + k]))
-                                            &+ (Int32(c[r + k]) &- Int32(c[l + k]))
-                                        let dy = (Int32(c[l + k]) &+ 2 &* Int32(c[mm + k]) &+ Int32(c[r + k]))
-                                            &- (Int32(a[l + k]) &+ 2 &* Int32(a[mm + k]) &+ Int32(a[r + k]))
-                                        let n = abs(dx) &+ abs(dy)
-                                        if n > best { best = n; bdx = dx; bdy = dy }
-                                    }
-                                    m[e0 + x] = best; mx[e0 + x] = bdx; my[e0 + x] = bdy
-                                }
-                            }
-                        }
-                    }
-                }
-                computeRow(0)
-                computeRow(1)
-                for y in 0..<output.height {
-                    computeRow(y + 2)
-                    mag[y % 3].withUnsafeBufferPointer { above in
-                    mag[(y + 1) % 3].withUnsafeBufferPointer { row in
-                    mag[(y + 2) % 3].withUnsafeBufferPointer { below in
-                    dxs[(y + 1) % 3].withUnsafeBufferPointer { dxRow in
-                    dys[(y + 1) % 3].withUnsafeBufferPointer { dyRow in
-                        for x in 0..<output.width {
-                            let j = x + 1
-                            let m = row[j]
-                            var cls = EdgeClass.none
-                            if m > low {
-                                let xs = dxRow[j], ys = dyRow[j]
-                                let ax = abs(xs), ay = abs(ys) << 15
-                                let tg22x = ax &* tg22
-                                let isMax: Bool
-                                if ay < tg22x {
-                                    isMax = m > row[j - 1] && m >= row[j + 1]
-                                } else {
-                                    let tg67x = tg22x &+ (ax << 16)
-                                    if ay > tg67x {
-                                        isMax = m > above[j] && m >= below[j]
-                                    } else {
-                                        let s = (xs ^ ys) < 0 ? -1 : 1
-                                        isMax = m > above[j - s] && m > below[j + s]
-                                    }
-                                }
-                                if isMax { cls = m > high ? .strong : .weak }
-                            }
-                            d[y * output.width + x] = cls.rawValue
-                        }
-                    }
-                    }
-                    }
-                    }
+            ring.withUnsafeMutableBufferPointer { rp in
+                Image(width: output.width, height: output.height, channels: 1) { d in
+                    let s = sp.baseAddress!, r = rp.baseAddress!
+                    func compute(_ ey: Int) { sobel.row(ey, from: s, magnitude: r + ey % 3 * w, dx: r + (3 + ey % 3) * w, dy: r + (6 + ey % 3) * w) }
+                    compute(0)
+                    compute(1)
+                    for y in 0..<output.height {
+                        compute(y + 2)
+                        let mid = (y + 1) % 3
+                        Self.classify(above: r + y % 3 * w, row: r + mid * w, below: r + (y + 2) % 3 * w,
+                                      dx: r + (3 + mid) * w, dy: r + (6 + mid) * w, count: output.width,
+                                      low: low, high: high, into: d + y * output.width)
                     }
                 }
             }
         }
         return Region(image: image, x: output.x, y: output.y)
+    }
+
+    /// Non-maximum suppression along the gradient and the two thresholds, for
+    /// one row: OpenCV's integer test (tan 22.5° in 15-bit fixed point). The
+    /// row pointers start one pixel left of the first output pixel.
+    static func classify(above: UnsafePointer<Int32>, row: UnsafePointer<Int32>, below: UnsafePointer<Int32>,
+                         dx: UnsafePointer<Int32>, dy: UnsafePointer<Int32>, count: Int,
+                         low: Int32, high: Int32, into d: UnsafeMutablePointer<UInt8>) {
+        let tg22: Int32 = 13573
+        for x in 0..<count {
+            let j = x + 1
+            let m = row[j]
+            var cls = EdgeClass.none
+            if m > low {
+                let xs = dx[j], ys = dy[j]
+                let ax = abs(xs), ay = abs(ys) << 15
+                let tg22x = ax &* tg22
+                let isMax: Bool
+                if ay < tg22x {
+                    isMax = m > row[j - 1] && m >= row[j + 1]
+                } else {
+                    let tg67x = tg22x &+ (ax << 16)
+                    if ay > tg67x {
+                        isMax = m > above[j] && m >= below[j]
+                    } else {
+                        let s = (xs ^ ys) < 0 ? -1 : 1
+                        isMax = m > above[j - s] && m > below[j + s]
+                    }
+                }
+                if isMax { cls = m > high ? .strong : .weak }
+            }
+            d[x] = cls.rawValue
+        }
+    }
+}
+
+/// The 3×3 Sobel derivatives of a grown rectangle's rows (borders
+/// replicated), keeping per pixel the channel with the largest |dx| + |dy|,
+/// as `cv2.Canny` does on colour images.
+struct SobelRows {
+    let grown: Rect, inside: Rect
+    let columns: [Int], rows: [Int]
+    let channels: Int, colorChannels: Int, rowBytes: Int
+
+    init(source: Region, grown: Rect, input: Shape) {
+        self.grown = grown
+        inside = grown.intersection(input.bounds)
+        let hood = Neighbourhood(output: inside, rx: 1, ry: 1, border: .replicate, input: input)
+        columns = hood.columns(originX: source.x)
+        rows = hood.rows(originY: source.y)
+        (channels, colorChannels, rowBytes) = (input.channels, input.colorChannels, source.image.rowBytes)
+    }
+
+    /// Row `ey` of the grown rectangle: zero where it lies outside the image.
+    func row(_ ey: Int, from s: UnsafePointer<UInt8>, magnitude m: UnsafeMutablePointer<Int32>,
+             dx mx: UnsafeMutablePointer<Int32>, dy my: UnsafeMutablePointer<Int32>) {
+        m.update(repeating: 0, count: grown.width)
+        let iy = grown.y + ey
+        guard iy >= inside.y && iy < inside.maxY else { return }
+        let j = iy - inside.y + 1
+        let a = s + rows[j - 1] * rowBytes, b = s + rows[j] * rowBytes, c = s + rows[j + 1] * rowBytes
+        let e0 = inside.x - grown.x, ch = channels
+        for x in 0..<inside.width {
+            let l = columns[x] * ch, mm = columns[x + 1] * ch, r = columns[x + 2] * ch
+            var best: Int32 = -1, bdx: Int32 = 0, bdy: Int32 = 0
+            for k in 0..<colorChannels {
+                let dx = (Int32(a[r + k]) &- Int32(a[l + k])) &+ 2 &* (Int32(b[r + k]) &- Int32(b[l + k]))
+                    &+ (Int32(c[r + k]) &- Int32(c[l + k]))
+                let dy = (Int32(c[l + k]) &+ 2 &* Int32(c[mm + k]) &+ Int32(c[r + k]))
+                    &- (Int32(a[l + k]) &+ 2 &* Int32(a[mm + k]) &+ Int32(a[r + k]))
+                let n = abs(dx) &+ abs(dy)
+                if n > best { best = n; bdx = dx; bdy = dy }
+            }
+            m[e0 + x] = best; mx[e0 + x] = bdx; my[e0 + x] = bdy
+        }
     }
 }
 
