@@ -8,8 +8,7 @@ import TileStore
 final class Heartbeat: @unchecked Sendable {
     // @unchecked: `job` is guarded by `lock`; the rest is set once in init.
     private let url: RedisURL
-    private let field: String
-    private let base: String
+    private let beat: WorkerHeartbeat
     private let prune: Bool
     private let lock = NSLock()
     private var job = ""
@@ -20,10 +19,8 @@ final class Heartbeat: @unchecked Sendable {
     init(url: RedisURL, rank: Int, world: Int, worldID: String, host: String, consumer: String, logger: Logger) {
         self.url = url
         self.consumer = consumer
-        let pid = getpid()
-        field = "\(host):\(pid)"
-        base = "rank=\(rank) world=\(world) id=\(worldID.isEmpty ? "-" : worldID) host=\(host) pid=\(pid) "
-            + "epoch=\(Int(Date().timeIntervalSince1970))"
+        beat = WorkerHeartbeat(rank: rank, world: world, worldID: worldID, host: host, pid: getpid(),
+                               epoch: Int(Date().timeIntervalSince1970), lastSeen: 0, job: "")
         prune = rank == 0
         self.logger = logger
     }
@@ -45,35 +42,22 @@ final class Heartbeat: @unchecked Sendable {
 
     func start(every interval: Double = 2) {
         let thread = Thread { [self] in
-            var connection: RedisConnection?
+            var store: TileStore?
             while true {
                 do {
-                    if connection == nil { connection = try RedisConnection(url: url) }
+                    if store == nil { store = try TileStore(url: url) }
                     let (current, held) = lock.withLock { (job, entries) }
-                    if !held.isEmpty {
-                        try connection!.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
-                                                + held.map { .text($0) } + ["JUSTID"])
-                    }
-                    let now = Int(Date().timeIntervalSince1970 * 1000)
-                    try connection!.command(["HSET", .text(JobKeys.workers), .text(field),
-                                             .text("\(base) last_seen=\(now) job=\(current)")])
-                    if prune { try pruneStale(connection!, now: now) }
+                    var now = beat
+                    now.lastSeen = Int(Date().timeIntervalSince1970 * 1000)
+                    now.job = current
+                    try store!.beat(now, holding: held, consumer: consumer)
+                    if prune { try store!.dropHeartbeats(silentFor: 60, now: now.lastSeen) }
                 } catch {
-                    connection = nil
+                    store = nil
                 }
                 Thread.sleep(forTimeInterval: interval)
             }
         }
         thread.start()
-    }
-
-    private func pruneStale(_ connection: RedisConnection, now: Int) throws {
-        let entries = try connection.command(["HGETALL", .text(JobKeys.workers)]).fields
-        for (field, value) in entries {
-            let text = String(decoding: value, as: UTF8.self)
-            guard let seen = text.split(separator: " ").first(where: { $0.hasPrefix("last_seen=") })
-                    .flatMap({ Int($0.dropFirst("last_seen=".count)) }) else { continue }
-            if now - seen > 60_000 { try connection.command(["HDEL", .text(JobKeys.workers), .text(field)]) }
-        }
     }
 }

@@ -212,7 +212,7 @@ public final class Supervisor: @unchecked Sendable {
 /// Watches a world's heartbeats in Redis and calls `stalled` once when a rank
 /// has been silent for `timeout` seconds (or never reported after it).
 final class StallWatch: @unchecked Sendable {
-    // @unchecked: `stopped` is guarded by `lock`; the connection is used by the watching thread only.
+    // @unchecked: `stopped` is guarded by `lock`; the store is used by the watching thread only.
     private let lock = NSLock()
     private var stopped = false
 
@@ -220,22 +220,16 @@ final class StallWatch: @unchecked Sendable {
          stalled: @escaping @Sendable (String) -> Void) {
         let started = Date()
         let thread = Thread { [self] in
-            var connection: RedisConnection?
+            var store: TileStore?
             while !lock.withLock({ stopped }) {
                 Thread.sleep(forTimeInterval: 1)
                 guard Date().timeIntervalSince(started) > timeout else { continue }
                 do {
-                    if connection == nil { connection = try RedisConnection(url: redis) }
+                    if store == nil { store = try TileStore(url: redis) }
                     let now = Int(Date().timeIntervalSince1970 * 1000)
                     var seen: [Int: (host: String, last: Int)] = [:]
-                    for (_, value) in try connection!.command(["HGETALL", .text(JobKeys.workers)]).fields {
-                        var f: [String: String] = [:]
-                        for part in String(decoding: value, as: UTF8.self).split(separator: " ") {
-                            let kv = part.split(separator: "=", maxSplits: 1)
-                            if kv.count == 2 { f[String(kv[0])] = String(kv[1]) }
-                        }
-                        guard f["id"] == worldID, let rank = Int(f["rank"] ?? ""), let last = Int(f["last_seen"] ?? "") else { continue }
-                        seen[rank] = (f["host"] ?? "?", last)
+                    for beat in try store!.heartbeats().values where beat.worldID == worldID {
+                        seen[beat.rank] = (beat.host, beat.lastSeen)
                     }
                     var reason: String?
                     for rank in 0..<ranks {
@@ -250,7 +244,7 @@ final class StallWatch: @unchecked Sendable {
                     }
                 } catch {
                     // Redis itself unreachable from here: that is no rank's fault; keep watching.
-                    connection = nil
+                    store = nil
                 }
             }
         }

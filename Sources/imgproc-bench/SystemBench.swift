@@ -68,13 +68,7 @@ enum SystemBench {
 
         /// The pids of the ranks, from their heartbeats.
         func rankPIDs() throws -> [Int: pid_t] {
-            var pids: [Int: pid_t] = [:]
-            for value in try store.connection.command(["HVALS", .text(JobKeys.workers)]).array ?? [] {
-                let fields = (value.text ?? "").split(separator: " ")
-                if let rank = fields.first(where: { $0.hasPrefix("rank=") }).flatMap({ Int($0.dropFirst(5)) }),
-                   let pid = fields.first(where: { $0.hasPrefix("pid=") }).flatMap({ pid_t($0.dropFirst(4)) }) { pids[rank] = pid }
-            }
-            return pids
+            Dictionary(try store.heartbeats().values.map { ($0.rank, $0.pid) }) { a, _ in a }
         }
     }
 

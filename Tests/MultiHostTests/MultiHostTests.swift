@@ -81,16 +81,7 @@ final class TestHosts: @unchecked Sendable {
 
     /// Host name of each rank of the live world, from the heartbeats.
     func rankHosts() throws -> [Int: String] {
-        var out: [Int: String] = [:]
-        for value in try store.connection.command(["HVALS", .text(JobKeys.workers)]).array ?? [] {
-            var f: [String: String] = [:]
-            for part in (value.text ?? "").split(separator: " ") {
-                let kv = part.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { f[String(kv[0])] = String(kv[1]) }
-            }
-            if let r = Int(f["rank"] ?? ""), let h = f["host"] { out[r] = h }
-        }
-        return out
+        Dictionary(try store.heartbeats().values.map { ($0.rank, $0.host) }) { a, _ in a }
     }
 }
 

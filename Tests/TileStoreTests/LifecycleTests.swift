@@ -82,6 +82,22 @@ struct LifecycleTests {
         #expect(try store.source(id) == nil && store.jobAndSource(id).1 == nil, "a deleted original is missing, not empty")
     }
 
+    @Test func heartbeatsAreWrittenReadAndDropped() throws {
+        let store = try makeStore(db: 14)
+        try store.connection.command(["DEL", .text(JobKeys.workers)])
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        let fresh = WorkerHeartbeat(rank: 1, world: 2, worldID: "w1", host: "node-a", pid: 4242, epoch: 1, lastSeen: now, job: "abc")
+        let old = WorkerHeartbeat(rank: 0, world: 2, worldID: "", host: "node-b", pid: 7, epoch: 1, lastSeen: now - 90_000, job: "")
+        try store.beat(fresh, consumer: "workers@node-a")
+        try store.beat(old, consumer: "workers@node-b")
+        try store.connection.command(["HSET", .text(JobKeys.workers), "junk", "not a heartbeat"])
+        #expect(try store.heartbeats() == ["node-a:4242": fresh, "node-b:7": old], "unreadable entries are left out")
+        #expect(old.worldID == "-" && WorkerHeartbeat(text: old.text) == old)
+        try store.dropHeartbeats(silentFor: 60, now: now)
+        #expect(try store.heartbeats() == ["node-a:4242": fresh])
+        try store.connection.command(["DEL", .text(JobKeys.workers)])
+    }
+
     @Test func submitIsAllOrNothing() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 3)

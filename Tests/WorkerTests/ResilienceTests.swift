@@ -181,12 +181,7 @@ struct ResilienceTests {
     func rankPID(_ rank: Int, _ store: TileStore) throws -> pid_t {
         var pid: pid_t?
         try waitUntil(seconds: 10) {
-            for value in try store.connection.command(["HVALS", .text(JobKeys.workers)]).array ?? [] {
-                let fields = (value.text ?? "").split(separator: " ")
-                if fields.contains("rank=\(rank)"), let p = fields.first(where: { $0.hasPrefix("pid=") }) {
-                    pid = pid_t(p.dropFirst(4))
-                }
-            }
+            pid = try store.heartbeats().values.first { $0.rank == rank }?.pid
             return pid != nil
         }
         return pid!

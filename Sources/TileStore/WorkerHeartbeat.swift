@@ -1,0 +1,71 @@
+import Foundation
+
+/// A rank's entry in `imgproc:workers` (field `HOST:PID`), kept fresh by its
+/// heartbeat every 2 s and read by rank 0 (to drop silent ones), the
+/// supervisor (to find a stalled world) and the tools. Stored as
+/// `rank=R world=N id=WORLD host=H pid=P epoch=S last_seen=MS job=ID`.
+public struct WorkerHeartbeat: Sendable, Equatable {
+    public var rank: Int
+    public var world: Int
+    /// The world's id ("-" when it has none).
+    public var worldID: String
+    public var host: String
+    public var pid: Int32
+    /// When the rank started, in seconds since the epoch.
+    public var epoch: Int
+    /// Milliseconds since the epoch.
+    public var lastSeen: Int
+    /// The job the rank works on; "" when idle.
+    public var job: String
+
+    public init(rank: Int, world: Int, worldID: String, host: String, pid: Int32, epoch: Int, lastSeen: Int, job: String) {
+        (self.rank, self.world, self.worldID, self.host, self.pid) = (rank, world, worldID.isEmpty ? "-" : worldID, host, pid)
+        (self.epoch, self.lastSeen, self.job) = (epoch, lastSeen, job)
+    }
+
+    /// The hash field: one entry per process.
+    public var field: String { "\(host):\(pid)" }
+
+    public var text: String {
+        "rank=\(rank) world=\(world) id=\(worldID) host=\(host) pid=\(pid) epoch=\(epoch) last_seen=\(lastSeen) job=\(job)"
+    }
+
+    /// Reads `text`; nil when a part is missing or not a number.
+    public init?(text: String) {
+        var f: [Substring: Substring] = [:]
+        for part in text.split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if kv.count == 2 { f[kv[0]] = kv[1] }
+        }
+        guard let rank = f["rank"].flatMap({ Int($0) }), let world = f["world"].flatMap({ Int($0) }),
+              let pid = f["pid"].flatMap({ Int32($0) }), let lastSeen = f["last_seen"].flatMap({ Int($0) }),
+              let host = f["host"], let id = f["id"] else { return nil }
+        self.init(rank: rank, world: world, worldID: String(id), host: String(host), pid: pid,
+                  epoch: f["epoch"].flatMap { Int($0) } ?? 0, lastSeen: lastSeen, job: String(f["job"] ?? ""))
+    }
+}
+
+extension TileStore {
+    /// Writes a rank's heartbeat; rank 0 also renews its claim on the queue
+    /// entries it holds, so that no other world takes those jobs over.
+    public func beat(_ heartbeat: WorkerHeartbeat, holding entries: [String] = [], consumer: String) throws(RedisError) {
+        if !entries.isEmpty {
+            try connection.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
+                                   + entries.map { .text($0) } + ["JUSTID"])
+        }
+        try connection.command(["HSET", .text(JobKeys.workers), .text(heartbeat.field), .text(heartbeat.text)])
+    }
+
+    /// Every rank's heartbeat that can be read, by hash field.
+    public func heartbeats() throws(RedisError) -> [String: WorkerHeartbeat] {
+        try connection.command(["HGETALL", .text(JobKeys.workers)]).fields
+            .compactMapValues { WorkerHeartbeat(text: String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// Drops the heartbeats not renewed for `seconds`.
+    public func dropHeartbeats(silentFor seconds: Double, now: Int = Int(Date().timeIntervalSince1970 * 1000)) throws(RedisError) {
+        for (field, beat) in try heartbeats() where Double(now - beat.lastSeen) / 1000 > seconds {
+            try connection.command(["HDEL", .text(JobKeys.workers), .text(field)])
+        }
+    }
+}
