@@ -10,10 +10,7 @@ enum TextTargets {
         let text = String(decoding: data, as: UTF8.self)
         if let url = try? RedisURL(text) {
             _ = url.description
-            var rebuilt = "redis://"
-            if let password = url.password { rebuilt += "\(url.user ?? ""):\(password)@" }
-            rebuilt += "\(url.host):\(url.port)/\(url.database)"
-            precondition((try? RedisURL(rebuilt)) == url, "\(text) does not survive a round trip through \(rebuilt)")
+            precondition((try? RedisURL(url.full)) == url, "\(text) does not survive a round trip through \(url.full)")
         }
         if let url = try? AMQPURL(text) {
             _ = url.description
