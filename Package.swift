@@ -65,7 +65,9 @@ let package = Package(
         ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
         .target(name: "Cluster", dependencies: ["CMPI"]),
-        // The rank loop (claim, steal, process, gather, global steps) and the mpirun supervisor.
+        // The mpirun supervisor and child processes: no MPI here, so the CLI links none.
+        .target(name: "Supervision", dependencies: ["TileStore", "Backoff", .product(name: "Logging", package: "swift-log")]),
+        // The rank loop (claim, steal, process, gather, global steps).
         .target(name: "Worker", dependencies: [
             "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", "SystemMemory", "Backoff",
             .product(name: "Logging", package: "swift-log"),
@@ -75,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker",
+                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -89,7 +91,7 @@ let package = Package(
             name: "imgproc-worker",
             dependencies: ["Worker", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker"],
+        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker", "Supervision"],
                          exclude: ["opencv_bench.py", "opencv_small.py"]),
 
         // Fuzz targets (make fuzz builds them with libFuzzer and sanitizers; tests replay findings).
@@ -97,7 +99,7 @@ let package = Package(
                                                     .product(name: "NIOCore", package: "swift-nio")]),
         .executableTarget(name: "imgproc-fuzz", dependencies: ["FuzzTargets"]),
 
-        .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Worker"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Supervision"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
         .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],

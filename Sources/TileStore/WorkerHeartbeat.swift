@@ -1,5 +1,14 @@
 import Foundation
 
+/// This machine's name (gethostname): in consumer names and heartbeats.
+public enum ThisHost {
+    public static let name: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+}
+
 /// A rank's entry in `imgproc:workers` (field `HOST:PID`), kept fresh by its
 /// heartbeat every 2 s and read by rank 0 (to drop silent ones), the
 /// supervisor (to find a stalled world) and the tools. Stored as

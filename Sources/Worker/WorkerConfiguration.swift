@@ -1,15 +1,5 @@
-import Glibc
 import JobEvents
 import TileStore
-
-/// This machine's name (gethostname): in consumer names and heartbeats.
-public enum ThisHost {
-    public static let name: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }()
-}
 
 /// How a worker rank behaves. The test hooks at the end exist so tests can
 /// slow a rank or make one crash on purpose; they are off unless set.

@@ -1,6 +1,7 @@
 import Foundation
 import ImageCodecs
 import ImageCore
+import Supervision
 import TileStore
 import Worker
 

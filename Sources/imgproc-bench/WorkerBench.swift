@@ -2,6 +2,7 @@ import Foundation
 import ImageCodecs
 import ImageCore
 import Jobs
+import Supervision
 import TileStore
 import Worker
 

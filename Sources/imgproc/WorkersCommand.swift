@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Worker
+import Supervision
 
 struct WorkersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import Foundation
-import Worker
+import Supervision
 
 /// A redis-server of a test's own, on a free port, stopped by its pid.
 public final class RedisTestServer: @unchecked Sendable {

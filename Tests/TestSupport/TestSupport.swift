@@ -1,6 +1,6 @@
 import Foundation
 import ImageCore
-import Worker
+import Supervision
 
 /// A seeded generator (SplitMix64), so failing random cases can be replayed.
 public struct SeededRandom: RandomNumberGenerator {
