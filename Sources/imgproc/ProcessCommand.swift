@@ -20,7 +20,7 @@ struct ProcessCommand: ParsableCommand {
     @Argument(help: "Input image (PNG, JPEG, WebP or AVIF, recognised by its content).")
     var input: String
 
-    @Argument(help: "Output image; .png, .jpg or .jpeg.")
+    @Argument(help: "Output image; .png, .jpg, .jpeg, .webp or .avif.")
     var output: String
 
     @Option(help: "Pipeline, e.g. 'grayscale,blur:3'. See 'imgproc ops'.")
