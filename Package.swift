@@ -73,11 +73,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // A rank's command-line options, shared by imgproc-worker and `imgproc workers`.
+        .target(name: "WorkerOptions", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         // Thin executables.
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Supervision",
+                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Supervision", "WorkerOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -89,7 +92,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "imgproc-worker",
-            dependencies: ["Worker", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Worker", "WorkerOptions", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker", "Supervision"],
                          exclude: ["opencv_bench.py", "opencv_small.py"]),
@@ -104,7 +107,7 @@ let package = Package(
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
         .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],
                     exclude: ["opencv_reference.py"]),
-        .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "TestSupport", "WorkerOptions"]),
         // RabbitMQ URLs, the events' JSON and the backoff, without a broker.
         .testTarget(name: "JobEventsTests", dependencies: ["JobEvents", "Backoff"]),
         // Live-service tests: a real redis-server (REDIS_URL, or one they start).

@@ -3,6 +3,7 @@ import Foundation
 import JobEvents
 import TileStore
 import Worker
+import WorkerOptions
 
 /// One MPI rank of the workers: `mpirun -np N imgproc-worker --redis URL`.
 @main
@@ -25,29 +26,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Name of rank 0 in the job queue's consumer group; a world restarted under the same name resumes its jobs at once (default: workers@HOST).")
     var consumer: String?
 
-    @Option(help: "Tiles taken per claim or steal (default: sized to the job, up to 16).")
-    var batch: Int?
-
-    @Flag(help: "Do not steal from other ranks (for comparisons).")
-    var noSteal = false
-
-    @Flag(help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles (pixels then go through Redis).")
-    var durableTiles = false
-
-    @Option(help: "Fail a tiled job still running after this many seconds (0: no limit).")
-    var jobTimeout: Double = 600
-
-    @Option(help: "Jobs rank 0 takes from the queue at once, the most a round of small jobs holds (default: 4 per rank).")
-    var jobsPerRound: Int?
-
-    @Option(help: "Attempts a job gets before it is failed.")
-    var maxAttempts: Int = 3
-
-    @Option(help: "Seconds a job may go untouched before another world takes it over.")
-    var reclaimAfter: Double = 30
-
-    @Option(help: "Stop after this many idle seconds (default: run until stopped).")
-    var exitWhenIdle: Double?
+    @OptionGroup var options: WorkerOptions
 
     @Option(help: "Why the previous world ended (the supervisor passes it), recorded on interrupted jobs.")
     var lastExit: String?
@@ -74,14 +53,14 @@ struct WorkerCommand: ParsableCommand {
         if amqpText != "none" {
             do { config.amqp = amqpText.isEmpty ? .default : try AMQPURL(amqpText) } catch { throw ValidationError("\(error)") }
         }
-        config.claimBatch = batch.map { max(1, $0) }
-        config.stealing = !noSteal
-        config.durableTiles = durableTiles
-        config.jobsPerRound = jobsPerRound.map { max(1, $0) }
-        config.jobTimeout = max(0, jobTimeout)
-        config.maxAttempts = maxAttempts
-        config.reclaimAfter = reclaimAfter
-        config.exitWhenIdle = exitWhenIdle
+        config.claimBatch = options.batch.map { max(1, $0) }
+        config.stealing = !options.noSteal
+        config.durableTiles = options.durableTiles
+        config.jobsPerRound = options.jobsPerRound.map { max(1, $0) }
+        config.jobTimeout = max(0, options.jobTimeout)
+        config.maxAttempts = options.maxAttempts
+        config.reclaimAfter = options.reclaimAfter
+        config.exitWhenIdle = options.exitWhenIdle
         config.lastExit = lastExit
         config.worldID = worldId ?? ""
         // Test hooks, off unless set.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Supervision
+import WorkerOptions
 
 struct WorkersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,23 +22,7 @@ struct WorkersCommand: ParsableCommand {
 
     @OptionGroup var redis: RedisOptions
 
-    @Option(help: "Tiles taken per claim or steal.")
-    var batch: Int?
-
-    @Flag(help: "Do not steal tiles from other ranks (for comparisons).")
-    var noSteal = false
-
-    @Flag(help: "Store each tile's output in Redis as it is made, so a restart redoes only unfinished tiles (pixels then go through Redis).")
-    var durableTiles = false
-
-    @Option(help: "Attempts a job gets before it is failed.")
-    var maxAttempts: Int?
-
-    @Option(help: "Fail a tiled job still running after this many seconds (default 600; 0: no limit).")
-    var jobTimeout: Double?
-
-    @Option(help: "Stop when the workers have been idle this many seconds (for batch runs).")
-    var exitWhenIdle: Double?
+    @OptionGroup var worker: WorkerOptions
 
     @Option(help: "Restart the world when a rank has been silent this many seconds (a dead host or link).")
     var stallTimeout: Double = 30
@@ -52,15 +37,8 @@ struct WorkersCommand: ParsableCommand {
     func run() throws {
         var config = Supervisor.Configuration(ranks: np, hostfile: hostfile, redis: try redis.resolved())
         config.stallTimeout = stallTimeout
-        if let batch { config.workerArguments += ["--batch", String(batch)] }
-        if noSteal { config.workerArguments.append("--no-steal") }
-        if durableTiles { config.workerArguments.append("--durable-tiles") }
-        if let maxAttempts { config.workerArguments += ["--max-attempts", String(maxAttempts)] }
-        if let jobTimeout { config.workerArguments += ["--job-timeout", String(jobTimeout)] }
-        if let exitWhenIdle {
-            config.workerArguments += ["--exit-when-idle", String(exitWhenIdle)]
-            config.stopWhenWorkersExit = true
-        }
+        config.workerArguments = worker.arguments
+        config.stopWhenWorkersExit = worker.exitWhenIdle != nil
         let status: Int32
         do { status = try Supervisor(config).run() } catch { throw CLIError("\(error)") }
         if status != 0 { throw ExitCode(status) }
