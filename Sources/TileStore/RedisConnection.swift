@@ -138,6 +138,73 @@ public final class RedisConnection {
         return replies
     }
 
+    /// Runs a command whose reply is one string (GET, GETRANGE) and reads the
+    /// string from the socket straight into the array it returns. hiredis
+    /// would read it 16 KiB at a time into a buffer it grows and then copy it
+    /// twice: an 8 MB original took 15-19 ms that way, 4-6 ms this way.
+    /// Any other reply (an error, nil) goes back through hiredis's reader.
+    /// - Returns: the string, or nil for a nil reply.
+    /// - Throws: ``RedisError``: `.server` for an error reply, `.connectionLost`, `.timeout`.
+    public func bulk(_ args: [RedisArgument]) throws(RedisError) -> [UInt8]? {
+        try ensureConnected()
+        guard let c = context, let reader = c.pointee.reader, reader.pointee.pos == reader.pointee.len else {
+            return try command(args).bytes
+        }
+        withArgv(args) { argc, argv, lengths in _ = redisAppendCommandArgv(c, argc, argv, lengths) }
+        var done: Int32 = 0
+        repeat {
+            guard redisBufferWrite(c, &done) == REDIS_OK else { throw lost(c) }
+        } while done == 0
+        // The header line, and perhaps the first bytes of the string.
+        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+        defer { head.deallocate() }
+        var have = 0
+        var lineEnd: Int?
+        while lineEnd == nil && have < head.count {
+            have += try receive(c, into: UnsafeMutableRawBufferPointer(rebasing: head[have...]))
+            lineEnd = head[..<have].firstRange(of: [13, 10])?.lowerBound
+        }
+        guard head[0] == UInt8(ascii: "$"), let end = lineEnd,
+              let length = Int(String(decoding: head[1..<end], as: UTF8.self)), length >= 0 else {
+            // Not a string: hiredis parses what came and reads the rest.
+            _ = redisReaderFeed(reader, head.baseAddress!.assumingMemoryBound(to: CChar.self), have)
+            let reply = try readReply(c)
+            if case let .error(message) = reply { throw RedisError(.server, message) }
+            return reply.bytes
+        }
+        let first = end + 2, early = min(length, have - first)
+        var trailer = 2 - (have - first - early)
+        let value = try [UInt8](unsafeUninitializedCapacity: length) { (buffer, count) throws(RedisError) in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: head[first..<(first + early)]))
+            var filled = early
+            while filled < length { filled += try receive(c, into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...])) }
+            count = length
+        }
+        while trailer > 0 { trailer -= try receive(c, into: UnsafeMutableRawBufferPointer(rebasing: head[..<trailer])) }
+        return value
+    }
+
+    /// One recv(2) on the connection's blocking socket (its timeout is hiredis's).
+    private func receive(_ c: UnsafeMutablePointer<redisContext>, into buffer: UnsafeMutableRawBufferPointer) throws(RedisError) -> Int {
+        while true {
+            let n = recv(c.pointee.fd, buffer.baseAddress, buffer.count, 0)
+            if n > 0 { return n }
+            if n < 0 && errno == EINTR { continue }
+            let timedOut = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+            let reason = n == 0 ? "Redis closed the connection" : String(cString: strerror(errno))
+            close()
+            if timedOut { throw RedisError(.timeout, "no reply from Redis at \(configuration.url) in time") }
+            throw RedisError(.connectionLost, "lost the connection to Redis at \(configuration.url): \(reason)")
+        }
+    }
+
+    private func lost(_ c: UnsafeMutablePointer<redisContext>) -> RedisError {
+        let reason = String(cString: errorText(c))
+        close()
+        return RedisError(.connectionLost, "lost the connection to Redis at \(configuration.url): \(reason)")
+    }
+
     /// Reads one more reply (a pub/sub message on a subscribed connection).
     func read() throws(RedisError) -> RedisReply {
         guard let c = context else { throw RedisError(.connectionLost, "not connected") }

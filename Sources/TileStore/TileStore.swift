@@ -175,19 +175,12 @@ public final class TileStore {
         return try value(key, length: try connection.command(["STRLEN", .text(key)]).int ?? 0)
     }
 
-    /// A string value of `length` bytes (0: missing), read in pipelined
-    /// pieces of `piece` bytes into one array. hiredis reads a reply 16 KiB at
-    /// a time into a buffer it grows as it goes: an 8 MB original took 22-37 ms
-    /// as one GET and 15-19 ms in pieces (thumbnail job, `t_source_ms`).
-    func value(_ key: String, length: Int, piece: Int = 1 << 20) throws(RedisError) -> [UInt8]? {
-        guard length > 0 else { return nil }
-        if length <= piece { return try connection.command(["GET", .text(key)]).bytes }
-        let starts = Array(stride(from: 0, to: length, by: piece))
-        let replies = try checked(connection.pipeline(starts.map { ["GETRANGE", .text(key), .int($0), .int(min($0 + piece, length) - 1)] }))
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(length)
-        for reply in replies { bytes += reply.bytes ?? [] }
-        // Deleted meanwhile (the job ended): the pieces come back short or empty.
+    /// A string value of `length` bytes (0: missing), read straight from the
+    /// socket (``RedisConnection/bulk(_:)``); nil when it is missing or was
+    /// replaced meanwhile.
+    func value(_ key: String, length: Int) throws(RedisError) -> [UInt8]? {
+        guard length > 0, let bytes = try connection.bulk(["GET", .text(key)]) else { return nil }
+        // Deleted meanwhile (the job ended): nothing, or another value, comes back.
         return bytes.count == length ? bytes : nil
     }
 

@@ -171,6 +171,28 @@ struct ConnectionTests {
         #expect(try RedisURL(odd.full) == odd && !odd.description.contains("p:/@x"))
     }
 
+    @Test func stringsAreReadStraightFromTheSocket() throws {
+        let store = try makeStore()
+        let connection = store.connection
+        let key = "imgproc:test:bulk:\(TileStore.newJobID())"
+        defer { _ = try? connection.command(["DEL", .text(key)]) }
+        // Sizes around the 64-byte first read (header and string in one read, or the CRLF split
+        // off), and large ones; every byte value, "\r\n" inside included.
+        for size in [0, 1, 2, 50, 56, 57, 58, 59, 60, 64, 65_536, 3_000_001] {
+            let value = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 8) }
+            try connection.command(["SET", .text(key), .bytes(value)])
+            #expect(try connection.bulk(["GET", .text(key)]) == value, "\(size) bytes")
+            #expect(try connection.command(["STRLEN", .text(key)]).int == size, "the connection is in step after \(size) bytes")
+        }
+        #expect(try connection.bulk(["GET", "imgproc:test:bulk:missing"]) == nil)
+        // Not a string: hiredis reads the error, and the connection goes on.
+        try connection.command(["DEL", .text(key)])
+        try connection.command(["RPUSH", .text(key), "x"])
+        let wrongType = #expect(throws: RedisError.self) { try connection.bulk(["GET", .text(key)]) }
+        #expect(wrongType?.code == .server && wrongType?.message.hasPrefix("WRONGTYPE") == true)
+        #expect(try connection.bulk(["LINDEX", .text(key), "0"]) == Array("x".utf8))
+    }
+
     @Test func theConnectionComesBackAfterRedisRestarts() throws {
         let server = try RedisTestServer()
         let store = try TileStore(url: RedisURL(server.url))
