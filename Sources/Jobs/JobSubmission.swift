@@ -142,9 +142,10 @@ public struct JobSubmission: Sendable {
 
     /// Stores the original and the tile descriptors and publishes the job
     /// (atomically, see `submit.lua`).
-    public func submit(to store: TileStore) throws(RedisError) {
+    /// - Parameter staged: the original is in Redis already (``TileStore/stageSource(id:_:)``).
+    public func submit(to store: TileStore, staged: Bool = false) throws(RedisError) {
         var fields = self.fields
         fields["t_prepare_ms"] = String(Int(preparationSeconds * 1000))
-        try store.submit(id: id, fields: fields, tiles: tiles, source: source)
+        try store.submit(id: id, fields: fields, tiles: tiles, source: staged ? nil : source)
     }
 }

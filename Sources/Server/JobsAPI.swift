@@ -73,9 +73,16 @@ struct JobsAPI: Sendable {
             }
             defer { uploads.leave() }
             try await admit(request)
-            let parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles,
-                                                    deadline: .now + .seconds(config.uploadTimeout))
-            return try await create(request, parts: parts)
+            let staging = SourceStaging.start(request.headers[.contentType] ?? "", length: request.headers[.contentLength].flatMap { Int($0) },
+                                              pool: pool)
+            do {
+                let parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles,
+                                                        deadline: .now + .seconds(config.uploadTimeout), staging: staging)
+                return try await create(request, parts: parts, staging: staging)
+            } catch {
+                await staging?.drop()
+                throw error
+            }
         } catch let error as APIError {
             metrics.refusedUpload(error.code)
             throw error
@@ -100,12 +107,14 @@ struct JobsAPI: Sendable {
     }
 
     /// Checks every file, then accepts them all: answers 202 with the jobs.
-    func create(_ request: Request, parts: [UploadPart]) async throws -> Response {
+    /// - Parameter staging: the one file's original, copied into Redis as it arrived.
+    func create(_ request: Request, parts: [UploadPart], staging: SourceStaging? = nil) async throws -> Response {
         let files = parts.filter(\.isFile)
         do {
             let options = try Self.options(request, parts: parts, files: files)
-            let submissions = try await check(files, options)
-            let jobs = try await accept(submissions, options)
+            let submissions = try await check(files, options, id: staging?.id)
+            try await staging?.finish(files[0].data)
+            let jobs = try await accept(submissions, options, staged: staging != nil)
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
             logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
@@ -134,7 +143,8 @@ struct JobsAPI: Sendable {
 
     /// Every file checked from its header and laid out as a job, off the event
     /// loops, before any is accepted: all or nothing.
-    func check(_ files: [UploadPart], _ options: JobOptions) async throws(APIError) -> [JobSubmission] {
+    /// - Parameter id: the job id of a lone file whose original was staged.
+    func check(_ files: [UploadPart], _ options: JobOptions, id: String? = nil) async throws(APIError) -> [JobSubmission] {
         let limits = config.limits, maxRequestPixels = config.maxRequestPixels
         let tiling = options.tiling ?? config.tileSize.map { Tiling.squares($0) }
         return try await offloaded { () throws(APIError) -> [JobSubmission] in
@@ -145,7 +155,7 @@ struct JobsAPI: Sendable {
                 do throws(JobSubmission.Refusal) {
                     job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
                                             autorotate: options.autorotate, output: options.output, quality: options.quality,
-                                            metadata: options.metadata, toSRGB: options.toSRGB)
+                                            metadata: options.metadata, toSRGB: options.toSRGB, id: id ?? TileStore.newJobID())
                 } catch {
                     throw Self.refusal(error, file: file, index: index, of: files.count)
                 }
@@ -162,11 +172,13 @@ struct JobsAPI: Sendable {
 
     /// Submits each job (or answers with the finished job an upload repeats),
     /// announces it and keeps the original; returns each job's links.
-    func accept(_ submissions: [JobSubmission], _ options: JobOptions) async throws -> [[String: Any]] {
+    /// - Parameter staged: the (one) original is in Redis already; it is deleted when a finished job answers for it.
+    func accept(_ submissions: [JobSubmission], _ options: JobOptions, staged: Bool = false) async throws -> [[String: Any]] {
         let same = options.dedupe ? try await finishedJobs(submissions) : [:]
         var jobs: [[String: Any]] = []
         for job in submissions {
             if let id = same[job.id] {
+                if staged { try await pool.run { try $0.dropStagedSource(id: job.id) } }
                 jobs.append(Self.links(id).merging(["status": "done", "deduplicated": true]) { $1 })
                 continue
             }
@@ -176,7 +188,7 @@ struct JobsAPI: Sendable {
             // before the answer. Written first, its disk writes delayed Redis's.
             let keep = config.retention > 0 ? Int(config.retention) : nil
             try await pool.run { store in
-                try job.submit(to: store)
+                try job.submit(to: store, staged: staged)
                 try store.rememberUpload(job.sameUploadDigest, id: job.id, seconds: keep)
             }
             events.publish(JobEvent(id: job.id, status: "queued"))

@@ -18,7 +18,9 @@ enum UploadReader {
     /// - Parameter maxFiles: most file parts; reading stops at the one past it.
     /// - Parameter deadline: reading must end by then (408 after it: a client
     ///   trickling its body must not hold the server).
-    static func read(_ request: Request, limit: Int, maxFiles: Int = .max, deadline: ContinuousClock.Instant = .now + .seconds(3600)) async throws -> [UploadPart] {
+    /// - Parameter staging: where a raw body is copied as it arrives.
+    static func read(_ request: Request, limit: Int, maxFiles: Int = .max, deadline: ContinuousClock.Instant = .now + .seconds(3600),
+                     staging: SourceStaging? = nil) async throws -> [UploadPart] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge(limit) }
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
@@ -36,6 +38,7 @@ enum UploadReader {
             if total > limit { throw tooLarge(limit) }
             if ContinuousClock.now > deadline { throw tooSlow }
             data.append(contentsOf: buffer.readableBytesView)
+            try await staging?.add(data)
         }
         return [UploadPart(name: "file", filename: nil, contentType: contentType, data: data)]
     }

@@ -22,6 +22,8 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         case tilesMissing = "tiles_missing"
         /// `submit.lua` found a job with the same id (`EXISTS`).
         case jobExists = "job_exists"
+        /// `submit.lua` found the original missing or short (`SOURCE`): its staging was cut off.
+        case sourceMissing = "source_missing"
         /// A reply did not have the expected shape.
         case protocolError = "protocol"
         /// A Lua script file could not be found or read.
@@ -39,9 +41,10 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// A Lua script's error reply: the word it starts with (our scripts' `NOJOB`,
-    /// `FINISHED`, `TILES`, `EXISTS`) gives the code; anything else is `.script`.
+    /// `FINISHED`, `TILES`, `EXISTS`, `SOURCE`) gives the code; anything else is `.script`.
     static func script(_ name: String, _ reply: String) -> RedisError {
-        let codes: [Substring: Code] = ["NOJOB": .noSuchJob, "FINISHED": .jobFinished, "TILES": .tilesMissing, "EXISTS": .jobExists]
+        let codes: [Substring: Code] = ["NOJOB": .noSuchJob, "FINISHED": .jobFinished, "TILES": .tilesMissing, "EXISTS": .jobExists,
+                                      "SOURCE": .sourceMissing]
         return RedisError(codes[reply.prefix { $0 != " " }] ?? .script, "\(name).lua: \(reply)")
     }
 }

@@ -47,10 +47,13 @@ public final class TileStore {
     /// job takes one round trip.
     /// - Parameters:
     ///   - fields: job fields (ops, sizes, format, tile_size, stages, ...); tiles_total is added.
+    ///     With `source_bytes`, the original Redis holds must have that many bytes.
+    ///   - source: the original; nil when ``stageSource(id:_:)`` copied it in already.
     ///   - batch: tile descriptors sent per round trip.
     /// - Returns: the job queue entry id.
+    /// - Throws: ``RedisError`` `.jobExists`, `.sourceMissing` (a staged original is short), or a connection error.
     @discardableResult
-    public func submit(id: String, fields: [String: String], tiles: [StageTile], source: [UInt8],
+    public func submit(id: String, fields: [String: String], tiles: [StageTile], source: [UInt8]?,
                        batch: Int = 512) throws(RedisError) -> String {
         let keys = JobKeys(id)
         var args: [RedisArgument] = [.text(id), Self.now, "tiles_total", .int(tiles.count)]
@@ -58,7 +61,8 @@ public final class TileStore {
         let submitKeys: [RedisArgument] = [.text(keys.job), .text(keys.tiles), .text(keys.source),
                                            .text(JobKeys.queue), .text(JobKeys.index)]
         // Unpublished data expires, so an upload abandoned half way cleans itself up.
-        var commands: [[RedisArgument]] = [["DEL", .text(keys.tiles)], ["SET", .text(keys.source), .bytes(source), "EX", "86400"]]
+        var commands: [[RedisArgument]] = [["DEL", .text(keys.tiles)]]
+        if let source { commands.append(["SET", .text(keys.source), .bytes(source), "EX", "86400"]) }
         for tile in tiles {
             commands.append(["XADD", .text(keys.tiles), .text("0-\(tile.index + 1)")] + tile.fields)
             if commands.count >= batch {
@@ -78,6 +82,24 @@ public final class TileStore {
         }
         try connection.command(["HINCRBY", .text(Self.statsKey), "created", "1"])
         return entry
+    }
+
+    /// Appends the next part of an original while its upload is still arriving,
+    /// so that Redis (and its append-only file) takes it in during the upload
+    /// rather than after; ``submit(id:fields:tiles:source:batch:)`` with a nil
+    /// source then publishes the job. Until then the original expires an hour
+    /// after its last part, so an upload abandoned half way cleans itself up.
+    /// - Returns: the bytes Redis holds so far.
+    @discardableResult
+    public func stageSource(id: String, _ part: [UInt8]) throws(RedisError) -> Int {
+        let key = JobKeys(id).source
+        let replies = try checked(connection.pipeline([["APPEND", .text(key), .bytes(part)], ["EXPIRE", .text(key), "3600"]]))
+        return replies[0].int ?? 0
+    }
+
+    /// Deletes a staged original whose upload was refused or cut off.
+    public func dropStagedSource(id: String) throws(RedisError) {
+        try connection.command(["UNLINK", .text(JobKeys(id).source)])
     }
 
     // MARK: Taking jobs

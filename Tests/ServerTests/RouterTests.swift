@@ -161,6 +161,76 @@ struct RouterTests {
         try waitUntil(seconds: 15) { seen.with { s in ids.allSatisfy { s.contains("queued:\($0)") } } }
     }
 
+    /// A raw upload of 1 MiB or more is copied into Redis while it arrives;
+    /// what is refused, cut off or answered by a finished job leaves nothing there.
+    @Test func largeRawUploadsAreStagedAndNothingRefusedStays() async throws {
+        let (app, dir, first) = try makeApp(db: 15)
+        defer { dir.remove() }
+        try first.connection.command(["FLUSHDB"])
+        let url = first.connection.configuration.url
+        let noise = testImage(width: 800, height: 600, channels: 3, seed: 9)
+        let big = try Codec.encode(Image(width: 800, height: 600, channels: 3, pixels: noise.pixels.map { $0 &* 151 &+ 7 }), as: .png)
+        #expect(big.count > 1 << 20)
+        try await app.test(.live) { client in
+            let store = try TileStore(url: url)
+            let sources = { () throws -> Int in try store.connection.command(["KEYS", "imgproc:{*}:source"]).array?.count ?? -1 }
+            // Redis counts the APPENDs that staging sends (in parts of 512 KiB).
+            let appends = { () throws -> Int in
+                let stats = try store.connection.command(["INFO", "commandstats"]).text ?? ""
+                let line = stats.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_append:") } ?? "calls=0,"
+                return Int(line.split(separator: "calls=")[1].prefix { $0.isNumber }) ?? 0
+            }
+            let before = try appends()
+            var headers = HTTPFields()
+            headers[.contentLength] = String(big.count)
+            let (s, j) = try await post(client, ByteBuffer(bytes: big), type: "image/png", query: "?ops=invert", headers: headers)
+            #expect(s == .accepted, "\(j)")
+            #expect(try appends() - before >= 2, "staged in parts")
+            let id = try #require((j["jobs"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try store.source(id) == big && store.job(id)?.status == .queued)
+            #expect(try store.connection.command(["TTL", .text(JobKeys(id).source)]).int == -1)
+            // Refused after it was read (a bad pipeline is found once the body is in): its copy is deleted.
+            let refused = try await post(client, ByteBuffer(bytes: big), type: "image/png", query: "?ops=blurr", headers: headers)
+            #expect(refused.0 == .badRequest)
+            #expect(try sources() == 1)
+            // The same upload again, once the first job is done: answered by it, its copy deleted.
+            try store.finish(id: id, result: [1, 2, 3], world: 1)
+            let again = try await post(client, ByteBuffer(bytes: big), type: "image/png", query: "?ops=invert", headers: headers)
+            #expect(again.0 == .accepted && (again.1["jobs"] as? [[String: Any]])?.first?["deduplicated"] as? Bool == true, "\(again.1)")
+            #expect(try sources() == 0, "the finished job's original is gone too")
+            // Cut off after 1.2 MB of a promised 2.4 MB: what was staged is dropped.
+            let port = try #require(client.port)
+            let head = "POST /api/jobs?ops=invert HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: \(2 * big.count)\r\n\r\n"
+            let beforeCut = try appends()
+            try sendAndHangUp(port: port, Array(head.utf8) + big)
+            try waitUntil(seconds: 10) { try sources() == 0 }
+            #expect(try appends() > beforeCut, "parts were staged before the cut")
+            #expect(try store.connection.command(["DBSIZE"]).int ?? 0 < 20, "no stray keys")
+        }
+    }
+
+    /// Sends `bytes` on a new connection to the server and closes it.
+    func sendAndHangUp(port: Int, _ bytes: [UInt8]) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw TestServerError("cannot connect to port \(port)") }
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw TestServerError("send failed") }
+            sent += n
+        }
+        // Long enough for the server to read (and stage) what came.
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+
     @Test func unknownJobsAre404() async throws {
         let (app, dir, _) = try makeApp()
         defer { dir.remove() }

@@ -82,6 +82,28 @@ struct LifecycleTests {
         #expect(try store.source(id) == nil && store.jobAndSource(id).1 == nil, "a deleted original is missing, not empty")
     }
 
+    @Test func anOriginalStagedInPartsIsPublishedOnlyWhenWhole() throws {
+        let store = try makeStore()
+        let source = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ $0 >> 9) }
+        let id = TileStore.newJobID(), key = JobKeys(id).source
+        #expect(try store.stageSource(id: id, Array(source[..<700_000])) == 700_000)
+        #expect((1...3600).contains(try store.connection.command(["TTL", .text(key)]).int ?? 0), "unpublished, it expires")
+        let fields = ["ops": "invert", "stages": "1", "source_bytes": String(source.count)]
+        // Published with a part missing: refused, and nothing is queued.
+        let short = #expect(throws: RedisError.self) { try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil) }
+        #expect(short?.code == .sourceMissing && short?.message.contains("700000 bytes") == true, "\(String(describing: short))")
+        #expect(try store.job(id) == nil)
+        #expect(try store.stageSource(id: id, Array(source[700_000...])) == source.count)
+        try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil)
+        #expect(try store.source(id) == source && store.job(id)?.status == .queued)
+        #expect(try store.connection.command(["TTL", .text(key)]).int == -1, "published, it stays until the job ends")
+        // A refused upload's staged original is deleted.
+        let other = TileStore.newJobID()
+        try store.stageSource(id: other, [1, 2, 3])
+        try store.dropStagedSource(id: other)
+        #expect(try store.source(other) == nil)
+    }
+
     @Test func heartbeatsAreWrittenReadAndDropped() throws {
         let store = try makeStore(db: 14)
         try store.connection.command(["DEL", .text(JobKeys.workers)])
