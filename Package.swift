@@ -102,7 +102,7 @@ let package = Package(
                                                     .product(name: "NIOCore", package: "swift-nio")]),
         .executableTarget(name: "imgproc-fuzz", dependencies: ["FuzzTargets"]),
 
-        .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Supervision"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ImageCore", "JobEvents", "Supervision", "TileStore"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
         .testTarget(name: "OpenCVTests", dependencies: ["ImageCore", "ImageCodecs", "TestSupport"],

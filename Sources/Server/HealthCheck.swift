@@ -3,31 +3,22 @@ import JobEvents
 import Logging
 import TileStore
 
-/// Checks Redis (every second, PING) and RabbitMQ (every 5 s, a login) from
+/// Checks Redis (every second, PING on a new connection) and RabbitMQ (every 5 s, a login) from
 /// a thread of its own, each with a 1-second timeout, so that /healthz
 /// answers at once with what was last seen, whether or not either hangs.
 final class HealthCheck: @unchecked Sendable {
-    // @unchecked: `redis` and `rabbit` are guarded by `lock`; connections belong to the checking thread.
+    // @unchecked: `redis` and `rabbit` are guarded by `lock`.
     private let lock = NSLock()
     private var redis = "not checked yet", rabbit = "not checked yet"
 
     init(redis url: RedisURL, amqp: AMQPURL) {
         let thread = Thread { [self] in
-            var connection: RedisConnection?
             var round = 0
             while true {
                 do {
-                    if connection == nil {
-                        var configuration = RedisConnection.Configuration(url: url)
-                        configuration.connectTimeout = 1
-                        configuration.commandTimeout = 1
-                        configuration.reconnectFor = 0
-                        connection = try RedisConnection(configuration)
-                    }
-                    try connection!.command(["PING"])
+                    try TileStore.ping(url, timeout: 1)
                     lock.withLock { redis = "ok" }
                 } catch {
-                    connection = nil
                     lock.withLock { redis = "\(error)" }
                 }
                 if round % 5 == 0 {

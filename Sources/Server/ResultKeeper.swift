@@ -45,8 +45,7 @@ final class ResultKeeper: @unchecked Sendable {
             return false
         }
         // Recorded, then the copy in Redis goes: a crash in between only repeats the write.
-        try store.connection.command(["HSET", .text(JobKeys(id).job), "stored", "1"])
-        try store.connection.command(["DEL", .text(JobKeys(id).result)])
+        try store.markStored(id)
         try store.countFinished(job)
         metrics.jobFinished(job)
         logger.info("stored result", metadata: ["job": "\(id)", "file": "\(target.lastPathComponent)"])

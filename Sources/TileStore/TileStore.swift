@@ -8,7 +8,7 @@ import ImageCore
 /// A store owns one ``RedisConnection`` and so follows its rule: one store
 /// per thread or task, never shared.
 public final class TileStore {
-    public let connection: RedisConnection
+    let connection: RedisConnection
     let runner: ScriptRunner
 
     public init(connection: RedisConnection, scripts: Scripts) {

@@ -16,8 +16,7 @@ enum HostileBench {
             return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
         }
         func redisMemory() throws -> Int {
-            let info = try system.store.connection.command(["INFO", "memory"]).text ?? ""
-            return Int(info.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }?.dropFirst(12) ?? "") ?? 0
+            try system.store.info("memory", "used_memory")
         }
         let normal = try Codec.encode(image.cropped(to: Rect(x: 1000, y: 1000, width: 800, height: 600)), as: .jpeg, quality: 90)
         // Warm up, so the figures before are those of a server that has worked.

@@ -32,7 +32,7 @@ enum MultiHostBench {
                              output: "/dev/null").wait()
         defer { if let pid = try? String(contentsOfFile: pidFile, encoding: .utf8) { kill(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, SIGTERM) } }
         let url = try RedisURL("redis://10.77.0.1:\(port)/0")
-        try WorkerBench.waitFor(seconds: 10) { (try? RedisConnection(url: url)) != nil }
+        try WorkerBench.waitFor(seconds: 10) { (try? TileStore.ping(url, timeout: 1)) != nil }
         let store = try TileStore(url: url)
         let big = try Codec.encode(image, as: .jpeg, quality: 90)
         let small = try (0..<20).map { k in
@@ -47,11 +47,11 @@ enum MultiHostBench {
         for hosts in [1, 3] {
             let hostfile = dir.appendingPathComponent("hosts-\(hosts)").path
             try (1...hosts).map { "10.77.0.1\($0) slots=1" }.joined(separator: "\n").write(toFile: hostfile, atomically: true, encoding: .utf8)
-            try store.connection.command(["FLUSHALL"])
+            try store.flushAll()
             let workers = try ChildProcess(imgproc, ["workers", "--np", String(hosts), "--hostfile", hostfile, "--redis", url.description],
                                            environment: environment, output: "/dev/null")
             defer { workers.signal(SIGTERM); _ = workers.wait() }
-            try WorkerBench.waitFor(seconds: 60) { (try store.connection.command(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= hosts }
+            try WorkerBench.waitFor(seconds: 60) { try store.heartbeats().count >= hosts }
             for (name, batch) in [("one 24 MP JPEG", [big]), ("20 x 2 MP JPEGs", small)] {
                 let jobs = try batch.map { try JobSubmission(bytes: $0, ops: "blur:3") }
                 let before = try traffic(store)
@@ -78,11 +78,7 @@ enum MultiHostBench {
                 links += Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0") ?? 0
             }
         }
-        let info = try store.connection.command(["INFO", "stats"]).text ?? ""
-        var redis = 0
-        for line in info.split(separator: "\r\n") where line.hasPrefix("total_net_input_bytes:") || line.hasPrefix("total_net_output_bytes:") {
-            redis += Int(line.split(separator: ":")[1]) ?? 0
-        }
+        let redis = try store.networkBytes()
         // The bridge-side ends of the hosts' links see every byte in or out of a host once.
         return (links, redis)
     }

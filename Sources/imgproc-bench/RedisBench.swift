@@ -45,9 +45,6 @@ enum RedisBench {
 
     /// EVALSHA calls Redis has served so far (INFO commandstats).
     static func evalshaCalls(_ store: TileStore) throws -> Int {
-        let info = try store.connection.command(["INFO", "commandstats"]).text ?? ""
-        guard let line = info.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
-              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first else { return 0 }
-        return Int(calls) ?? 0
+        try store.calls(of: "evalsha")
     }
 }

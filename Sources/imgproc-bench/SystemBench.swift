@@ -22,7 +22,7 @@ enum SystemBench {
             var redis = base
             redis.database = db
             store = try TileStore(url: redis)
-            try store.connection.command(["FLUSHDB"])
+            try store.flushDatabase()
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-system-bench-\(getpid())-\(db)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -36,7 +36,7 @@ enum SystemBench {
                                        environment: ["AMQP_URL": amqp], output: dir.appendingPathComponent("workers.log").path)
             let port = self.port, store = self.store
             try WorkerBench.waitFor(seconds: 30) { (try? HTTPConnection(port: port).request("GET", "/healthz").status) == 200 }
-            try WorkerBench.waitFor(seconds: 30) { (try store.connection.command(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= 2 }
+            try WorkerBench.waitFor(seconds: 30) { try store.heartbeats().count >= 2 }
             Thread.sleep(forTimeInterval: 0.5)
         }
 
@@ -62,9 +62,7 @@ enum SystemBench {
 
         /// Bytes Redis has received and sent so far.
         func redisBytes() throws -> Int {
-            let info = try store.connection.command(["INFO", "stats"]).text ?? ""
-            return info.split(separator: "\r\n").filter { $0.hasPrefix("total_net_input_bytes:") || $0.hasPrefix("total_net_output_bytes:") }
-                .reduce(0) { $0 + (Int($1.split(separator: ":")[1]) ?? 0) }
+            try store.networkBytes()
         }
 
         /// The pids of the ranks, from their heartbeats.
@@ -164,16 +162,14 @@ enum SystemBench {
             for i in 0..<1_000_000 { state ^= state << 13; state ^= state >> 17; state ^= state << 5; p[i] = UInt8(truncatingIfNeeded: state) }
         }
         let png = try Codec.encode(gray, as: .png)
-        let used = { (try? system.store.connection.command(["INFO", "memory"]).text ?? "")?
-            .split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }.flatMap { Int($0.dropFirst(12)) } ?? 0 }
+        let used = { (try? system.store.info("memory", "used_memory")) ?? 0 }
         let before = used()
         let peak = Locked(0)
         let sampling = Locked(true)
         let sampler = Thread {
-            guard let store = try? TileStore(url: system.store.connection.configuration.url) else { return }
+            guard let store = try? TileStore(url: system.store.url) else { return }
             while sampling.with({ $0 }) {
-                let now = (try? store.connection.command(["INFO", "memory"]).text ?? "")?
-                    .split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }.flatMap { Int($0.dropFirst(12)) } ?? 0
+                let now = (try? store.info("memory", "used_memory")) ?? 0
                 peak.with { $0 = max($0, now) }
                 Thread.sleep(forTimeInterval: 0.01)
             }

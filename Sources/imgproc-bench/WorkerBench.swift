@@ -19,7 +19,7 @@ enum WorkerBench {
         print("\nworkers (imgproc workers, Redis db 1): 24 MP JPEG (\(String(format: "%.1f", Double(big.count) / 1e6)) MB), enqueue to result, best of 3")
         var times: [String: [Int: Double]] = [:]
         for ranks in [1, 2] {
-            try store.connection.command(["FLUSHDB"])
+            try store.flushDatabase()
             let workers = try startWorkers(ranks: ranks, url: url, store: store)
             defer { workers.signal(SIGTERM); _ = workers.wait() }
             for ops in ["blur:3", "median:3"] {
@@ -54,7 +54,7 @@ enum WorkerBench {
             .appendingPathComponent("imgproc").path
         let workers = try ChildProcess(imgproc, ["workers", "--np", String(ranks), "--redis", "redis://\(url.host):\(url.port)/\(url.database)"]
                                        + extra, output: FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-bench-workers.log").path)
-        try waitFor(seconds: 30) { (try store.connection.command(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= ranks }
+        try waitFor(seconds: 30) { try store.heartbeats().count >= ranks }
         Thread.sleep(forTimeInterval: 0.5)
         return workers
     }

@@ -42,10 +42,7 @@ struct WorkerCommand: ParsableCommand {
         let url: RedisURL
         do { url = urlText.isEmpty ? .default : try RedisURL(urlText) } catch { throw ValidationError("\(error)") }
         if probe {
-            var configuration = RedisConnection.Configuration(url: url)
-            configuration.connectTimeout = 2
-            configuration.commandTimeout = 2
-            do { try RedisConnection(configuration).command(["PING"]) } catch { throw ExitCode(1) }
+            do { try TileStore.ping(url, timeout: 2) } catch { throw ExitCode(1) }
             return
         }
         var config = WorkerConfiguration(redis: url, consumer: consumer ?? "workers@\(ThisHost.name)")

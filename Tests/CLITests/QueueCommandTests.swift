@@ -28,7 +28,7 @@ struct QueueCommandTests {
         let job = try #require(try store.job(id))
         #expect(job.status == .queued && job.tilesTotal == 20 && job.ops == "grayscale,blur:2")
         // The stored tiles are the halo rectangles of the pixels, as the engine cuts them.
-        let tiles = try store.connection.command(["XLEN", .text(JobKeys(id).tiles)]).int
+        let tiles = try store.raw(["XLEN", .text(JobKeys(id).tiles)]).int
         #expect(tiles == 20)
         let r = try run(imgproc, ["inspect", id], environment: env)
         #expect(r.status == 0)
@@ -79,7 +79,7 @@ struct QueueCommandTests {
         url.database = 9
         let env = ["REDIS_URL": "redis://\(url.host):\(url.port)/9"]
         let store = try TileStore(url: url)
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let r = try run(imgproc, ["enqueue", "/nonexistent.png", "--ops", "blur"], environment: env)
         #expect(r.status != 0)
         try Data(Codec.encode(testImage(width: 8, height: 8, channels: 1, seed: 1), as: .png))
@@ -88,7 +88,7 @@ struct QueueCommandTests {
         #expect(badOps.status != 0 && badOps.stderr.contains("blur:zz"))
         let down = try run(imgproc, ["enqueue", dir.path("in.png"), "--ops", "blur", "--redis", "redis://127.0.0.1:\(freePort())/0"])
         #expect(down.status != 0 && down.stderr.contains("cannot reach Redis"), "\(down.stderr)")
-        #expect(try store.connection.command(["DBSIZE"]).int == 0, "nothing was stored")
+        #expect(try store.raw(["DBSIZE"]).int == 0, "nothing was stored")
     }
 }
 

@@ -23,7 +23,7 @@ struct ProtectionTests {
     }
 
     func keysAndFiles(_ store: TileStore, _ dir: TemporaryDirectory) throws -> (Int, Int) {
-        (try store.connection.command(["DBSIZE"]).int ?? 0,
+        (try store.raw(["DBSIZE"]).int ?? 0,
          ((try? FileManager.default.contentsOfDirectory(atPath: dir.path("uploads"))) ?? []).count)
     }
 
@@ -31,7 +31,7 @@ struct ProtectionTests {
     @Test func aFullQueueAnswers429() async throws {
         let (app, dir, store) = try makeApp(db: 36) { $0.maxQueued = 2 }
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         try await app.test(.router) { client in
             for _ in 0..<2 {
                 let (status, _, _) = try await upload(client)
@@ -50,7 +50,7 @@ struct ProtectionTests {
     @Test func aNearlyFullDiskAnswers507() async throws {
         let (app, dir, store) = try makeApp(db: 37) { $0.minFreeDisk = Int.max / 2 }
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         try await app.test(.router) { client in
             let (status, body, _) = try await upload(client)
             #expect(status.code == 507 && body["error"] as? String == "insufficient_storage", "\(body)")
@@ -63,7 +63,7 @@ struct ProtectionTests {
     @Test func crossOriginPostsAreRefused() async throws {
         let (app, dir, store) = try makeApp(db: 38) { $0.corsOrigins = ["https://gallery.example"] }
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         try await app.test(.router) { client in
             let (evil, body, _) = try await upload(client, headers: [.origin: "https://evil.example"])
             #expect(evil == .forbidden && body["error"] as? String == "cross_origin", "\(body)")
@@ -150,10 +150,7 @@ struct ProtectionTests {
                 // The commands a scrape may use, and the one it used to send per job; the
                 // server's background work (health checks, reconciliation) uses others.
                 func commands() throws -> Int {
-                    let info = try store.connection.command(["INFO", "commandstats"]).text ?? ""
-                    return info.split(separator: "\r\n").filter { line in
-                        ["cmdstat_hget:", "cmdstat_xlen:", "cmdstat_xpending:"].contains { line.hasPrefix($0) }
-                    }.reduce(0) { $0 + (Int($1.split(separator: "=")[1].split(separator: ",")[0]) ?? 0) }
+                    try ["hget", "xlen", "xpending"].reduce(0) { $0 + (try store.calls(of: $1)) }
                 }
                 _ = try await client.execute(uri: "/metrics", method: .get) { _ in }
                 let before = try commands()

@@ -166,20 +166,16 @@ struct RouterTests {
     @Test func largeRawUploadsAreStagedAndNothingRefusedStays() async throws {
         let (app, dir, first) = try makeApp(db: 15)
         defer { dir.remove() }
-        try first.connection.command(["FLUSHDB"])
-        let url = first.connection.configuration.url
+        try first.flushDatabase()
+        let url = first.url
         let noise = testImage(width: 800, height: 600, channels: 3, seed: 9)
         let big = try Codec.encode(Image(width: 800, height: 600, channels: 3, pixels: noise.pixels.map { $0 &* 151 &+ 7 }), as: .png)
         #expect(big.count > 1 << 20)
         try await app.test(.live) { client in
             let store = try TileStore(url: url)
-            let sources = { () throws -> Int in try store.connection.command(["KEYS", "imgproc:{*}:source"]).array?.count ?? -1 }
+            let sources = { () throws -> Int in try store.raw(["KEYS", "imgproc:{*}:source"]).array?.count ?? -1 }
             // Redis counts the APPENDs that staging sends (in parts of 512 KiB).
-            let appends = { () throws -> Int in
-                let stats = try store.connection.command(["INFO", "commandstats"]).text ?? ""
-                let line = stats.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_append:") } ?? "calls=0,"
-                return Int(line.split(separator: "calls=")[1].prefix { $0.isNumber }) ?? 0
-            }
+            let appends = { () throws -> Int in try store.calls(of: "append") }
             let before = try appends()
             var headers = HTTPFields()
             headers[.contentLength] = String(big.count)
@@ -188,7 +184,7 @@ struct RouterTests {
             #expect(try appends() - before >= 2, "staged in parts")
             let id = try #require((j["jobs"] as? [[String: Any]])?.first?["id"] as? String)
             #expect(try store.source(id) == big && store.job(id)?.status == .queued)
-            #expect(try store.connection.command(["TTL", .text(JobKeys(id).source)]).int == -1)
+            #expect(try store.raw(["TTL", .text(JobKeys(id).source)]).int == -1)
             // Refused after it was read (a bad pipeline is found once the body is in): its copy is deleted.
             let refused = try await post(client, ByteBuffer(bytes: big), type: "image/png", query: "?ops=blurr", headers: headers)
             #expect(refused.0 == .badRequest)
@@ -205,7 +201,7 @@ struct RouterTests {
             try sendAndHangUp(port: port, Array(head.utf8) + big)
             try waitUntil(seconds: 10) { try sources() == 0 }
             #expect(try appends() > beforeCut, "parts were staged before the cut")
-            #expect(try store.connection.command(["DBSIZE"]).int ?? 0 < 20, "no stray keys")
+            #expect(try store.raw(["DBSIZE"]).int ?? 0 < 20, "no stray keys")
         }
     }
 
@@ -335,14 +331,14 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
 struct SubmissionLimitTests {
     /// Nothing of a refused request is kept: no key in Redis, no file on disk.
     func expectNothingStored(_ store: TileStore, _ dir: TemporaryDirectory) throws {
-        #expect(try store.connection.command(["DBSIZE"]).int == 0)
+        #expect(try store.raw(["DBSIZE"]).int == 0)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.path("uploads"))) ?? []).isEmpty)
     }
 
     @Test func aJobCostingTooMuchIsRefusedNamingTheOperation() async throws {
         let (app, dir, store) = try makeApp(db: 32) { $0.limits.maxCost = 3 }
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let flat = try Codec.encode(Image(width: 2000, height: 2000, channels: 1, value: 50), as: .png)
         try await app.test(.router) { client in
             let (status, body) = try await RouterTests().post(client, ByteBuffer(bytes: flat), type: "image/png", query: "?ops=invert,median:64")
@@ -362,7 +358,7 @@ struct SubmissionLimitTests {
     @Test func tooManyFilesAreRefused() async throws {
         let (app, dir, store) = try makeApp(db: 33)
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let one = try png(8, 8)
         let (body, type) = multipart(ops: "invert", files: (0..<200).map { ("f\($0).png", one) })
         try await app.test(.router) { client in
@@ -375,7 +371,7 @@ struct SubmissionLimitTests {
     @Test func theFilesOfARequestHaveAPixelLimitTogether() async throws {
         let (app, dir, store) = try makeApp(db: 34) { $0.maxRequestPixels = 3000 }
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let (body, type) = multipart(ops: "invert", files: (0..<3).map { ("f\($0).png", try! png(40, 30)) })
         try await app.test(.router) { client in
             let (status, json) = try await RouterTests().post(client, body, type: type)
@@ -390,7 +386,7 @@ struct SubmissionLimitTests {
     @Test func tilesGrowWhenTheirHaloWouldDwarfThem() async throws {
         let (app, dir, store) = try makeApp(db: 35)
         defer { dir.remove() }
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let image = try Codec.encode(Image(width: 1000, height: 1000, channels: 1, value: 7), as: .png)
         try await app.test(.router) { client in
             let (status, _) = try await RouterTests().post(client, ByteBuffer(bytes: image), type: "image/png", query: "?ops=blur:100&tile=16")

@@ -109,7 +109,7 @@ struct ProtectionSystemTests {
         #expect(try system.get("/api/jobs/\(id)/result").status == 410)
         #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")))
         #expect(!FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
-        let left = try system.store.connection.command(["KEYS", .text("imgproc:{\(id)}:*")]).array?.compactMap(\.text) ?? []
+        let left = try system.store.raw(["KEYS", .text("imgproc:{\(id)}:*")]).array?.compactMap(\.text) ?? []
         #expect(left == ["imgproc:{\(id)}:expired"], "only the mark is left: \(left)")
     }
 
@@ -121,7 +121,7 @@ struct ProtectionSystemTests {
         #expect(try system.waitFor(id)["status"] as? String == "done")
         try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
         let stored = try system.get("/api/jobs/\(id)/result").body
-        try system.store.connection.command(["DEL", .text(JobKeys(id).job), .text(JobKeys(id).done)])
+        try system.store.raw(["DEL", .text(JobKeys(id).job), .text(JobKeys(id).done)])
         let served = try system.get("/api/jobs/\(id)/result")
         #expect(served.status == 200 && served.body == stored)
     }
@@ -162,20 +162,16 @@ struct ProtectionSystemTests {
         }
         try writeImage(noise, .png, to: system.dir.path("h.png"))
         func used() throws -> Int {
-            let info = try system.store.connection.command(["INFO", "memory"]).text ?? ""
-            return Int(info.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }!.dropFirst(12))!
+            try system.store.info("memory", "used_memory")
         }
         let redisBefore = try used(), serverBefore = peakRSS(system.server.pid)
         let peak = Locked(redisBefore)
         let sampling = Locked(true)
-        let url = system.store.connection.configuration.url
+        let url = system.store.url
         Thread {
             guard let store = try? TileStore(url: url) else { return }
             while sampling.with({ $0 }) {
-                let info = (try? store.connection.command(["INFO", "memory"]).text) ?? nil
-                if let line = info?.split(separator: "\r\n").first(where: { $0.hasPrefix("used_memory:") }), let v = Int(line.dropFirst(12)) {
-                    peak.with { $0 = max($0, v) }
-                }
+                if let v = try? store.info("memory", "used_memory") { peak.with { $0 = max($0, v) } }
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }.start()

@@ -29,7 +29,7 @@ final class System: @unchecked Sendable {
         redis = "redis://\(url.host):\(url.port)/\(db)"
         self.amqp = amqp ?? sharedAMQPURL!
         store = try TileStore(url: url)
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         port = freePort()
         serverArguments = ["--port", String(port), "--host", "127.0.0.1", "--redis", redis, "--amqp", self.amqp,
                            "--uploads", dir.path("uploaded"), "--processed", dir.path("processed")] + extra

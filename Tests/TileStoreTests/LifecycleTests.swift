@@ -60,7 +60,7 @@ struct LifecycleTests {
         try store.finish(id: id, result: [137, 80, 78, 71, 0, 0], world: 2, fields: ["output_bytes": "6"])
         let keys = JobKeys(id)
         for key in [keys.tiles, keys.out, keys.owner, keys.source, keys.stats, keys.input, keys.queue(0), keys.queue(1)] {
-            #expect(try store.connection.command(["EXISTS", .text(key)]).int == 0, "\(key) is deleted")
+            #expect(try store.raw(["EXISTS", .text(key)]).int == 0, "\(key) is deleted")
         }
         #expect(try store.result(id) == [137, 80, 78, 71, 0, 0])
         #expect(try store.job(id)?.status == .done)
@@ -78,7 +78,7 @@ struct LifecycleTests {
         #expect(try store.source(id) == source)
         let (job, again) = try store.jobAndSource(id)
         #expect(job?.id == id && again == source)
-        try store.connection.command(["DEL", .text(JobKeys(id).source)])
+        try store.raw(["DEL", .text(JobKeys(id).source)])
         #expect(try store.source(id) == nil && store.jobAndSource(id).1 == nil, "a deleted original is missing, not empty")
     }
 
@@ -87,7 +87,7 @@ struct LifecycleTests {
         let source = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ $0 >> 9) }
         let id = TileStore.newJobID(), key = JobKeys(id).source
         #expect(try store.stageSource(id: id, Array(source[..<700_000])) == 700_000)
-        #expect((1...3600).contains(try store.connection.command(["TTL", .text(key)]).int ?? 0), "unpublished, it expires")
+        #expect((1...3600).contains(try store.raw(["TTL", .text(key)]).int ?? 0), "unpublished, it expires")
         let fields = ["ops": "invert", "stages": "1", "source_bytes": String(source.count)]
         // Published with a part missing: refused, and nothing is queued.
         let short = #expect(throws: RedisError.self) { try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil) }
@@ -96,7 +96,7 @@ struct LifecycleTests {
         #expect(try store.stageSource(id: id, Array(source[700_000...])) == source.count)
         try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil)
         #expect(try store.source(id) == source && store.job(id)?.status == .queued)
-        #expect(try store.connection.command(["TTL", .text(key)]).int == -1, "published, it stays until the job ends")
+        #expect(try store.raw(["TTL", .text(key)]).int == -1, "published, it stays until the job ends")
         // A refused upload's staged original is deleted.
         let other = TileStore.newJobID()
         try store.stageSource(id: other, [1, 2, 3])
@@ -106,18 +106,18 @@ struct LifecycleTests {
 
     @Test func heartbeatsAreWrittenReadAndDropped() throws {
         let store = try makeStore(db: 14)
-        try store.connection.command(["DEL", .text(JobKeys.workers)])
+        try store.raw(["DEL", .text(JobKeys.workers)])
         let now = Int(Date().timeIntervalSince1970 * 1000)
         let fresh = WorkerHeartbeat(rank: 1, world: 2, worldID: "w1", host: "node-a", pid: 4242, epoch: 1, lastSeen: now, job: "abc")
         let old = WorkerHeartbeat(rank: 0, world: 2, worldID: "", host: "node-b", pid: 7, epoch: 1, lastSeen: now - 90_000, job: "")
         try store.beat(fresh, consumer: "workers@node-a")
         try store.beat(old, consumer: "workers@node-b")
-        try store.connection.command(["HSET", .text(JobKeys.workers), "junk", "not a heartbeat"])
+        try store.raw(["HSET", .text(JobKeys.workers), "junk", "not a heartbeat"])
         #expect(try store.heartbeats() == ["node-a:4242": fresh, "node-b:7": old], "unreadable entries are left out")
         #expect(old.worldID == "-" && WorkerHeartbeat(text: old.text) == old)
         try store.dropHeartbeats(silentFor: 60, now: now)
         #expect(try store.heartbeats() == ["node-a:4242": fresh])
-        try store.connection.command(["DEL", .text(JobKeys.workers)])
+        try store.raw(["DEL", .text(JobKeys.workers)])
     }
 
     @Test func submitIsAllOrNothing() throws {
@@ -137,7 +137,7 @@ struct LifecycleTests {
         #expect(none?.code == .noSuchJob)
         // A stage whose tile stream was cut short (a crash while writing it).
         let id = try submitFake(store, tiles: 4)
-        try store.connection.command(["XTRIM", .text(JobKeys(id).tiles), "MAXLEN", "2"])
+        try store.raw(["XTRIM", .text(JobKeys(id).tiles), "MAXLEN", "2"])
         let short = #expect(throws: RedisError.self) { try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start") }
         #expect(short?.code == .tilesMissing && short?.message.hasPrefix("deal.lua: TILES") == true)
     }
@@ -195,7 +195,7 @@ struct ConnectionTests {
 
     @Test func stringsAreReadStraightFromTheSocket() throws {
         let store = try makeStore()
-        let connection = store.connection
+        let connection = try RedisConnection(url: store.url)
         let key = "imgproc:test:bulk:\(TileStore.newJobID())"
         defer { _ = try? connection.command(["DEL", .text(key)]) }
         // Sizes around the 64-byte first read (header and string in one read, or the CRLF split
@@ -215,6 +215,23 @@ struct ConnectionTests {
         #expect(try connection.bulk(["LINDEX", .text(key), "0"]) == Array("x".utf8))
     }
 
+    @Test func readingsHealthAndStoredResults() throws {
+        let store = try makeStore()
+        let pings = try store.calls(of: "ping"), bytes = try store.networkBytes()
+        try TileStore.ping(store.url, timeout: 1)
+        #expect(try store.calls(of: "ping") == pings + 1)
+        #expect(try store.networkBytes() > bytes)
+        #expect(try store.info("memory", "used_memory") > 0 && store.info("server")["redis_version"] != nil)
+        let start = Date()
+        let down = #expect(throws: RedisError.self) { try TileStore.ping(RedisURL(host: "127.0.0.1", port: freePort()), timeout: 1) }
+        #expect(down?.code == .connectionRefused && Date().timeIntervalSince(start) < 3)
+        // The server keeps a result on disk: the job says so and Redis's copy goes.
+        let id = try submitFake(store, tiles: 1)
+        try store.finish(id: id, result: [1, 2, 3], world: 1)
+        try store.markStored(id)
+        #expect(try store.job(id)?.fields["stored"] == "1" && store.result(id) == nil)
+    }
+
     @Test func theConnectionComesBackAfterRedisRestarts() throws {
         let server = try RedisTestServer()
         let store = try TileStore(url: RedisURL(server.url))
@@ -231,7 +248,7 @@ struct ConnectionTests {
 struct QueueTests {
     @Test func resumedReclaimedNewAndDeletedEntries() throws {
         let store = try makeStore(db: 7)
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let first = try submitFake(store, tiles: 2), second = try submitFake(store, tiles: 2)
         let a = try #require(try store.nextJob(consumer: "rank0@a", minIdle: 60))
         #expect(a.jobID == first && !a.reclaimed)
@@ -242,12 +259,12 @@ struct QueueTests {
         #expect(c.jobID == second && !c.reclaimed)
         #expect(try store.nextJob(consumer: "rank0@d", minIdle: 60) == nil, "nothing new, nothing idle long enough")
         // a's entry is deleted while pending; c goes silent.
-        try store.connection.command(["XDEL", .text(JobKeys.queue), .text(a.entry)])
+        try store.raw(["XDEL", .text(JobKeys.queue), .text(a.entry)])
         Thread.sleep(forTimeInterval: 0.05)
         let taken = try #require(try store.nextJob(consumer: "rank0@b", minIdle: 0.01))
         #expect(taken.jobID == second && taken.reclaimed, "the live entry is taken over, the deleted one skipped")
         #expect(try store.nextJob(consumer: "rank0@a", minIdle: 60) == nil, "the deleted entry is gone for its consumer too")
         try store.acknowledge(taken)
-        #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0)
+        #expect(try store.raw(["XLEN", .text(JobKeys.queue)]).int == 0)
     }
 }

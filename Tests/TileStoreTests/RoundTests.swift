@@ -72,7 +72,7 @@ struct RoundTests {
     /// Several entries at once: own unacknowledged ones first, then new ones.
     @Test func nextJobsReturnsSeveral() throws {
         let store = try makeStore(db: 8)
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         let ids = try (0..<5).map { _ in try submitFake(store, tiles: 1) }
         let first = try store.nextJobs(consumer: "c", minIdle: 60, count: 2)
         #expect(first.map(\.jobID) == Array(ids[0..<2]) && first.allSatisfy { !$0.reclaimed })
@@ -86,7 +86,7 @@ struct RoundTests {
     /// An idle consumer waiting on the queue wakes when a job is queued, not after its timeout.
     @Test func waitingForJobsEndsWhenOneIsQueued() throws {
         let store = try makeStore(db: 28)
-        try store.connection.command(["FLUSHDB"])
+        try store.flushDatabase()
         _ = try store.nextJobs(consumer: "w", minIdle: 60)
         #expect(try store.waitForJobs(consumer: "w", seconds: 0.05) == false)
         let submitted = Locked<String?>(nil)

@@ -70,7 +70,7 @@ struct DistributedExactnessTests {
             #expect(map.count == record.tilesTotal && Set(map.values).isSubset(of: Set(0..<ranks)), "the tile map names a rank per tile")
             if record.runsWhole { #expect(record.tilesTotal == 1 && record.int("rank") == map[0], "a whole job records its rank") }
         }
-        #expect(try store.connection.command(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
+        #expect(try store.raw(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
     }
 }
 
@@ -101,8 +101,6 @@ struct RedisTrafficTests {
     }
 
     func netBytes(_ store: TileStore) throws -> Int {
-        let info = try store.connection.command(["INFO", "stats"]).text ?? ""
-        return info.split(separator: "\r\n").filter { $0.hasPrefix("total_net_input_bytes:") || $0.hasPrefix("total_net_output_bytes:") }
-            .reduce(0) { $0 + (Int($1.split(separator: ":")[1]) ?? 0) }
+        try store.networkBytes()
     }
 }

@@ -17,7 +17,7 @@ func isolatedRedis(_ db: Int) throws -> (url: String, store: TileStore) {
     var url = try RedisURL(sharedRedisURL)
     url.database = db
     let store = try TileStore(url: url)
-    try store.connection.command(["FLUSHDB"])
+    try store.flushDatabase()
     return ("redis://\(url.host):\(url.port)/\(db)", store)
 }
 
@@ -69,6 +69,6 @@ func waitForJob(_ store: TileStore, _ id: String, seconds: Double = 120) throws 
 
 /// Keys left in Redis for a job (finished jobs keep only job, done and result).
 func keys(of id: String, _ store: TileStore) throws -> Set<String> {
-    let reply = try store.connection.command(["KEYS", .text("imgproc:{\(id)}:*")])
+    let reply = try store.raw(["KEYS", .text("imgproc:{\(id)}:*")])
     return Set((reply.array ?? []).compactMap(\.text).map { String($0.split(separator: ":").last!) })
 }

@@ -1,0 +1,62 @@
+import Foundation
+
+/// What servers, benchmarks and tests ask of Redis beyond jobs and tiles.
+extension TileStore {
+    /// The Redis this store talks to.
+    public var url: RedisURL { connection.configuration.url }
+
+    /// Records that the server keeps the job's result on disk and deletes the
+    /// copy in Redis (a crash in between only repeats the server's write).
+    public func markStored(_ id: String) throws(RedisError) {
+        _ = try checked(connection.pipeline([["HSET", .text(JobKeys(id).job), "stored", "1"], ["DEL", .text(JobKeys(id).result)]]))
+    }
+
+    /// Whether Redis at `url` answers, on a connection of its own that waits
+    /// at most `timeout` seconds to connect or for the answer, and is closed after.
+    public static func ping(_ url: RedisURL, timeout: Double) throws(RedisError) {
+        var configuration = RedisConnection.Configuration(url: url)
+        configuration.connectTimeout = timeout
+        configuration.commandTimeout = timeout
+        configuration.reconnectFor = 0
+        try RedisConnection(configuration).command(["PING"])
+    }
+
+    /// The fields of one section of Redis's INFO (`stats`, `memory`, `commandstats`, ...).
+    public func info(_ section: String) throws(RedisError) -> [String: String] {
+        let text = try connection.command(["INFO", .text(section)]).text ?? ""
+        var fields: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+        return fields
+    }
+
+    /// An INFO field as a number (bytes, counts).
+    public func info(_ section: String, _ field: String) throws(RedisError) -> Int {
+        Int(try info(section)[field] ?? "") ?? 0
+    }
+
+    /// How many times Redis has run `command` (lower case, e.g. `evalsha`) since it started.
+    public func calls(of command: String) throws(RedisError) -> Int {
+        let line = try info("commandstats")["cmdstat_\(command)"] ?? ""
+        return Int(line.split(separator: ",").first?.split(separator: "=").last ?? "") ?? 0
+    }
+
+    /// Bytes Redis has received and sent since it started.
+    public func networkBytes() throws(RedisError) -> Int {
+        let stats = try info("stats")
+        return (Int(stats["total_net_input_bytes"] ?? "") ?? 0) + (Int(stats["total_net_output_bytes"] ?? "") ?? 0)
+    }
+
+    /// Deletes every key of this store's database: for benchmarks and tests
+    /// that have a database of their own.
+    public func flushDatabase() throws(RedisError) {
+        try connection.command(["FLUSHDB"])
+    }
+
+    /// Deletes every key of every database (the multi-host benchmark's own Redis).
+    public func flushAll() throws(RedisError) {
+        try connection.command(["FLUSHALL"])
+    }
+}
