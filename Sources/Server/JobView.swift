@@ -49,25 +49,18 @@ struct JobView: Codable, Sendable {
         progress = Progress(done: job.tilesDone, total: job.tilesTotal)
         ops = job.ops
         input = job.inputShape.map { Size(width: $0.width, height: $0.height, channels: $0.channels) }
-        if let w = job.int("output_width"), let h = job.int("output_height"), let c = job.int("output_channels") {
-            output = Size(width: w, height: h, channels: c)
-        }
-        format = job.fields["format"]
-        if let exif = job.int("orientation") { orientation = Orientation(exif: exif, applied: exif != 1 && job.fields["autorotate"] != "0") }
+        output = job.outputShape.map { Size(width: $0.width, height: $0.height, channels: $0.channels) }
+        format = job.format
+        if let exif = job.orientation { orientation = Orientation(exif: exif, applied: exif != 1 && job.autorotates) }
         stage = job.stage
-        stages = job.int("stages") ?? 1
+        stages = job.stages
         attempts = job.attempts
-        world = job.int("world")
+        world = job.world > 0 ? job.world : nil
         error = job.error
-        func time(_ key: String) -> String? { job.int(key).map(Self.iso8601) }
-        created_at = time("created_at")
-        started_at = time("started_at")
-        finished_at = time("finished_at")
-        var timings: [String: Int] = [:]
-        for (k, v) in job.fields where k.hasPrefix("t_") && k.hasSuffix("_ms") {
-            if let ms = Int(v) { timings[String(k.dropFirst(2).dropLast(3))] = ms }
-        }
-        timings_ms = timings
+        created_at = job.createdAt.map(Self.iso8601)
+        started_at = job.startedAt.map(Self.iso8601)
+        finished_at = job.finishedAt.map(Self.iso8601)
+        timings_ms = job.timings
         self.stored = stored
         links = Links(job.id)
         // The grid of the stage the ranks last worked on.

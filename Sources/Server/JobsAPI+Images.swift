@@ -12,7 +12,7 @@ extension JobsAPI {
         let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
             guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
             guard job.status == .done else { return (job, nil, false) }
-            let file = keeper.file(for: id, format: job.fields["format"])
+            let file = keeper.file(for: id, format: job.format)
             if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
             return (job, try store.result(id), false)
         }
@@ -31,7 +31,7 @@ extension JobsAPI {
             throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
         case .done?:
             guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
-            let format = ImageFormat(rawValue: job.fields["format"] ?? "png") ?? .png
+            let format = ImageFormat(rawValue: job.format ?? "png") ?? .png
             return download(bytes, format, "imgproc-\(id).\(format.fileExtension)", request)
         default:
             throw APIError(.conflict, "not_ready",

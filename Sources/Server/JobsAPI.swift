@@ -230,8 +230,8 @@ struct JobsAPI: Sendable {
         let keeper = self.keeper
         let (view, expired) = try await pool.run { store -> (JobView?, Bool) in
             guard let job = try store.job(id) else { return (nil, try store.isExpired(id)) }
-            let stored = job.fields["stored"] == "1" || job.status == .done
-                && FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
+            let stored = job.isStored || job.status == .done
+                && FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.format).path)
             return (JobView(job, tileRanks: try store.tileRanks(id, completed: true), stored: stored), false)
         }
         guard let view else { throw expired ? APIError.expired(id) : APIError.notFound(id) }
@@ -306,7 +306,7 @@ struct JobsAPI: Sendable {
                       ["ops", "format", "quality", "metadata", "colorspace"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
                 let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
                 guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
-                let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.fields["format"]).path)
+                let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.format).path)
                 if try kept || store.result(id) != nil { found[submission.id] = id }
             }
             return found

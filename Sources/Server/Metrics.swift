@@ -28,7 +28,7 @@ final class Metrics: @unchecked Sendable {
         lock.withLock {
             tilesProcessed += job.tilesTotal
             finished[job.status?.rawValue ?? "unknown", default: 0] += 1
-            if let start = job.int("created_at"), let end = job.int("finished_at") {
+            if let start = job.createdAt, let end = job.finishedAt {
                 let seconds = Double(end - start) / 1000
                 durationSum += seconds
                 durationCount += 1

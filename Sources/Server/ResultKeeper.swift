@@ -32,8 +32,8 @@ final class ResultKeeper: @unchecked Sendable {
             if try store.countFinished(job) { metrics.jobFinished(job) }
             return false
         }
-        guard job.fields["stored"] != "1" else { return false }
-        let target = file(for: id, format: job.fields["format"])
+        guard !job.isStored else { return false }
+        let target = file(for: id, format: job.format)
         if let bytes = try store.result(id) {
             do { try writeAtomically(bytes, to: target) } catch {
                 // Tried again later, with backoff (the event) or at the next reconciliation.

@@ -45,8 +45,8 @@ final class Sweeper: @unchecked Sendable {
             if let job {
                 // Only jobs that ended before the cutoff; a job still queued or running stays,
                 // and so does a result the keeper has not moved to disk yet.
-                guard job.isFinished, job.status == .failed || job.fields["stored"] == "1",
-                      let end = job.int("finished_at"), Double(end) / 1000 < cutoff.timeIntervalSince1970 else { continue }
+                guard job.isFinished, job.status == .failed || job.isStored,
+                      let end = job.finishedAt, Double(end) / 1000 < cutoff.timeIntervalSince1970 else { continue }
             }
             try store.forget(id)
             removeFiles(named: id)

@@ -36,6 +36,42 @@ public struct JobRecord: Sendable {
         guard let w = int("width"), let h = int("height"), let c = int("channels") else { return nil }
         return Shape(width: w, height: h, channels: c)
     }
+    public var outputShape: Shape? {
+        guard let w = int("output_width"), let h = int("output_height"), let c = int("output_channels") else { return nil }
+        return Shape(width: w, height: h, channels: c)
+    }
+    public var stages: Int { int("stages") ?? 1 }
+    /// The result's format name (`png`, `jpeg`, `webp`, `avif`).
+    public var format: String? { fields["format"] }
+    /// The result's quality, when the upload asked for one.
+    public var quality: Int? { int("quality") }
+    /// The server keeps the result on disk (``TileStore/markStored(_:)``); Redis's copy is gone.
+    public var isStored: Bool { fields["stored"] == "1" }
+    /// The EXIF orientation the upload carried (1: upright or none), when recorded.
+    public var orientation: Int? { int("orientation") }
+    /// Whether the orientation is applied (`autorotate`, on unless the upload said false).
+    public var autorotates: Bool { fields["autorotate"] != "0" }
+    /// What the result keeps of the source's metadata (a `Metadata.Policy` name), when recorded.
+    public var metadataPolicy: String? { fields["metadata"] }
+    /// The pixels are converted to sRGB (`colorspace=srgb`).
+    public var toSRGB: Bool { fields["colorspace"] == "srgb" }
+    /// The JPEG is decoded shrunk by this factor (shrink-on-load).
+    public var shrinkOnLoad: Int { int("shrink_on_load") ?? 1 }
+    public var maxPixels: Int? { int("max_pixels") }
+    /// Milliseconds since the epoch of `created_at`, `started_at`, `finished_at`.
+    public var createdAt: Int? { int("created_at") }
+    public var startedAt: Int? { int("started_at") }
+    public var finishedAt: Int? { int("finished_at") }
+    /// Why the world running it last stopped, when it was resumed.
+    public var lastInterruption: String? { fields["last_interruption"] }
+    /// The phases the ranks recorded (`t_NAME_ms` fields), in milliseconds by name.
+    public var timings: [String: Int] {
+        var timings: [String: Int] = [:]
+        for (k, v) in fields where k.hasPrefix("t_") && k.hasSuffix("_ms") {
+            if let ms = Int(v) { timings[String(k.dropFirst(2).dropLast(3))] = ms }
+        }
+        return timings
+    }
 }
 
 extension StageTile {

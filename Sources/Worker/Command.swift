@@ -58,14 +58,14 @@ struct JobHeader: Codable {
         id = job.id
         ops = job.ops
         shape = [input.width, input.height, input.channels]
-        format = job.fields["format"] ?? "png"
-        quality = job.int("quality")
+        format = job.format ?? "png"
+        quality = job.quality
         tile = tiling.description
-        metadata = job.fields["metadata"] ?? Metadata.Policy.profile.rawValue
-        upright = job.fields["autorotate"] != "0" && job.int("orientation") ?? 1 != 1
-        toSRGB = job.fields["colorspace"] == "srgb"
-        shrink = job.int("shrink_on_load") ?? 1
-        maxPixels = job.int("max_pixels") ?? maxPixels
+        metadata = job.metadataPolicy ?? Metadata.Policy.profile.rawValue
+        upright = job.autorotates && (job.orientation ?? 1) != 1
+        toSRGB = job.toSRGB
+        shrink = job.shrinkOnLoad
+        maxPixels = job.maxPixels ?? maxPixels
     }
 
     var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }

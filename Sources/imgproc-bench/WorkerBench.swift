@@ -37,7 +37,7 @@ enum WorkerBench {
                 }
                 times[ops, default: [:]][ranks] = best
                 let phases = ["source", "input", "process", "redis", "gather", "encode", "total"].map { name in
-                    "\(name) \(record?.int("t_\(name)_ms") ?? 0)"
+                    "\(name) \(record?.timings[name] ?? 0)"
                 }
                 print(String(format: "%d rank(s), %@: %.3f s  (ms, slowest rank each: %@)", ranks, ops, best,
                              phases.joined(separator: ", ")))

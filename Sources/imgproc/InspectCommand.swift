@@ -32,11 +32,9 @@ struct JobReport {
         lines.append(("status", job.attempts > 1 ? "\(status) (attempt \(job.attempts))" : status))
         lines.append(("pipeline", job.ops))
         if let input = job.inputShape {
-            let out = "\(job.fields["output_width"] ?? "?")x\(job.fields["output_height"] ?? "?")x\(job.fields["output_channels"] ?? "?")"
-            lines.append(("image", "\(input) \(job.fields["format"] ?? "") -> \(out)"))
+            lines.append(("image", "\(input) \(job.format ?? "") -> \(job.outputShape.map { "\($0)" } ?? "?")"))
         }
-        let stages = job.int("stages") ?? 1
-        if stages > 1 { lines.append(("stage", "\(job.stage + 1) of \(stages)")) }
+        if job.stages > 1 { lines.append(("stage", "\(job.stage + 1) of \(job.stages)")) }
         let total = job.tilesTotal, done = job.tilesDone
         let percent = total > 0 ? done * 100 / total : 0
         let tiles: String
@@ -53,10 +51,10 @@ struct JobReport {
         }
         let completed = try store.tileRanks(job.id, completed: true)
         if !completed.isEmpty { lines.append(("done by", Self.perRank(completed))) }
-        if let last = job.fields["last_interruption"] { lines.append(("restarted", last)) }
+        if let last = job.lastInterruption { lines.append(("restarted", last)) }
         if let error = job.error { lines.append(("error", error)) }
-        for (name, key) in [("created", "created_at"), ("started", "started_at"), ("finished", "finished_at")] {
-            if let ms = job.int(key) { lines.append((name, Self.time(ms))) }
+        for (name, ms) in [("created", job.createdAt), ("started", job.startedAt), ("finished", job.finishedAt)] {
+            if let ms { lines.append((name, Self.time(ms))) }
         }
         let width = lines.map(\.0.count).max() ?? 0
         text = (["job \(job.id)"] + lines.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 })
