@@ -6,7 +6,7 @@ import TileStore
 /// Runs the workers under mpirun and keeps them running: restarts mpirun
 /// with backoff when it exits abnormally (a rank died: Open MPI takes the
 /// whole world down), tells the new world why, and stops it cleanly on
-/// SIGINT or SIGTERM.
+/// SIGINT or SIGTERM: the ranks finish the work in hand, then exit.
 public final class Supervisor: @unchecked Sendable {
     // @unchecked: `child` and `stopping` are guarded by `lock`; the rest is set once.
     public struct Configuration: Sendable {
@@ -25,6 +25,9 @@ public final class Supervisor: @unchecked Sendable {
         /// Name of rank 0 in the job queue's group, the same for every world this
         /// supervisor starts, so a new world resumes the jobs of the last at once.
         public var consumer = "workers@\(ThisHost.name)"
+        /// How long the ranks may take to finish the work in hand once asked to stop;
+        /// after it (or a second signal) they are stopped at once.
+        public var stopTimeout = 60.0
 
         public init(ranks: Int, hostfile: String?, redis: RedisURL) {
             self.ranks = ranks
@@ -187,21 +190,36 @@ public final class Supervisor: @unchecked Sendable {
         while Date() < end && !isStopping { Thread.sleep(forTimeInterval: 0.1) }
     }
 
-    /// SIGINT and SIGTERM stop mpirun (which stops its ranks), then this process.
+    /// SIGINT and SIGTERM ask the ranks to finish the work in hand and exit
+    /// (SIGUSR1, which mpirun forwards to every rank; rank 0 then ends the
+    /// world). After ``Configuration/stopTimeout``, or at a second signal,
+    /// mpirun gets SIGTERM (it kills the ranks), and SIGKILL 10 s later.
     private func installSignalHandlers() {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
-                let running: ChildProcess? = lock.withLock {
-                    stopping = true
-                    return child
+                let (running, again): (ChildProcess?, Bool) = lock.withLock {
+                    defer { stopping = true }
+                    return (child, stopping)
                 }
                 guard let running else { return }
-                logger.info("stopping the workers")
-                running.signal(SIGTERM)
-                // mpirun forwards the signal to every rank; if it hangs, stop it harder.
-                DispatchQueue.global().asyncAfter(deadline: .now() + 10) { running.signal(SIGKILL) }
+                @Sendable func hardStop() {
+                    running.signal(SIGTERM)
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 10) { running.signal(SIGKILL) }
+                }
+                if again {
+                    logger.info("stopping the workers now")
+                    hardStop()
+                    return
+                }
+                logger.info("stopping the workers once the work in hand is done (a second signal stops them now)")
+                running.signal(SIGUSR1)
+                DispatchQueue.global().asyncAfter(deadline: .now() + configuration.stopTimeout) { [self] in
+                    guard lock.withLock({ child?.pid == running.pid }) else { return }
+                    logger.warning("the workers did not stop within \(Int(configuration.stopTimeout)) s; stopping them now")
+                    hardStop()
+                }
             }
             source.resume()
             signalSources.append(source)

@@ -15,6 +15,8 @@ struct Coordinator {
     let rank: RankContext
     /// Signalled by job.created events; rank 0 also looks at the queue every poll interval.
     let wake: DispatchSemaphore
+    /// Set when the world is asked to stop (SIGUSR1): no more jobs are taken.
+    var stop = StopRequest()
     let events: EventPublisher?
     var config: WorkerConfiguration { rank.config }
     var store: TileStore { rank.store }
@@ -36,6 +38,11 @@ struct Coordinator {
         var worked = false
         let count = config.jobsPerRound ?? max(4, 4 * rank.world)
         while true {
+            if stop.isRequested {
+                logger.info("stopping the world, as asked: the work in hand is done")
+                _ = try rank.cluster.broadcast(Command.stop.bytes)
+                return
+            }
             let entries = try retrying { try store.nextJobs(consumer: config.consumer, minIdle: config.reclaimAfter, count: count) }
             if entries.isEmpty {
                 if let limit = config.exitWhenIdle, Date().timeIntervalSince(idleSince) >= limit {

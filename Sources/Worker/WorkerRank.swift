@@ -60,6 +60,15 @@ struct RankContext {
     }
 }
 
+/// A request to stop once the work in hand is done, from a signal handler to rank 0's loop.
+final class StopRequest: @unchecked Sendable {
+    // @unchecked: `requested` is guarded by `lock`.
+    private let lock = NSLock()
+    private var requested = false
+    var isRequested: Bool { lock.withLock { requested } }
+    func request() { lock.withLock { requested = true } }
+}
+
 /// The life of one `imgproc-worker` process under mpirun.
 public enum WorkerRank {
     /// Runs this rank until rank 0 stops the world; returns the exit status.
@@ -74,6 +83,19 @@ public enum WorkerRank {
         if let level = ProcessInfo.processInfo.environment["IMGPROC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) {
             logger.logLevel = level
         }
+        // SIGUSR1 (which mpirun forwards to every rank) asks the world to stop once the work
+        // in hand is done: rank 0 takes no more jobs and ends the world; the others follow it.
+        signal(SIGUSR1, SIG_IGN)
+        let stop = StopRequest()
+        let wake = DispatchSemaphore(value: 0)
+        // (Made and resumed on rank 0 only: libdispatch traps when a suspended source is freed.)
+        let stopSignal = cluster.rank == 0 ? DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global()) : nil
+        stopSignal?.setEventHandler {
+            stop.request()
+            wake.signal()
+        }
+        stopSignal?.resume()
+        defer { stopSignal?.cancel() }
         do {
             let store = try retrying { try TileStore(url: config.redis) }
             let heartbeat = Heartbeat(url: config.redis, rank: cluster.rank, world: cluster.size, worldID: config.worldID,
@@ -83,14 +105,13 @@ public enum WorkerRank {
             if cluster.rank == 0 {
                 logger.info("rank 0 ready", metadata: ["redis": "\(config.redis)", "consumer": "\(config.consumer)",
                                                       "amqp": "\(config.amqp?.description ?? "none")"])
-                let wake = DispatchSemaphore(value: 0)
                 var events: EventPublisher?
                 if let amqp = config.amqp {
                     // job.created only wakes rank 0 early; the queue in Redis says what to do.
                     _ = EventConsumer(url: amqp, queue: EventTopology.workersQueue, logger: logger) { _ in wake.signal() }
                     events = EventPublisher(url: amqp, logger: logger)
                 }
-                try Coordinator(rank: rank, wake: wake, events: events).run()
+                try Coordinator(rank: rank, wake: wake, stop: stop, events: events).run()
                 // Give job.done events a moment to reach the broker before this rank exits.
                 events?.flush(timeout: 5)
             } else {

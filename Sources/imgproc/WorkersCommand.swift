@@ -9,7 +9,8 @@ struct WorkersCommand: ParsableCommand {
         abstract: "Run the MPI workers under mpirun and keep them running.",
         discussion: """
             Starts 'mpirun -np N imgproc-worker', restarts it with backoff when a rank dies
-            (rank 0 then resumes the interrupted job), and stops it on Ctrl-C or SIGTERM.
+            (rank 0 then resumes the interrupted job), and stops it on Ctrl-C or SIGTERM: the
+            ranks finish the work in hand first (up to --stop-timeout; a second signal stops them now).
             Example: imgproc workers --np 4 --hostfile hosts.txt --redis redis://10.0.0.1:6379/0
             """
     )
@@ -27,6 +28,9 @@ struct WorkersCommand: ParsableCommand {
     @Option(help: "Restart the world when a rank has been silent this many seconds (a dead host or link).")
     var stallTimeout: Double = 30
 
+    @Option(help: "On Ctrl-C or SIGTERM, how many seconds the ranks may take to finish the work in hand.")
+    var stopTimeout: Double = 60
+
     func validate() throws {
         if np < 1 { throw ValidationError("--np must be at least 1") }
         if let hostfile, !FileManager.default.fileExists(atPath: hostfile) {
@@ -37,6 +41,7 @@ struct WorkersCommand: ParsableCommand {
     func run() throws {
         var config = Supervisor.Configuration(ranks: np, hostfile: hostfile, redis: try redis.resolved())
         config.stallTimeout = stallTimeout
+        config.stopTimeout = stopTimeout
         config.workerArguments = worker.arguments
         config.stopWhenWorkersExit = worker.exitWhenIdle != nil
         let status: Int32

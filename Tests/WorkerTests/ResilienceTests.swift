@@ -65,6 +65,34 @@ struct ResilienceTests {
         #expect(supervisor.output.contains("restarting"))
     }
 
+    /// SIGTERM to the supervisor mid-job: the ranks finish the job in hand
+    /// (one attempt, exact), take nothing more, and everything exits 0.
+    @Test func sigtermLetsTheWorkInHandFinish() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (redis, store) = try isolatedRedis(16)
+        let ops = "blur:2"
+        let first = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 4), as: .png, name: "t.png",
+                                ops: ops, tile: "32", redis: redis, dir: dir)
+        let second = try enqueue(testImage(width: 64, height: 64, channels: 3, seed: 5), as: .png, name: "u.png",
+                                 ops: ops, tile: nil, redis: redis, dir: dir)
+        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis],
+                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60"],
+                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        defer { supervisor.stop() }
+        try waitUntil(seconds: 60) { (try store.job(first)?.tilesDone ?? 0) >= 10 }
+        kill(supervisor.pid, SIGTERM)
+        let atSignal = try #require(try store.job(first))
+        #expect(atSignal.tilesDone < atSignal.tilesTotal, "the signal came mid-job")
+        #expect(supervisor.wait(seconds: 60) == 0, "\(supervisor.output.suffix(1500))")
+        let job = try #require(try store.job(first))
+        #expect(job.status == .done && job.attempts == 1, "finished in the attempt it was in: \(job.error ?? "")")
+        #expect(try store.result(first) == reference("t.png", ops: ops, format: .png, dir: dir))
+        #expect(try store.job(second)?.status == .queued, "nothing more was taken")
+        #expect(supervisor.output.contains("once the work in hand is done"))
+        #expect(supervisor.output.contains("stopping the world, as asked"))
+    }
+
     /// The installed binaries are replaced (a rebuild, an upgrade) while the
     /// workers run; then a rank dies: the restarted world runs the new
     /// imgproc-worker and finishes the job.
