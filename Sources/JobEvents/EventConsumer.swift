@@ -10,11 +10,13 @@ public final class EventConsumer: @unchecked Sendable {
     // @unchecked: `stopped` is guarded by `lock`; the connection is used by the consuming thread only.
     private let lock = NSLock()
     private var stopped = false
+    private let ended = DispatchSemaphore(value: 0)
 
     /// Starts consuming `queue` at `url`.
     public init(url: AMQPURL, queue: String, logger: Logger = Logger(label: "imgproc.events"),
                 handler: @escaping @Sendable (JobEvent) throws -> Void) {
         let thread = Thread { [self] in
+            defer { ended.signal() }
             var backoff = Backoff(first: 0.1, ceiling: 5)
             var warned = false
             while !isStopped {
@@ -52,5 +54,10 @@ public final class EventConsumer: @unchecked Sendable {
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
-    public func stop() { lock.withLock { stopped = true } }
+    /// Stops consuming; a message being handled is handled (and acknowledged) first.
+    /// - Parameter seconds: how long to wait for that (0: do not wait).
+    public func stop(waiting seconds: Double = 0) {
+        lock.withLock { stopped = true }
+        if seconds > 0 { _ = ended.wait(timeout: .now() + seconds) }
+    }
 }

@@ -4,11 +4,15 @@ import HummingbirdCore
 import JobEvents
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TileStore
 
-/// Builds the imgproc HTTP application: routes, pages, the result keeper
-/// (job.done consumer and reconciliation), the retention sweeper and the
-/// job.created publisher.
+/// Builds the imgproc HTTP application: routes, pages, and its background
+/// services: the result keeper (job.done consumer and reconciliation), the
+/// retention sweeper, the health check, the job.created publisher and the
+/// streams' ticker. SIGTERM or SIGINT shuts it down gracefully: the requests
+/// in hand are answered (event streams end), then each service finishes its
+/// round and the events are flushed.
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     try FileManager.default.createDirectory(at: config.uploads, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(at: config.processed, withIntermediateDirectories: true)
@@ -16,14 +20,20 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let metrics = Metrics()
     let keeper = ResultKeeper(directory: config.processed, metrics: metrics, logger: logger)
     let events = EventPublisher(url: config.amqp, logger: logger)
-    let watch = JobWatch(url: config.redis, tick: config.eventTick, logger: logger)
-    let health = HealthCheck(redis: config.redis, amqp: config.amqp)
-    startKeeping(config, keeper: keeper, watch: watch, logger: logger)
-    if config.retention > 0 { Sweeper(config, logger: logger).start() }
+    let watch = JobWatch(url: config.redis, logger: logger)
+    let health = HealthCheck()
+    let memory = MemoryReturn()
+    var services: [any Service] = keeping(config, keeper: keeper, watch: watch, logger: logger) + [
+        health.service(redis: config.redis, amqp: config.amqp),
+        memory.service(),
+        ThreadLoop(name: "imgproc-job-watch-tick", every: config.eventTick) { watch.wakeAll() },
+        OnShutdown { _ = events.flush(timeout: 5) },
+    ]
+    if config.retention > 0 { services.append(Sweeper(config, logger: logger).service()) }
 
     let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: LogRequestsMiddleware(.debug))
-    router.add(middleware: MemoryReturn.Counter(memory: MemoryReturn()))
+    router.add(middleware: MemoryReturn.Counter(memory: memory))
     router.add(middleware: SecurityHeaders())
     router.add(middleware: MethodGuard())
     let api = router.group("api")
@@ -54,20 +64,21 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
         router: router,
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeout)))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "imgproc"),
+        services: services,
         logger: logger
     )
 }
 
 /// Stores results when job.done arrives, and reconciles every few seconds
 /// (events lost, or sent while this server was down).
-func startKeeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatch, logger: Logger) {
+func keeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatch, logger: Logger) -> [any Service] {
     let url = config.redis
     final class Box: @unchecked Sendable {
-        // @unchecked: used by the consumer thread only.
+        // @unchecked: used by one thread only (the consumer's, the reconciler's).
         var store: TileStore?
     }
     let box = Box()
-    _ = EventConsumer(url: config.amqp, queue: EventTopology.serverQueue, logger: logger) { event in
+    let consumer = EventConsumer(url: config.amqp, queue: EventTopology.serverQueue, logger: logger) { event in
         if box.store == nil { box.store = try TileStore(url: url) }
         // Redis announces the end too; RabbitMQ's event wakes the job's streams should that be missed.
         watch.wake(event.id)
@@ -76,18 +87,14 @@ func startKeeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: Jo
             throw error
         }
     }
-    let thread = Thread {
-        var store: TileStore?
-        while true {
-            do {
-                if store == nil { store = try TileStore(url: url) }
-                try keeper.reconcile(store: store!)
-            } catch {
-                store = nil
-            }
-            Thread.sleep(forTimeInterval: 5)
+    let reconciling = Box()
+    let reconcile = ThreadLoop(name: "imgproc-reconcile", every: 5) {
+        do {
+            if reconciling.store == nil { reconciling.store = try TileStore(url: url) }
+            try keeper.reconcile(store: reconciling.store!)
+        } catch {
+            reconciling.store = nil
         }
     }
-    thread.name = "imgproc-reconcile"
-    thread.start()
+    return [reconcile, OnShutdown { consumer.stop(waiting: 10) }]
 }

@@ -3,35 +3,30 @@ import JobEvents
 import Logging
 import TileStore
 
-/// Checks Redis (every second, PING on a new connection) and RabbitMQ (every 5 s, a login) from
-/// a thread of its own, each with a 1-second timeout, so that /healthz
-/// answers at once with what was last seen, whether or not either hangs.
+/// Checks Redis (every second, PING on a new connection) and RabbitMQ (every
+/// 5 s, a login) from a thread of its own, each with a 1-second timeout, so
+/// that /healthz answers at once with what was last seen, whether or not either hangs.
 final class HealthCheck: @unchecked Sendable {
-    // @unchecked: `redis` and `rabbit` are guarded by `lock`.
+    // @unchecked: `redis` and `rabbit` are guarded by `lock`; `round` belongs to the checking thread.
     private let lock = NSLock()
     private var redis = "not checked yet", rabbit = "not checked yet"
+    private var round = 0
 
-    init(redis url: RedisURL, amqp: AMQPURL) {
-        let thread = Thread { [self] in
-            var round = 0
-            while true {
-                do {
-                    try TileStore.ping(url, timeout: 1)
-                    lock.withLock { redis = "ok" }
-                } catch {
-                    lock.withLock { redis = "\(error)" }
-                }
-                if round % 5 == 0 {
-                    let state: String
-                    do { _ = try AMQPConnection(url: amqp, timeout: 1); state = "ok" } catch { state = "\(error)" }
-                    lock.withLock { rabbit = state }
-                }
-                round += 1
-                Thread.sleep(forTimeInterval: 1)
+    func service(redis url: RedisURL, amqp: AMQPURL) -> ThreadLoop {
+        ThreadLoop(name: "imgproc-health", every: 1) { [self] in
+            do {
+                try TileStore.ping(url, timeout: 1)
+                lock.withLock { redis = "ok" }
+            } catch {
+                lock.withLock { redis = "\(error)" }
             }
+            if round % 5 == 0 {
+                let state: String
+                do { _ = try AMQPConnection(url: amqp, timeout: 1); state = "ok" } catch { state = "\(error)" }
+                lock.withLock { rabbit = state }
+            }
+            round += 1
         }
-        thread.name = "imgproc-health"
-        thread.start()
     }
 
     var status: (redis: String, rabbitmq: String) { lock.withLock { (redis, rabbit) } }

@@ -5,15 +5,15 @@ import TileStore
 /// Wakes the event streams of jobs when their state changes. The Lua scripts
 /// publish a job's id on `imgproc:events` at every change (progress, stage,
 /// done, failed); a thread subscribed to it hands each id to the streams
-/// watching that job. Every `tick` seconds every stream is woken anyway, so
-/// that it re-reads the job (a message lost while Redis restarted) and finds
-/// out whether its client has gone.
+/// watching that job. Every few seconds every stream is woken anyway
+/// (``wakeAll()``, the application's ticker), so that it re-reads the job (a
+/// message lost while Redis restarted) and finds out whether its client has gone.
 final class JobWatch: @unchecked Sendable {
     // @unchecked: `watchers` is guarded by `lock`; the subscription is used by its own thread.
     private let lock = NSLock()
     private var watchers: [String: [UUID: AsyncStream<Void>.Continuation]] = [:]
 
-    init(url: RedisURL, tick: Double = 15, logger: Logger) {
+    init(url: RedisURL, logger: Logger) {
         let subscription = RedisSubscription(url: url, channels: [JobKeys.events])
         let listener = Thread { [self] in
             while true {
@@ -26,14 +26,6 @@ final class JobWatch: @unchecked Sendable {
         }
         listener.name = "imgproc-job-watch"
         listener.start()
-        let ticker = Thread { [self] in
-            while true {
-                Thread.sleep(forTimeInterval: tick)
-                wakeAll()
-            }
-        }
-        ticker.name = "imgproc-job-watch-tick"
-        ticker.start()
     }
 
     /// Wake-ups for job `id`, the first at once; call `stop` when done watching.

@@ -7,6 +7,7 @@ import JobEvents
 import Jobs
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TileStore
 import Uploads
 
@@ -254,7 +255,8 @@ struct JobsAPI: Sendable {
 
     /// Server-sent events: the job's JSON as a `progress` event whenever it
     /// changes, then `done`. Pushed: the stream wakes when the job changes
-    /// (``JobWatch``), and sends a keep-alive comment on quiet ticks.
+    /// (``JobWatch``), and sends a keep-alive comment on quiet ticks. It ends
+    /// early when the server shuts down (the client follows up elsewhere).
     func events(_ id: String) async throws -> Response {
         _ = try await view(id)
         guard streams.enter() else {
@@ -269,19 +271,23 @@ struct JobsAPI: Sendable {
             let (wakes, stop) = watch.watch(id)
             defer { stop(); streams.leave() }
             var last: [UInt8] = []
-            for await _ in wakes {
-                guard let current = try? await view(id) else { break }
-                let json = current.json
-                if json != last {
-                    try await writer.write(ByteBuffer(string: "event: progress\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
-                    last = json
-                } else {
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+            try await withGracefulShutdownHandler {
+                for await _ in wakes {
+                    guard let current = try? await view(id) else { break }
+                    let json = current.json
+                    if json != last {
+                        try await writer.write(ByteBuffer(string: "event: progress\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
+                        last = json
+                    } else {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    }
+                    if JobStatus(rawValue: current.status)?.isFinal == true {
+                        try await writer.write(ByteBuffer(string: "event: done\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
+                        break
+                    }
                 }
-                if JobStatus(rawValue: current.status)?.isFinal == true {
-                    try await writer.write(ByteBuffer(string: "event: done\ndata: \(String(decoding: json, as: UTF8.self))\n\n"))
-                    break
-                }
+            } onGracefulShutdown: {
+                stop()
             }
             try await writer.finish(nil)
         }

@@ -18,15 +18,14 @@ final class MemoryReturn: @unchecked Sendable {
     /// - Parameter tick: how long without a new request counts as quiet.
     /// `imgproc-server` also tunes glibc for bursts as it starts
     /// (`SystemMemory.restartTunedForBursts`).
-    init(tick: Double = 5) {
-        Thread.detachNewThread { [self] in
-            var seen = 0
-            while true {
-                Thread.sleep(forTimeInterval: tick)
-                let now = lock.withLock { started }
-                if now == seen { SystemMemory.giveBack() }
-                seen = now
-            }
+    private var seen = -1
+
+    /// Looks every `tick` seconds.
+    func service(tick: Double = 5) -> ThreadLoop {
+        ThreadLoop(name: "imgproc-memory-return", every: tick) { [self] in
+            let now = lock.withLock { started }
+            if now == seen { SystemMemory.giveBack() }
+            seen = now
         }
     }
 

@@ -17,22 +17,22 @@ final class Sweeper: @unchecked Sendable {
         self.logger = logger
     }
 
-    func start() {
-        let thread = Thread { [self] in
+    /// Sweeps at once, then every minute (or a tenth of the retention).
+    func service() -> ThreadLoop {
+        final class Box: @unchecked Sendable {
+            // @unchecked: used by the sweeping thread only.
             var store: TileStore?
-            while true {
-                do {
-                    if store == nil { store = try TileStore(url: config.redis) }
-                    try sweep(store!)
-                } catch {
-                    store = nil
-                    logger.warning("retention sweep failed, trying again later: \(error)")
-                }
-                Thread.sleep(forTimeInterval: min(60, max(1, config.retention / 10)))
+        }
+        let box = Box()
+        return ThreadLoop(name: "imgproc-sweeper", every: min(60, max(1, config.retention / 10))) { [self] in
+            do {
+                if box.store == nil { box.store = try TileStore(url: config.redis) }
+                try sweep(box.store!)
+            } catch {
+                box.store = nil
+                logger.warning("retention sweep failed, trying again later: \(error)")
             }
         }
-        thread.name = "imgproc-sweeper"
-        thread.start()
     }
 
     /// One pass; returns how many jobs were deleted.

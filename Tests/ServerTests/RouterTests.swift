@@ -207,22 +207,8 @@ struct RouterTests {
 
     /// Sends `bytes` on a new connection to the server and closes it.
     func sendAndHangUp(port: Int, _ bytes: [UInt8]) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw TestServerError("cannot connect to port \(port)") }
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw TestServerError("send failed") }
-            sent += n
-        }
+        let socket = try RawSocket(port: port)
+        try socket.send(bytes)
         // Long enough for the server to read (and stage) what came.
         Thread.sleep(forTimeInterval: 0.5)
     }

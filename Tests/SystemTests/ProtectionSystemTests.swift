@@ -223,3 +223,45 @@ struct FailingWriteTests {
         #expect(try system.get("/api/jobs/\(id)/result").status == 200)
     }
 }
+
+@Suite("Stopping the server", .serialized, .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct ServerShutdownTests {
+    /// SIGTERM while an upload is half sent and an event stream is open: no
+    /// new connection is taken, the upload is answered 202 and its job is
+    /// stored, queued and announced, the stream ends, and the server exits 0.
+    @Test func sigtermAnswersTheRequestsInHandThenStops() throws {
+        let system = try System(db: 17, workers: false)
+        let announced = Locked<[String]>([])
+        let listener = try EventListener(url: system.amqp) { event in announced.with { $0.append("\(event.status):\(event.id)") } }
+        defer { listener.stop() }
+        try writeImage(testImage(width: 40, height: 30, channels: 3, seed: 7), .png, to: system.dir.path("a.png"))
+        let waiting = try #require(jobIDs(try system.curl(["--data-binary", "@\(system.dir.path("a.png"))", "-H", "Content-Type: image/png",
+                                                           system.base + "/api/jobs?ops=invert"]).body).first)
+        // No workers: the job stays queued and its stream stays open.
+        let streamed = Locked<String?>(nil)
+        Thread {
+            let body = (try? system.curl(["-N", system.base + "/api/jobs/\(waiting)/events"]).body) ?? Data()
+            streamed.with { $0 = String(decoding: body, as: UTF8.self) }
+        }.start()
+        let body = try Codec.encode(testImage(width: 300, height: 200, channels: 3, seed: 8), as: .png)
+        let head = "POST /api/jobs?ops=blur:1 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: \(body.count)\r\n\r\n"
+        let upload = try RawSocket(port: system.port)
+        try upload.send(Array(head.utf8) + body[..<(body.count / 2)])
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(system.server.pid, SIGTERM)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!canConnect(port: system.port), "no new connection after SIGTERM")
+        try upload.send(Array(body[(body.count / 2)...]))
+        let reply = String(decoding: upload.receiveAll(seconds: 10), as: UTF8.self)
+        #expect(reply.hasPrefix("HTTP/1.1 202"), "\(reply.prefix(300))")
+        #expect(system.server.wait(seconds: 20) == 0, "the server exits once done: \(system.server.output.suffix(1000))")
+        let answer = reply.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        let id = try #require(jobIDs(Data(answer.utf8)).first, "\(reply.prefix(500))")
+        #expect(try system.store.job(id)?.status == .queued)
+        #expect(FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")), "its original is kept")
+        try waitUntil(seconds: 10) { announced.with { $0.contains("queued:\(id)") } }
+        try waitUntil(seconds: 10) { streamed.with { $0 != nil } }
+        let events = streamed.with { $0 } ?? ""
+        #expect(events.contains("event: progress") && !events.contains("event: done"), "the open stream ended: \(events.prefix(300))")
+    }
+}

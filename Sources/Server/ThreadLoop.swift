@@ -1,0 +1,68 @@
+import Foundation
+import ServiceLifecycle
+
+/// Background work of the server, on a thread of its own, run as a Service
+/// (swift-service-lifecycle) of the application: it starts with it, is asked
+/// to stop at its graceful shutdown (SIGTERM or SIGINT, once the HTTP server
+/// has answered the requests in hand), and is waited for, so that a round in
+/// progress (a result being written, a sweep) ends before the process does.
+/// The work blocks on Redis and RabbitMQ, so it stays off Swift's cooperative threads.
+struct ThreadLoop: Service {
+    let name: String
+    /// Seconds between the ends of two rounds.
+    let every: Double
+    /// One round; the first runs at once.
+    let round: @Sendable () -> Void
+
+    func run() async {
+        let stop = Stop()
+        let ended = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            repeat { round() } while stop.sleep(every)
+            ended.signal()
+        }
+        thread.name = name
+        thread.start()
+        try? await gracefulShutdown()
+        stop.request()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                ended.wait()
+                done.resume()
+            }
+        }
+    }
+
+    /// A stop request that also ends a sleep early.
+    final class Stop: @unchecked Sendable {
+        // @unchecked: `requested` is guarded by `condition`.
+        private let condition = NSCondition()
+        private var requested = false
+
+        func request() {
+            condition.withLock { requested = true }
+            condition.broadcast()
+        }
+
+        /// Sleeps `seconds`, less if a stop is requested meanwhile.
+        /// - Returns: false when a stop was requested.
+        func sleep(_ seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            return condition.withLock {
+                while !requested && condition.wait(until: deadline) {}
+                return !requested
+            }
+        }
+    }
+}
+
+/// Runs `stop` at the application's graceful shutdown, after the HTTP server
+/// has answered the requests in hand (say, to flush the events they published).
+struct OnShutdown: Service {
+    let stop: @Sendable () -> Void
+
+    func run() async {
+        try? await gracefulShutdown()
+        stop()
+    }
+}
