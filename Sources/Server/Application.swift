@@ -96,5 +96,5 @@ func keeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatc
             reconciling.store = nil
         }
     }
-    return [reconcile, OnShutdown { consumer.stop(waiting: 10) }]
+    return [reconcile, OnShutdown { consumer.stop(waiting: 2) }]
 }
