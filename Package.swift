@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
+        // The shape of every module's errors (code, message, cause).
+        .target(name: "Failure"),
         // C libraries, each touched by one Swift module only.
         // libpng: a small C target keeps its setjmp-based error handling on the C side.
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]),
@@ -39,14 +41,14 @@ let package = Package(
 
         // Pure image code: no C, no I/O.
         .target(name: "ImageCore"),
-        .target(name: "ImageCodecs", dependencies: ["ImageCore", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
+        .target(name: "ImageCodecs", dependencies: ["ImageCore", "Failure", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
-            "ImageCore", "CHiredis", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log"),
+            "ImageCore", "Failure", "CHiredis", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // job.created / job.done on RabbitMQ: publisher with confirms, consumer with manual acks.
-        .target(name: "JobEvents", dependencies: ["CRabbitMQ", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "JobEvents", dependencies: ["Failure", "CRabbitMQ", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
         .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
         // Doubling delays for reconnect and retry loops.

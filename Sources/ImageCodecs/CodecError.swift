@@ -1,6 +1,9 @@
+import Failure
+
 /// Why an image could not be read or written.
-public struct CodecError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+public typealias CodecError = CodedError<CodecErrorCode>
+
+public enum CodecErrorCode: String, Sendable {
         /// No bytes at all.
         case empty
         /// Neither PNG nor JPEG by its magic bytes.
@@ -13,17 +16,6 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         case tooLarge = "too_large"
         /// The encoder failed.
         case encodeFailed = "encode_failed"
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
 }
 
 /// Limits checked from the header, before any pixel buffer is allocated.

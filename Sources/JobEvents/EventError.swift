@@ -1,6 +1,9 @@
+import Failure
+
 /// What went wrong talking to RabbitMQ.
-public struct EventError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+public typealias EventError = CodedError<EventErrorCode>
+
+public enum EventErrorCode: String, Sendable {
         case badURL = "bad_url"
         case connectionRefused = "connection_refused"
         case authFailed = "auth_failed"
@@ -8,15 +11,4 @@ public struct EventError: Error, Sendable, CustomStringConvertible {
         case connectionLost = "connection_lost"
         /// The broker did not confirm a publish in time, or refused it.
         case notConfirmed = "not_confirmed"
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
 }

@@ -1,6 +1,9 @@
+import Failure
+
 /// What went wrong talking to Redis.
-public struct RedisError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+public typealias RedisError = CodedError<RedisErrorCode>
+
+public enum RedisErrorCode: String, Sendable {
         case badURL = "bad_url"
         /// Nothing listens at the address, or it cannot be reached in time.
         case connectionRefused = "connection_refused"
@@ -28,18 +31,9 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         case protocolError = "protocol"
         /// A Lua script file could not be found or read.
         case missingScript = "missing_script"
-    }
+}
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-
+extension CodedError where Code == RedisErrorCode {
     /// A Lua script's error reply: the word it starts with (our scripts' `NOJOB`,
     /// `FINISHED`, `TILES`, `EXISTS`, `SOURCE`) gives the code; anything else is `.script`.
     static func script(_ name: String, _ reply: String) -> RedisError {

@@ -34,7 +34,7 @@ struct CodecTests {
 
     @Test func formatComesFromTheBytes() throws {
         #expect(throws: CodecError.self) { try Codec.decode([]) }
-        let cases: [([UInt8], CodecError.Code)] = [
+        let cases: [([UInt8], CodecErrorCode)] = [
             ([], .empty),
             (Array("hello, this is not an image".utf8), .unknownFormat),
             (Array("GIF89a".utf8) + [UInt8](repeating: 0, count: 20), .unsupported),
