@@ -39,7 +39,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let api = router.group("api")
     api.add(middleware: OriginGuard(allowed: config.corsOrigins))
     if let token = config.authToken, !token.isEmpty { api.add(middleware: BearerAuth(token: token)) }
-    JobsAPI(config: config, pool: pool, events: events, keeper: keeper, watch: watch, metrics: metrics, logger: logger)
+    JobsAPI(config: config, pool: pool, events: events, keeper: keeper, watch: watch, metrics: metrics)
         .register(on: api)
 
     router.get("/") { _, _ in Respond.page(Pages.home) }

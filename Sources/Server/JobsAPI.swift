@@ -19,19 +19,17 @@ struct JobsAPI: Sendable {
     let keeper: ResultKeeper
     let watch: JobWatch
     let metrics: Metrics
-    let logger: Logger
     let uploads: Gate
     let streams: Gate
 
     init(config: ServerConfiguration, pool: StorePool, events: EventPublisher, keeper: ResultKeeper, watch: JobWatch,
-         metrics: Metrics, logger: Logger) {
+         metrics: Metrics) {
         self.config = config
         self.pool = pool
         self.events = events
         self.keeper = keeper
         self.watch = watch
         self.metrics = metrics
-        self.logger = logger
         uploads = Gate(limit: config.maxUploads)
         streams = Gate(limit: config.maxEventStreams)
     }
@@ -79,7 +77,7 @@ struct JobsAPI: Sendable {
             do {
                 let parts = try await UploadReader.read(request, limit: config.maxUploadBytes, maxFiles: config.maxFiles,
                                                         deadline: .now + .seconds(config.uploadTimeout), staging: staging)
-                return try await create(request, parts: parts, staging: staging)
+                return try await create(request, parts: parts, staging: staging, logger: context.logger)
             } catch {
                 await staging?.drop()
                 throw error
@@ -108,14 +106,16 @@ struct JobsAPI: Sendable {
     }
 
     /// Checks every file, then accepts them all: answers 202 with the jobs.
-    /// - Parameter staging: the one file's original, copied into Redis as it arrived.
-    func create(_ request: Request, parts: [UploadPart], staging: SourceStaging? = nil) async throws -> Response {
+    /// - Parameters:
+    ///   - staging: the one file's original, copied into Redis as it arrived.
+    ///   - logger: the request's logger (it carries the request's id).
+    func create(_ request: Request, parts: [UploadPart], staging: SourceStaging? = nil, logger: Logger) async throws -> Response {
         let files = parts.filter(\.isFile)
         do {
             let options = try Self.options(request, parts: parts, files: files)
             let submissions = try await check(files, options, id: staging?.id)
             try await staging?.finish(files[0].data)
-            let jobs = try await accept(submissions, options, staged: staging != nil)
+            let jobs = try await accept(submissions, options, staged: staging != nil, logger: logger)
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
             logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
@@ -173,8 +173,10 @@ struct JobsAPI: Sendable {
 
     /// Submits each job (or answers with the finished job an upload repeats),
     /// announces it and keeps the original; returns each job's links.
-    /// - Parameter staged: the (one) original is in Redis already; it is deleted when a finished job answers for it.
-    func accept(_ submissions: [JobSubmission], _ options: JobOptions, staged: Bool = false) async throws -> [[String: Any]] {
+    /// - Parameters:
+    ///   - staged: the (one) original is in Redis already; it is deleted when a finished job answers for it.
+    ///   - logger: the request's logger.
+    func accept(_ submissions: [JobSubmission], _ options: JobOptions, staged: Bool = false, logger: Logger) async throws -> [[String: Any]] {
         let same = options.dedupe ? try await finishedJobs(submissions) : [:]
         var jobs: [[String: Any]] = []
         for job in submissions {
