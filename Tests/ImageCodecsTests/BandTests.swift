@@ -146,7 +146,7 @@ struct DecoderLimitTests {
         let body = Array(type.utf8) + data
         let n = data.count
         return [UInt8(n >> 24 & 255), UInt8(n >> 16 & 255), UInt8(n >> 8 & 255), UInt8(n & 255)] + body
-            + withUnsafeBytes(of: CodecTests.crc32(body).bigEndian) { Array($0) }
+            + withUnsafeBytes(of: crc32(body).bigEndian) { Array($0) }
     }
 
     /// 1000 compressed text chunks of 8 KB, each inflating to 8 MB: libpng's

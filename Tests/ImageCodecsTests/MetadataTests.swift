@@ -59,7 +59,7 @@ struct MetadataTests {
         while i + 12 <= with.count {
             let length = with[i..<(i + 4)].reduce(0) { $0 << 8 | Int($1) }
             types.append(String(decoding: with[(i + 4)..<(i + 8)], as: UTF8.self))
-            #expect(CodecTests.crc32(Array(with[(i + 4)..<(i + 8 + length)])) == with[(i + 8 + length)..<(i + 12 + length)].reduce(0) { $0 << 8 | UInt32($1) })
+            #expect(crc32(Array(with[(i + 4)..<(i + 8 + length)])) == with[(i + 8 + length)..<(i + 12 + length)].reduce(0) { $0 << 8 | UInt32($1) })
             i += 12 + length
         }
         #expect(types.first == "IHDR" && types.dropFirst().first == "iCCP" && !types.contains("sRGB") && types.last == "IEND", "\(types)")
@@ -70,7 +70,7 @@ struct MetadataTests {
         let plain = try Codec.encode(testImage(width: 9, height: 5, channels: 3, seed: 1), as: .png)
         // An iCCP chunk whose zlib stream is garbage: no profile, no trap.
         let body = Array("iCCP".utf8) + Array("x".utf8) + [0, 0, 1, 2, 3, 4]
-        let chunk = [0, 0, 0, UInt8(body.count - 4)] + body + withUnsafeBytes(of: CodecTests.crc32(body).bigEndian) { Array($0) }
+        let chunk = [0, 0, 0, UInt8(body.count - 4)] + body + withUnsafeBytes(of: crc32(body).bigEndian) { Array($0) }
         let damaged = Array(plain[..<33]) + chunk + plain[33...]
         #expect(Metadata.read(damaged).icc == nil)
         for n in [0, 3, 10, 40] { _ = Metadata.read(Array(damaged.prefix(n))) }

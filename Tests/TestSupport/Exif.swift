@@ -22,13 +22,26 @@ public func withExif(_ bytes: [UInt8], orientation: Int) -> [UInt8] {
 
 private func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
 
-private func crc32(_ bytes: [UInt8]) -> UInt32 {
+/// The CRC-32 of PNG chunks (and zip, gzip): reflected, polynomial 0xEDB88320.
+public func crc32(_ bytes: [UInt8]) -> UInt32 {
     var crc: UInt32 = 0xFFFF_FFFF
     for byte in bytes {
         crc ^= UInt32(byte)
         for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
     }
     return ~crc
+}
+
+/// `png` with its IHDR claiming `width` × `height` (CRC fixed up): a
+/// decompression bomb's header over a file of a few bytes.
+public func claimingSize(_ png: [UInt8], width: Int, height: Int) -> [UInt8] {
+    var bytes = png
+    // IHDR data starts at byte 16: width, height, then its CRC at 29...32.
+    func put(_ v: Int, at i: Int) { for k in 0..<4 { bytes[i + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * k)) } }
+    put(width, at: 16)
+    put(height, at: 20)
+    put(Int(crc32(Array(bytes[12..<29]))), at: 29)
+    return bytes
 }
 
 /// `bytes` (a JPEG) with `profile` in APP2 `ICC_PROFILE` segments after the
