@@ -131,6 +131,7 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "Uploads", "TestSupport",
                                                      .product(name: "NIOCore", package: "swift-nio")]),
         // Live-service tests: real mpirun worlds of imgproc-worker against Redis.
-        .testTarget(name: "WorkerTests", dependencies: ["TileStore", "ImageCore", "ImageCodecs", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "TileStore", "ImageCore", "ImageCodecs", "TestSupport",
+                                                     .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -11,13 +11,20 @@ import TileStore
 /// whole, go out in rounds (``WholeRound``). Rank 0 prepares Redis (deals
 /// tiles, starts attempts), broadcasts the command, works like any rank,
 /// then records the results and announces them.
-struct Coordinator {
+package struct Coordinator {
     let rank: RankContext
     /// Signalled by job.created events; rank 0 also looks at the queue every poll interval.
     let wake: DispatchSemaphore
     /// Set when the world is asked to stop (SIGUSR1): no more jobs are taken.
     var stop = StopRequest()
     let events: EventPublisher?
+
+    package init(rank: RankContext, wake: DispatchSemaphore, stop: StopRequest = StopRequest(), events: EventPublisher?) {
+        self.rank = rank
+        self.wake = wake
+        self.stop = stop
+        self.events = events
+    }
     var config: WorkerConfiguration { rank.config }
     var store: TileStore { rank.store }
     var logger: Logger { rank.logger }
@@ -33,7 +40,7 @@ struct Coordinator {
         var interrupted: Bool { job.status == .running }
     }
 
-    func run() throws {
+    package func run() throws {
         var idleSince = Date()
         var worked = false
         let count = config.jobsPerRound ?? max(4, 4 * rank.world)

@@ -5,7 +5,7 @@ import TileStore
 /// Keeps this rank's entry in `imgproc:workers` fresh (host, pid, rank,
 /// world, epoch, last seen, current job), from a thread of its own with a
 /// connection of its own. Rank 0 also drops entries silent for a minute.
-final class Heartbeat: @unchecked Sendable {
+package final class Heartbeat: @unchecked Sendable {
     // @unchecked: `job` is guarded by `lock`; the rest is set once in init.
     private let url: RedisURL
     private let beat: WorkerHeartbeat
@@ -16,7 +16,7 @@ final class Heartbeat: @unchecked Sendable {
     private let consumer: String
     private let logger: Logger
 
-    init(url: RedisURL, rank: Int, world: Int, worldID: String, host: String, consumer: String, logger: Logger) {
+    package init(url: RedisURL, rank: Int, world: Int, worldID: String, host: String, consumer: String, logger: Logger) {
         self.url = url
         self.consumer = consumer
         beat = WorkerHeartbeat(rank: rank, world: world, worldID: worldID, host: host, pid: getpid(),
@@ -40,7 +40,7 @@ final class Heartbeat: @unchecked Sendable {
         lock.withLock { self.entries += entries }
     }
 
-    func start(every interval: Double = 2) {
+    package func start(every interval: Double = 2) {
         let thread = Thread { [self] in
             var store: TileStore?
             while true {

@@ -7,8 +7,9 @@ import TileStore
 
 extension Cluster: ClusterLink {}
 
-/// The MPI operations the worker needs (the ``Cluster`` in production).
-protocol ClusterLink {
+/// The MPI operations the worker needs (the ``Cluster`` in production; tests
+/// run a world of threads in one process).
+package protocol ClusterLink {
     var rank: Int { get }
     var size: Int { get }
     func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8]
@@ -24,12 +25,20 @@ extension ClusterLink {
 }
 
 /// What a rank works with: its place in the world, Redis, MPI and its settings.
-struct RankContext {
+package struct RankContext {
     let config: WorkerConfiguration
     let store: TileStore
     let cluster: ClusterLink
     let heartbeat: Heartbeat
     let logger: Logger
+
+    package init(config: WorkerConfiguration, store: TileStore, cluster: ClusterLink, heartbeat: Heartbeat, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.cluster = cluster
+        self.heartbeat = heartbeat
+        self.logger = logger
+    }
 
     var index: Int { cluster.rank }
     var world: Int { cluster.size }
@@ -45,7 +54,7 @@ struct RankContext {
     }
 
     /// Runs the commands rank 0 broadcasts until it says stop (ranks other than 0).
-    func follow() throws {
+    package func follow() throws {
         while true {
             let command = try Command(bytes: try cluster.broadcast([]))
             switch command.kind {
@@ -61,12 +70,13 @@ struct RankContext {
 }
 
 /// A request to stop once the work in hand is done, from a signal handler to rank 0's loop.
-final class StopRequest: @unchecked Sendable {
+package final class StopRequest: @unchecked Sendable {
     // @unchecked: `requested` is guarded by `lock`.
     private let lock = NSLock()
     private var requested = false
+    package init() {}
     var isRequested: Bool { lock.withLock { requested } }
-    func request() { lock.withLock { requested = true } }
+    package func request() { lock.withLock { requested = true } }
 }
 
 /// The life of one `imgproc-worker` process under mpirun.
