@@ -4,7 +4,11 @@
 extension TileStore {
     /// Starts (or restarts) jobs that run whole (`begin.lua`, one round trip
     /// for all): counts each one's attempt, or fails it when it has used them up.
-    /// - Parameter jobs: job ids with why each is (re)started.
+    /// - Parameters:
+    ///   - jobs: job ids with why each is (re)started.
+    ///   - world: ranks in the world that runs them.
+    ///   - maxAttempts: attempts a job gets before it is failed.
+    /// - Returns: for each job, its attempt, or why it failed.
     public func begin(_ jobs: [(id: String, reason: String)], world: Int, maxAttempts: Int) throws(RedisError) -> [DealResult] {
         let replies = try runner.runAll(jobs.map { job in
             let keys = JobKeys(job.id)
@@ -24,6 +28,12 @@ extension TileStore {
 
     /// Stores the result of a job run whole by `rank` and marks it done, in one
     /// round trip: who made it (the tile map), progress, then `finish.lua`.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - rank: the rank that ran it.
+    ///   - result: the encoded result.
+    ///   - world: ranks in the world.
+    ///   - fields: job fields to set with it (timings, sizes).
     public func finishWhole(id: String, rank: Int, result: [UInt8], world: Int, fields: [String: String]) throws(RedisError) {
         let keys = JobKeys(id)
         var args: [RedisArgument] = [Self.now, .bytes(result)]
@@ -44,6 +54,10 @@ extension TileStore {
 
     /// Opens a round: deals `jobs` to the lists of a world of `world` ranks, in
     /// contiguous blocks (replacing any earlier round of this consumer).
+    /// - Parameters:
+    ///   - jobs: the round's job ids, in queue order.
+    ///   - consumer: rank 0's name in the queue's group (the round's key).
+    ///   - world: ranks in the world.
     public func openRound(_ jobs: [String], consumer: String, world: Int) throws(RedisError) {
         let keys = RoundKeys(consumer: consumer)
         var commands: [[RedisArgument]] = [["DEL", .text(keys.owner)] + (0..<world).map { .text(keys.queue($0)) },
@@ -58,6 +72,10 @@ extension TileStore {
     }
 
     /// Adds jobs to the open round, each to the shortest list.
+    /// - Parameters:
+    ///   - jobs: job ids queued since the round opened.
+    ///   - consumer: rank 0's name in the queue's group.
+    ///   - world: ranks in the world.
     public func addToRound(_ jobs: [String], consumer: String, world: Int) throws(RedisError) {
         guard !jobs.isEmpty else { return }
         let keys = RoundKeys(consumer: consumer)
@@ -87,6 +105,10 @@ extension TileStore {
     }
 
     /// The next job of the round for `rank`: its own first, else stolen (`take.lua`).
+    /// - Parameters:
+    ///   - consumer: rank 0's name in the queue's group.
+    ///   - rank: the rank asking.
+    ///   - world: ranks in the world (the lists it may steal from).
     public func take(consumer: String, rank: Int, world: Int) throws(RedisError) -> Take {
         let keys = RoundKeys(consumer: consumer)
         let reply = try runner.run("take", keys: [.text(keys.owner), .text(keys.open)] + (0..<world).map { .text(keys.queue($0)) },
@@ -97,6 +119,10 @@ extension TileStore {
 
     /// New job entries only (never delivered before), waiting up to `seconds`
     /// for one (XREADGROUP BLOCK; 0 does not wait): for feeding a running round.
+    /// - Parameters:
+    ///   - consumer: rank 0's name in the queue's group; the entries become its.
+    ///   - count: most entries.
+    ///   - seconds: longest wait for a first one.
     public func newJobs(consumer: String, count: Int, seconds: Double) throws(RedisError) -> [QueueEntry] {
         var args: [RedisArgument] = ["XREADGROUP", "GROUP", .text(JobKeys.group), .text(consumer), "COUNT", .int(count)]
         if seconds > 0 { args += ["BLOCK", .int(max(1, Int(seconds * 1000)))] }

@@ -28,11 +28,19 @@ extension TileStore {
     }
 
     /// The tiles dealt to `rank` and not yet taken, head first.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - rank: whose queue.
     public func dealtTiles(_ id: String, rank: Int) throws(RedisError) -> [Int] {
         (try connection.command(["LRANGE", .text(JobKeys(id).queue(rank)), "0", "-1"]).array ?? []).compactMap(\.int)
     }
 
-    /// Up to `count` tiles from the head of `rank`'s own queue.
+    /// Up to `count` tiles from the head of `rank`'s own queue (`claim.lua`).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - rank: the claiming rank; its queue, and the owner recorded for each tile.
+    ///   - count: most tiles to take.
+    /// - Returns: the tiles' descriptors, in queue order; empty when the queue is.
     public func claim(id: String, rank: Int, count: Int) throws(RedisError) -> [StageTile] {
         let keys = JobKeys(id)
         let reply = try runner.run("claim", keys: [.text(keys.queue(rank)), .text(keys.tiles), .text(keys.owner)],
@@ -43,7 +51,13 @@ extension TileStore {
     }
 
     /// Up to `count` tiles (at most half) from the tail of the longest other
-    /// queue; `victim` is -1 when there was nothing to steal.
+    /// queue (`steal.lua`).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - rank: the thief, recorded as the tiles' owner.
+    ///   - world: ranks in the world (the queues looked at).
+    ///   - count: most tiles to take.
+    /// - Returns: whose queue they came from (-1 when there was nothing to steal) and the tiles.
     public func steal(id: String, rank: Int, world: Int, count: Int) throws(RedisError) -> (victim: Int, tiles: [StageTile]) {
         let keys = JobKeys(id)
         let reply = try runner.run("steal", keys: [.text(keys.tiles), .text(keys.owner)] + keys.queues(world),
@@ -56,8 +70,13 @@ extension TileStore {
         return (victim, tiles)
     }
 
-    /// Records processed tiles (idempotent): who made each, and its output
-    /// unless that is empty (kept only with --durable-tiles). Returns tiles done and total.
+    /// Records processed tiles (idempotent, `complete.lua`): who made each, and
+    /// its output unless that is empty (kept only with --durable-tiles).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - rank: the rank that made them.
+    ///   - outputs: each tile's index and output pixels (empty: not kept).
+    /// - Returns: tiles done and total of the stage.
     @discardableResult
     public func complete(id: String, rank: Int, outputs: [(index: Int, pixels: [UInt8])]) throws(RedisError) -> (done: Int, total: Int) {
         let keys = JobKeys(id)
@@ -73,7 +92,10 @@ extension TileStore {
         (try connection.command(["HKEYS", .text(JobKeys(id).out)]).array ?? []).compactMap(\.int)
     }
 
-    /// Stored outputs of the tiles `indexes` (those without one are left out).
+    /// Stored outputs of some tiles (--durable-tiles).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - indexes: the tiles wanted; those without a stored output are left out.
     public func outputs(_ id: String, of indexes: [Int]) throws(RedisError) -> [Int: [UInt8]] {
         guard !indexes.isEmpty else { return [:] }
         let reply = try connection.command(["HMGET", .text(JobKeys(id).out)] + indexes.map { .int($0) })
@@ -82,7 +104,10 @@ extension TileStore {
         return out
     }
 
-    /// Tile index → rank, for the claims of this attempt (`owner`) or the completions (`done`).
+    /// Tile index → rank.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - completed: the ranks that completed each tile (`done`), or that claimed it in this attempt (`owner`).
     public func tileRanks(_ id: String, completed: Bool) throws(RedisError) -> [Int: Int] {
         let keys = JobKeys(id)
         let reply = try connection.command(["HGETALL", .text(completed ? keys.done : keys.owner)])
@@ -92,6 +117,9 @@ extension TileStore {
     }
 
     /// Lengths of the rank queues of a world.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - world: ranks in the world.
     public func queueLengths(_ id: String, world: Int) throws(RedisError) -> [Int] {
         let keys = JobKeys(id)
         guard world > 0 else { return [] }
@@ -101,6 +129,13 @@ extension TileStore {
     // MARK: Stages and endings
 
     /// Moves the job to `stage` with that stage's tile descriptors (`advance.lua`); deal them next.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - stage: the stage it moves to (0-based).
+    ///   - tiles: that stage's tile descriptors.
+    ///   - world: ranks in the world (whose queues are emptied).
+    ///   - fields: job fields to set with it (timings of the stage before).
+    ///   - batch: descriptors sent per round trip.
     public func advance(id: String, stage: Int, tiles: [StageTile], world: Int, fields: [String: String] = [:],
                         batch: Int = 512) throws(RedisError) {
         let keys = JobKeys(id)
@@ -119,7 +154,13 @@ extension TileStore {
         _ = try checked(connection.pipeline(commands))
     }
 
-    /// Stores the encoded result and marks the job done (`finish.lua`).
+    /// Stores the encoded result and marks the job done (`finish.lua`); the
+    /// job's working keys (tiles, claims, original) are deleted.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - result: the encoded result.
+    ///   - world: ranks in the world (whose queues are deleted).
+    ///   - fields: job fields to set with it (timings, sizes).
     public func finish(id: String, result: [UInt8], world: Int, fields: [String: String] = [:]) throws(RedisError) {
         let keys = JobKeys(id)
         var args: [RedisArgument] = [Self.now, .bytes(result)]
@@ -128,7 +169,11 @@ extension TileStore {
                            args: args)
     }
 
-    /// Marks the job failed with `reason` (`fail.lua`).
+    /// Marks the job failed (`fail.lua`); its working keys are deleted.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - reason: why, as users will read it.
+    ///   - world: ranks in the world (whose queues are deleted).
     public func fail(id: String, reason: String, world: Int) throws(RedisError) {
         let keys = JobKeys(id)
         _ = try runner.run("fail", keys: [.text(keys.job)] + keys.working + keys.queues(world),

@@ -46,7 +46,9 @@ public final class TileStore {
     /// job with `submit.lua` (visible and queued in one atomic step). A small
     /// job takes one round trip.
     /// - Parameters:
+    ///   - id: the new job's id (``newJobID()``).
     ///   - fields: job fields (ops, sizes, format, tile_size, stages, ...); tiles_total is added.
+    ///   - tiles: stage 0's tile descriptors.
     ///     With `source_bytes`, the original Redis holds must have that many bytes.
     ///   - source: the original; nil when ``stageSource(id:_:)`` copied it in already.
     ///   - batch: tile descriptors sent per round trip.
@@ -89,6 +91,9 @@ public final class TileStore {
     /// rather than after; ``submit(id:fields:tiles:source:batch:)`` with a nil
     /// source then publishes the job. Until then the original expires an hour
     /// after its last part, so an upload abandoned half way cleans itself up.
+    /// - Parameters:
+    ///   - id: the job the original will belong to.
+    ///   - part: the bytes that follow those already staged.
     /// - Returns: the bytes Redis holds so far.
     @discardableResult
     public func stageSource(id: String, _ part: [UInt8]) throws(RedisError) -> Int {
@@ -116,6 +121,10 @@ public final class TileStore {
     /// Up to `count` job entries for `consumer`, without waiting: its own
     /// unacknowledged ones first, then those of consumers silent for `minIdle`
     /// seconds (XAUTOCLAIM), then new ones (`next.lua`).
+    /// - Parameters:
+    ///   - consumer: rank 0's name in the queue's group; the entries become its.
+    ///   - minIdle: seconds another consumer's entry must have gone untouched to be taken over.
+    ///   - count: most entries.
     public func nextJobs(consumer: String, minIdle: Double, count: Int = 1) throws(RedisError) -> [QueueEntry] {
         let reply = try runner.run("next", keys: [.text(JobKeys.queue)],
                                    args: [.text(JobKeys.group), .text(consumer), .int(Int(minIdle * 1000)), .int(count)])
@@ -134,6 +143,9 @@ public final class TileStore {
     /// Waits up to `seconds` for a new job entry (XREADGROUP BLOCK), so that an
     /// idle consumer starts a job as soon as it is queued. What arrives becomes
     /// the consumer's own, returned first by the next ``nextJobs(consumer:minIdle:count:)``.
+    /// - Parameters:
+    ///   - consumer: rank 0's name in the queue's group.
+    ///   - seconds: longest wait.
     /// - Returns: whether anything arrived.
     @discardableResult
     public func waitForJobs(consumer: String, seconds: Double) throws(RedisError) -> Bool {
@@ -160,6 +172,9 @@ public final class TileStore {
     }
 
     /// Marks queue entries as still being worked on, so no other world takes them over.
+    /// - Parameters:
+    ///   - entries: queue entry ids this consumer holds.
+    ///   - consumer: rank 0's name in the queue's group.
     public func touch(_ entries: [String], consumer: String) throws(RedisError) {
         guard !entries.isEmpty else { return }
         try connection.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
