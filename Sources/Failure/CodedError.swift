@@ -8,6 +8,10 @@ public struct CodedError<Code: RawRepresentable & Sendable>: Error, Sendable, Cu
     /// What failed underneath (a system call's error, a library's), if anything.
     public let cause: (any Error & Sendable)?
 
+    /// - Parameters:
+    ///   - code: what kind of failure, for programs.
+    ///   - message: what went wrong, for people.
+    ///   - cause: the error underneath, if any.
     public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message

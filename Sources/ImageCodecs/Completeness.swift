@@ -7,6 +7,10 @@ extension Codec {
     /// whole; and a JPEG has at most 500 scans. A cheap check (no decoding) that catches
     /// truncated and hostile uploads before they are accepted; damage inside
     /// the data is found when the image is decoded.
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - format: its format, as sniffed (``ImageFormat/sniff(_:)``).
+    /// - Throws: ``CodecError`` `.corrupt` (truncated) or `.unsupported` (too many scans).
     public static func checkComplete(_ bytes: [UInt8], format: ImageFormat) throws(CodecError) {
         switch format {
         case .png:

@@ -9,6 +9,9 @@ import ImageCore
 /// every rank load the same pixels.
 public enum ShrinkOnLoad {
     /// 1 (no shrink), 2, 4 or 8.
+    /// - Parameters:
+    ///   - pipeline: the job's pipeline, orientation steps first.
+    ///   - source: the file's header (only JPEGs shrink).
     public static func factor(_ pipeline: Pipeline, source: ImageInfo) -> Int {
         guard source.format == .jpeg else { return 1 }
         var w = source.width, h = source.height

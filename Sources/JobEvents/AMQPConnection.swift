@@ -89,6 +89,10 @@ public final class AMQPConnection {
     }
 
     /// Publishes a persistent message and waits for the broker's confirm.
+    /// - Parameters:
+    ///   - body: the message (an event's JSON).
+    ///   - routingKey: `job.created` or `job.done`.
+    ///   - timeout: seconds to wait for the broker's confirm.
     public func publish(_ body: [UInt8], routingKey: String, confirmWithin timeout: Double = 5) throws(EventError) {
         guard let state else { throw EventError(.connectionLost, "not connected to RabbitMQ") }
         if !confirming {
@@ -113,6 +117,9 @@ public final class AMQPConnection {
     }
 
     /// Starts consuming `queue` with manual acks, `prefetch` messages at a time.
+    /// - Parameters:
+    ///   - queue: a queue of the topology (``EventTopology``).
+    ///   - prefetch: most unacknowledged messages the broker sends ahead.
     public func consume(_ queue: String, prefetch: UInt16 = 16) throws(EventError) {
         guard let state else { throw EventError(.connectionLost, "not connected to RabbitMQ") }
         amqp_basic_qos(state, channel, 0, prefetch, 0)

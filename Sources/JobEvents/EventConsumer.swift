@@ -13,6 +13,11 @@ public final class EventConsumer: @unchecked Sendable {
     private let ended = DispatchSemaphore(value: 0)
 
     /// Starts consuming `queue` at `url`.
+    /// - Parameters:
+    ///   - url: the broker.
+    ///   - queue: the queue to consume (``EventTopology``).
+    ///   - logger: where reconnections and failed handlers are logged.
+    ///   - handler: runs on the consuming thread for each event; throwing leaves the message for a later delivery.
     public init(url: AMQPURL, queue: String, logger: Logger = Logger(label: "imgproc.events"),
                 handler: @escaping @Sendable (JobEvent) throws -> Void) {
         let thread = Thread { [self] in

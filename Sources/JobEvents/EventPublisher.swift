@@ -14,6 +14,9 @@ public final class EventPublisher: @unchecked Sendable {
     private var pending: [JobEvent] = []
     private var inFlight = 0
 
+    /// - Parameters:
+    ///   - url: the broker.
+    ///   - logger: where reconnections and dropped events are logged.
     public init(url: AMQPURL, logger: Logger = Logger(label: "imgproc.events")) {
         self.url = url
         self.logger = logger

@@ -13,6 +13,9 @@ import TileStore
 /// streams' ticker. SIGTERM or SIGINT shuts it down gracefully: the requests
 /// in hand are answered (event streams end), then each service finishes its
 /// round and the events are flushed.
+/// - Parameters:
+///   - config: addresses, limits and folders (``ServerConfiguration``).
+///   - logger: the application's logger; request handlers log through `context.logger`, derived from it.
 public func buildApplication(_ config: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     try FileManager.default.createDirectory(at: config.uploads, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(at: config.processed, withIntermediateDirectories: true)

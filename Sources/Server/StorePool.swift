@@ -8,6 +8,9 @@ public final class StorePool: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [(TileStore?, String) -> Void] = []
 
+    /// - Parameters:
+    ///   - url: the Redis every thread connects to (lazily, on its first work).
+    ///   - threads: threads, hence connections, in the pool.
     public init(url: RedisURL, threads: Int) {
         for i in 0..<max(1, threads) {
             let thread = Thread { [self] in

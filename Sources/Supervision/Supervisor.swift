@@ -44,6 +44,9 @@ public final class Supervisor: @unchecked Sendable {
     private var stall: String?
     private var signalSources: [DispatchSourceSignal] = []
 
+    /// - Parameters:
+    ///   - configuration: ranks, hosts, Redis, timeouts and the workers' options.
+    ///   - logger: where starts, restarts and stops are logged.
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "imgproc.workers")) {
         self.configuration = configuration
         self.logger = logger

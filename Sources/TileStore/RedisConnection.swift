@@ -37,6 +37,9 @@ public final class RedisConnection {
 
     /// Connects, authenticates and selects the database.
     /// - Throws: ``RedisError`` `.connectionRefused`, `.authFailed`, `.timeout`.
+    /// - Parameters:
+    ///   - configuration: the URL and the timeouts.
+    ///   - logger: where reconnections are logged.
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "imgproc.redis")) throws(RedisError) {
         self.configuration = configuration
         self.logger = logger

@@ -41,6 +41,9 @@ extension TileStore {
     }
 
     /// Ids of jobs created before `date`, oldest first.
+    /// - Parameters:
+    ///   - date: jobs created before it.
+    ///   - limit: most ids.
     public func jobs(createdBefore date: Date, limit: Int) throws(RedisError) -> [String] {
         let ms = Int(date.timeIntervalSince1970 * 1000)
         return (try connection.command(["ZRANGEBYSCORE", .text(JobKeys.index), "-inf", .text("(\(ms)"), "LIMIT", "0", .int(limit)])
@@ -49,6 +52,9 @@ extension TileStore {
 
     /// Deletes a job's keys and index entry, leaving a mark for `remember`
     /// seconds so that it answers "expired" rather than "not found".
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - remember: seconds the "expired" mark is kept.
     public func forget(_ id: String, remember: Int = 7 * 24 * 3600) throws(RedisError) {
         let keys = JobKeys(id)
         _ = try checked(connection.pipeline([
@@ -64,6 +70,10 @@ extension TileStore {
     }
 
     /// Remembers job `id` under `digest` for `seconds` (nil: as long as Redis keeps it).
+    /// - Parameters:
+    ///   - digest: the upload's bytes and options, hashed (``JobSubmission/sameUploadDigest``).
+    ///   - id: the job that answers for it.
+    ///   - seconds: how long it may answer (the retention), nil for as long as Redis keeps it.
     public func rememberUpload(_ digest: String, id: String, seconds: Int?) throws(RedisError) {
         _ = try connection.command(["SET", .text(JobKeys.sameUpload(digest)), .text(id)] + (seconds.map { ["EX", .int($0)] } ?? []))
     }

@@ -57,6 +57,10 @@ public struct WorkerHeartbeat: Sendable, Equatable {
 extension TileStore {
     /// Writes a rank's heartbeat; rank 0 also renews its claim on the queue
     /// entries it holds, so that no other world takes those jobs over.
+    /// - Parameters:
+    ///   - heartbeat: the rank's record, `lastSeen` set now.
+    ///   - entries: queue entries rank 0 holds (renewed with XCLAIM).
+    ///   - consumer: rank 0's name in the queue's group.
     public func beat(_ heartbeat: WorkerHeartbeat, holding entries: [String] = [], consumer: String) throws(RedisError) {
         if !entries.isEmpty {
             try connection.command(["XCLAIM", .text(JobKeys.queue), .text(JobKeys.group), .text(consumer), "0"]
@@ -72,6 +76,9 @@ extension TileStore {
     }
 
     /// Drops the heartbeats not renewed for `seconds`.
+    /// - Parameters:
+    ///   - seconds: silence after which a heartbeat goes.
+    ///   - now: milliseconds since the epoch.
     public func dropHeartbeats(silentFor seconds: Double, now: Int = Int(Date().timeIntervalSince1970 * 1000)) throws(RedisError) {
         for (field, beat) in try heartbeats() where Double(now - beat.lastSeen) / 1000 > seconds {
             try connection.command(["HDEL", .text(JobKeys.workers), .text(field)])

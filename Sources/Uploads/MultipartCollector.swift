@@ -49,6 +49,10 @@ public final class MultipartCollector {
     private var parts: [UploadPart] = []
     private var current = UploadPart()
 
+    /// - Parameters:
+    ///   - boundary: the `boundary` parameter of the request's Content-Type.
+    ///   - limit: most bytes of all parts together (past it: ``UploadFailure/tooLarge(_:)``).
+    ///   - maxFiles: most file parts (past it: ``UploadFailure/tooManyFiles(_:)``).
     public init(boundary: String, limit: Int, maxFiles: Int = .max) {
         delimiter = Array("\r\n--\(boundary)".utf8)
         self.limit = limit
