@@ -64,6 +64,10 @@ public final class Cluster {
     }
 
     /// `bytes` of `root` on every rank (length first, then the bytes).
+    /// - Parameters:
+    ///   - bytes: what `root` sends (other ranks' are ignored).
+    ///   - root: the sending rank.
+    /// - Returns: `root`'s bytes, on every rank.
     public func broadcast(_ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
         var length = UInt64(bytes.count)
         var request: MPI_Request? = cmpi_request_null()
@@ -81,6 +85,9 @@ public final class Cluster {
     }
 
     /// Every rank's `bytes`, in rank order, at `root` (MPI_Gatherv); other ranks get [].
+    /// - Parameters:
+    ///   - bytes: this rank's part, of any length.
+    ///   - root: the rank that receives them all.
     public func gatherv(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]] {
         // Counts first (MPI_Gather), then the variable-length data.
         var count = Int32(bytes.count)

@@ -76,6 +76,9 @@ public final class RowCache {
     /// Frees every row outside `keep`, except the `margin` rows just above the
     /// forward decoder: a request reaching a little above it (a halo) then
     /// needs no fresh decoder.
+    /// - Parameters:
+    ///   - keep: the rows still needed.
+    ///   - margin: rows kept beyond it on each side.
     public func drop(outside keep: Range<Int>, margin: Int = 0) {
         let cursor = decoder?.nextRow ?? 0
         let near = max(0, cursor - margin)..<cursor

@@ -52,6 +52,9 @@ public final class RowDecoder {
     }
 
     /// Decodes the next `count` rows into `buffer` (`count * rowBytes` bytes).
+    /// - Parameters:
+    ///   - count: rows to read.
+    ///   - buffer: room for `count * rowBytes` bytes.
     public func read(_ count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(CodecError) {
         guard count > 0 else { return }
         try check(count)

@@ -9,6 +9,9 @@ public enum Border: Sendable {
     case replicate
 
     /// The coordinate inside `0..<size` that `i` reads from.
+    /// - Parameters:
+    ///   - i: a coordinate, perhaps outside the image.
+    ///   - size: the image's size along that axis.
     @inlinable
     public func index(_ i: Int, size: Int) -> Int {
         if i >= 0 && i < size { return i }
@@ -28,6 +31,11 @@ public enum Border: Sendable {
 
     /// For `count` coordinates starting at `start`, the offsets into a region
     /// that starts at `origin`: `index(start + k) - origin`.
+    /// - Parameters:
+    ///   - start: the first coordinate.
+    ///   - count: how many.
+    ///   - size: the image's size along that axis.
+    ///   - origin: where the region starts, in image coordinates.
     @inlinable
     public func offsets(start: Int, count: Int, size: Int, origin: Int) -> [Int] {
         (0..<count).map { index(start + $0, size: size) - origin }
@@ -35,6 +43,10 @@ public enum Border: Sendable {
 
     /// The smallest span of `0..<size` holding every coordinate that
     /// `lo..<hi` reads from.
+    /// - Parameters:
+    ///   - lo: first coordinate read.
+    ///   - hi: one past the last.
+    ///   - size: the image's size along that axis.
     @inlinable
     public func span(_ lo: Int, _ hi: Int, size: Int) -> Range<Int> {
         if lo >= 0 && hi <= size { return lo..<hi }

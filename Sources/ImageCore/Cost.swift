@@ -63,6 +63,9 @@ extension Plan {
     /// `tiling`, with its tiles grown until each reads at most `ratio` times
     /// the pixels it makes (a 600-pixel halo around 16-pixel tiles would read
     /// every pixel hundreds of times), or until one tile covers the image.
+    /// - Parameters:
+    ///   - tiling: the tiling asked for.
+    ///   - ratio: the most input read per output pixel before the tiles grow.
     public func boundingHalo(_ tiling: Tiling, ratio: Double = 4) -> Tiling {
         var tiling = tiling
         while stages.contains(where: { Cost.haloOverhead($0, tiling: tiling) > ratio }) {

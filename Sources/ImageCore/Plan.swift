@@ -16,6 +16,11 @@ public struct Plan: Sendable {
     /// Lays `pipeline` out for an input of shape `input`.
     /// - Throws: ``PipelineError`` when an intermediate image would be empty
     ///   or larger than `maxPixels`.
+    /// - Parameters:
+    ///   - pipeline: the parsed pipeline.
+    ///   - input: the shape of the image it runs on (as loaded).
+    ///   - maxPixels: the largest image any stage may make.
+    /// - Throws: ``PipelineError`` when an operation cannot apply, or a stage would be too large.
     public init(_ pipeline: Pipeline, input: Shape, maxPixels: Int = 100_000_000) throws(PipelineError) {
         self.input = input
         var stages: [Stage] = []

@@ -1,6 +1,9 @@
 /// Runs a plan in one process: whole image at once (the reference), or tile by tile.
 public enum Runner {
     /// The reference result: every stage on the whole image as one tile.
+    /// - Parameters:
+    ///   - image: the input, of the plan's input shape.
+    ///   - plan: the stages to run.
     public static func reference(_ image: Image, plan: Plan) -> Image {
         run(image, plan: plan, tiling: nil)
     }
@@ -8,11 +11,19 @@ public enum Runner {
     /// Every stage cut into `tileSize` × `tileSize` output tiles, each
     /// processed on its own from its input region and stitched. Byte for
     /// byte the reference result.
+    /// - Parameters:
+    ///   - image: the input, of the plan's input shape.
+    ///   - plan: the stages to run.
+    ///   - tileSize: the side of the square output tiles.
     public static func tiled(_ image: Image, plan: Plan, tileSize: Int) -> Image {
         run(image, plan: plan, tiling: .squares(tileSize))
     }
 
     /// Every stage cut as `tiling` says; byte for byte the reference result.
+    /// - Parameters:
+    ///   - image: the input, of the plan's input shape.
+    ///   - plan: the stages to run.
+    ///   - tiling: squares or strips.
     public static func tiled(_ image: Image, plan: Plan, tiling: Tiling) -> Image {
         run(image, plan: plan, tiling: tiling)
     }

@@ -41,6 +41,9 @@ public enum Tiling: Sendable, Hashable, CustomStringConvertible {
     case squares(Int)
     case strips(Int)
 
+    /// - Parameters:
+    ///   - width: the width of the image cut.
+    ///   - height: its height.
     public func grid(width: Int, height: Int) -> TileGrid {
         switch self {
         case let .squares(side): return TileGrid(width: width, height: height, tileSize: side)

@@ -15,10 +15,18 @@ public protocol TileOperation: Sendable, CustomStringConvertible {
 
     /// The rectangle of the input (inside `input.bounds`) that `apply` reads
     /// to produce `output`.
+    /// - Parameters:
+    ///   - output: a rectangle of the output (inside its bounds).
+    ///   - input: the shape of the whole input image.
     func inputRect(for output: Rect, input: Shape) -> Rect
 
     /// The pixels of `output`, read from `source`, which covers at least
     /// `inputRect(for: output, input: input)`.
+    /// - Parameters:
+    ///   - source: input pixels, placed in whole-image coordinates.
+    ///   - output: the rectangle of the output to make.
+    ///   - input: the shape of the whole input image (borders are its edges).
+    /// - Returns: exactly `output`, in whole-image coordinates of the output.
     func apply(_ source: Region, output: Rect, input: Shape) -> Region
 }
 

@@ -11,6 +11,9 @@ public final class AMQPConnection {
     private var confirming = false
 
     /// Connects, logs in, opens a channel and declares imgproc's exchange and queues.
+    /// - Parameters:
+    ///   - url: the broker.
+    ///   - timeout: seconds to connect and log in.
     public init(url: AMQPURL, timeout: Double = 5) throws(EventError) {
         self.url = url
         guard let conn = amqp_new_connection() else { throw EventError(.connectionRefused, "out of memory") }

@@ -12,6 +12,10 @@ public struct APIError: HTTPResponseError, Sendable {
     /// Seconds after which the client may try again (429).
     public var retryAfter: Int?
 
+    /// - Parameters:
+    ///   - status: the HTTP status.
+    ///   - code: the `error` field, stable text for programs.
+    ///   - message: the `message` field, for people.
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
         self.status = status
         self.code = code
@@ -29,6 +33,9 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(.gone, "expired", "job \(id) ended longer ago than this server keeps jobs (--retention-hours), and was deleted")
     }
 
+    /// - Parameters:
+    ///   - request: the request that failed.
+    ///   - context: its context.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONSerialization.data(withJSONObject: ["error": code, "message": message], options: [.sortedKeys])
         var headers = HTTPFields()

@@ -55,6 +55,9 @@ struct Download {
 /// Validators for images that never change (RFC 9110 8.8.3).
 public enum EntityTag {
     /// `If-None-Match`: `*` or a list of tags, compared weakly (RFC 9110 13.1.2).
+    /// - Parameters:
+    ///   - header: an `If-None-Match` value (tags, or `*`).
+    ///   - tag: the resource's ETag.
     public static func matches(_ header: String, _ tag: String) -> Bool {
         header.split(separator: ",").contains { item in
             var item = item.trimmingCharacters(in: .whitespaces)
@@ -76,6 +79,9 @@ public enum ByteRange: Equatable, Sendable {
     /// Every range starts past the end.
     case unsatisfiable
 
+    /// - Parameters:
+    ///   - header: a `Range` value.
+    ///   - length: the resource's length in bytes.
     public init(_ header: String, length: Int) {
         let spec = header.trimmingCharacters(in: .whitespaces)
         guard spec.lowercased().hasPrefix("bytes="), !spec.contains(",") else { self = .whole; return }

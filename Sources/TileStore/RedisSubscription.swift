@@ -27,6 +27,9 @@ public final class RedisSubscription: @unchecked Sendable {
     private var socket: Int32 = -1
     private var announced = false
 
+    /// - Parameters:
+    ///   - url: the Redis to subscribe on.
+    ///   - channels: the channels (SUBSCRIBE).
     public init(url: RedisURL, channels: [String]) {
         self.url = url
         self.channels = channels

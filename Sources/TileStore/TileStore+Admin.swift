@@ -13,6 +13,9 @@ extension TileStore {
 
     /// Whether Redis at `url` answers, on a connection of its own that waits
     /// at most `timeout` seconds to connect or for the answer, and is closed after.
+    /// - Parameters:
+    ///   - url: the Redis to ask.
+    ///   - timeout: seconds to connect, and for the answer.
     public static func ping(_ url: RedisURL, timeout: Double) throws(RedisError) {
         var configuration = RedisConnection.Configuration(url: url)
         configuration.connectTimeout = timeout
@@ -33,6 +36,9 @@ extension TileStore {
     }
 
     /// An INFO field as a number (bytes, counts).
+    /// - Parameters:
+    ///   - section: the INFO section.
+    ///   - field: the field (0 when missing or not a number).
     public func info(_ section: String, _ field: String) throws(RedisError) -> Int {
         Int(try info(section)[field] ?? "") ?? 0
     }

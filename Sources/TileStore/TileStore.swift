@@ -136,6 +136,9 @@ public final class TileStore {
     }
 
     /// The next job entry for `consumer` (see ``nextJobs(consumer:minIdle:count:)``).
+    /// - Parameters:
+    ///   - consumer: rank 0's name in the queue's group.
+    ///   - minIdle: seconds another consumer's entry must have gone untouched to be taken over.
     public func nextJob(consumer: String, minIdle: Double) throws(RedisError) -> QueueEntry? {
         try nextJobs(consumer: consumer, minIdle: minIdle).first
     }
@@ -227,6 +230,9 @@ public final class TileStore {
     }
 
     /// Statistics stored for the next stage (see ``JobKeys/stats``).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - values: the summed statistics (clahe's histograms).
     public func setStats(_ id: String, _ values: [UInt32]) throws(RedisError) {
         var bytes = [UInt8]()
         bytes.reserveCapacity(values.count * 4)
@@ -242,6 +248,9 @@ public final class TileStore {
     }
 
     /// The raw input of the current stage, kept with --durable-tiles (see ``JobKeys/input``).
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - pixels: the stage's whole input image.
     public func setStageInput(_ id: String, _ pixels: [UInt8]) throws(RedisError) {
         try connection.command(["SET", .text(JobKeys(id).input), .bytes(pixels)])
     }

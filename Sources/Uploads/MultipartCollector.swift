@@ -168,6 +168,9 @@ public final class MultipartCollector {
     }
 
     /// A `key=value` parameter of a header value (quoted or not).
+    /// - Parameters:
+    ///   - key: the parameter's name (`boundary`, `name`, `filename`).
+    ///   - header: a header value with `; key=value` parameters.
     public static func parameter(_ key: String, in header: String) -> String? {
         for piece in header.split(separator: ";").dropFirst() {
             let kv = piece.split(separator: "=", maxSplits: 1)

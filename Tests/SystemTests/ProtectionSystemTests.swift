@@ -265,3 +265,26 @@ struct ServerShutdownTests {
         #expect(events.contains("event: progress") && !events.contains("event: done"), "the open stream ended: \(events.prefix(300))")
     }
 }
+
+@Suite("Uploads staged in Redis", .serialized, .enabled(if: systemAvailable, "needs AMQP_URL (make test starts RabbitMQ) and mpirun"))
+struct StagingSystemTests {
+    /// A raw upload cut off half way, after parts of it were copied into
+    /// Redis: the server drops them; nothing of it stays.
+    @Test func aCutOffUploadLeavesNothingStaged() throws {
+        let system = try System(db: 20, workers: false)
+        let noise = testImage(width: 800, height: 600, channels: 3, seed: 9)
+        let big = try Codec.encode(Image(width: 800, height: 600, channels: 3, pixels: noise.pixels.map { $0 &* 151 &+ 7 }), as: .png)
+        let sources = { try system.store.raw(["KEYS", "imgproc:{*}:source"]).array?.count ?? -1 }
+        let before = try system.store.calls(of: "append")
+        let head = "POST /api/jobs?ops=invert HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: \(2 * big.count)\r\n\r\n"
+        let upload = try RawSocket(port: system.port)
+        try upload.send(Array(head.utf8) + big)
+        // Parts of 512 KiB go to Redis as they arrive (Redis counts APPENDs server-wide: other tests add, never take).
+        try waitUntil(seconds: 20) { try system.store.calls(of: "append") >= before + 2 }
+        #expect(try sources() == 1, "the first parts are in Redis while the upload is open")
+        upload.close()
+        try waitUntil(seconds: 20) { try sources() == 0 }
+        #expect(try system.store.raw(["DBSIZE"]).int ?? 0 < 10, "no stray keys")
+        #expect(try system.get("/healthz").status == 200, "the server goes on")
+    }
+}

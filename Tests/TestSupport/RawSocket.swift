@@ -3,7 +3,7 @@ import Foundation
 /// A TCP connection to 127.0.0.1 for tests that send HTTP by hand (a body
 /// cut off, or sent in two halves around a signal).
 public final class RawSocket {
-    private let fd: Int32
+    private var fd: Int32
 
     public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -15,12 +15,18 @@ public final class RawSocket {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else {
-            close(fd)
+            Glibc.close(fd)
             throw TestServerError("cannot connect to port \(port)")
         }
     }
 
-    deinit { close(fd) }
+    deinit { close() }
+
+    /// Closes the connection (the other end sees the request cut off).
+    public func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     public func send(_ bytes: [UInt8]) throws {
         var sent = 0
