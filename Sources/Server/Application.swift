@@ -80,14 +80,17 @@ func keeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatc
         // @unchecked: used by one thread only (the consumer's, the reconciler's).
         var store: TileStore?
     }
-    let box = Box()
-    let consumer = EventConsumer(url: config.amqp, queue: EventTopology.serverQueue, logger: logger) { event in
-        if box.store == nil { box.store = try TileStore(url: url) }
-        // Redis announces the end too; RabbitMQ's event wakes the job's streams should that be missed.
-        watch.wake(event.id)
-        do { try keeper.keep(event.id, store: box.store!) } catch {
-            box.store = nil
-            throw error
+    // Consuming starts when the application runs, and stops at its shutdown.
+    let consume = Consuming {
+        let box = Box()
+        return EventConsumer(url: config.amqp, queue: EventTopology.serverQueue, logger: logger) { event in
+            if box.store == nil { box.store = try TileStore(url: url) }
+            // Redis announces the end too; RabbitMQ's event wakes the job's streams should that be missed.
+            watch.wake(event.id)
+            do { try keeper.keep(event.id, store: box.store!) } catch {
+                box.store = nil
+                throw error
+            }
         }
     }
     let reconciling = Box()
@@ -99,5 +102,5 @@ func keeping(_ config: ServerConfiguration, keeper: ResultKeeper, watch: JobWatc
             reconciling.store = nil
         }
     }
-    return [reconcile, OnShutdown { consumer.stop(waiting: 2) }]
+    return [reconcile, consume]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobEvents
 import ServiceLifecycle
 
 /// Background work of the server, on a thread of its own, run as a Service
@@ -53,6 +54,19 @@ struct ThreadLoop: Service {
                 return !requested
             }
         }
+    }
+}
+
+/// An event consumer that runs while the application does: made when it
+/// starts, stopped at its graceful shutdown (a message being handled is
+/// handled first, for up to 2 s).
+struct Consuming: Service {
+    let make: @Sendable () -> EventConsumer
+
+    func run() async {
+        let consumer = make()
+        try? await gracefulShutdown()
+        consumer.stop(waiting: 2)
     }
 }
 
