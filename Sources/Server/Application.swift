@@ -23,12 +23,13 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let metrics = Metrics()
     let keeper = ResultKeeper(directory: config.processed, metrics: metrics, logger: logger)
     let events = EventPublisher(url: config.amqp, logger: logger)
-    let watch = JobWatch(url: config.redis, logger: logger)
+    let watch = JobWatch(url: config.redis)
     let health = HealthCheck()
     let memory = MemoryReturn()
     var services: [any Service] = keeping(config, keeper: keeper, watch: watch, logger: logger) + [
         health.service(redis: config.redis, amqp: config.amqp),
         memory.service(),
+        watch.service(),
         ThreadLoop(name: "imgproc-job-watch-tick", every: config.eventTick) { watch.wakeAll() },
         OnShutdown { _ = events.flush(timeout: 5) },
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import TileStore
 
 /// Wakes the event streams of jobs when their state changes. The Lua scripts
@@ -13,19 +14,47 @@ final class JobWatch: @unchecked Sendable {
     private let lock = NSLock()
     private var watchers: [String: [UUID: AsyncStream<Void>.Continuation]] = [:]
 
-    init(url: RedisURL, logger: Logger) {
-        let subscription = RedisSubscription(url: url, channels: [JobKeys.events])
-        let listener = Thread { [self] in
-            while true {
-                switch try? subscription.receive() {
-                case let .message(_, payload)?: wake(String(decoding: payload, as: UTF8.self))
-                case .subscribed?: wakeAll()
-                case nil: Thread.sleep(forTimeInterval: 1)
+    private let url: RedisURL
+
+    init(url: RedisURL) {
+        self.url = url
+    }
+
+    /// Listens while the application runs: a subscription on a thread of its
+    /// own, closed at the graceful shutdown.
+    func service() -> some Service { Listening(watch: self) }
+
+    private struct Listening: Service {
+        let watch: JobWatch
+
+        func run() async {
+            let subscription = RedisSubscription(url: watch.url, channels: [JobKeys.events])
+            let ended = DispatchSemaphore(value: 0)
+            let listener = Thread { [watch] in
+                while true {
+                    do {
+                        switch try subscription.receive() {
+                        case let .message(_, payload): watch.wake(String(decoding: payload, as: UTF8.self))
+                        case .subscribed: watch.wakeAll()
+                        }
+                    } catch {
+                        // Only a closed subscription throws: it reconnects by itself otherwise.
+                        break
+                    }
+                }
+                ended.signal()
+            }
+            listener.name = "imgproc-job-watch"
+            listener.start()
+            try? await gracefulShutdown()
+            subscription.close()
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    ended.wait()
+                    done.resume()
                 }
             }
         }
-        listener.name = "imgproc-job-watch"
-        listener.start()
     }
 
     /// Wake-ups for job `id`, the first at once; call `stop` when done watching.
