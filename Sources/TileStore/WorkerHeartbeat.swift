@@ -75,6 +75,11 @@ extension TileStore {
             .compactMapValues { WorkerHeartbeat(text: String(decoding: $0, as: UTF8.self)) }
     }
 
+    /// Drops one rank's heartbeat (the rank stopped as asked).
+    public func dropHeartbeat(_ heartbeat: WorkerHeartbeat) throws(RedisError) {
+        try connection.command(["HDEL", .text(JobKeys.workers), .text(heartbeat.field)])
+    }
+
     /// Drops the heartbeats not renewed for `seconds`.
     /// - Parameters:
     ///   - seconds: silence after which a heartbeat goes.

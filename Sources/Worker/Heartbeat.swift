@@ -13,6 +13,11 @@ package final class Heartbeat: @unchecked Sendable {
     private let lock = NSLock()
     private var job = ""
     private var entries: [String] = []
+    private var stopped = false
+    private var started = false
+    private let ended = DispatchSemaphore(value: 0)
+    /// Cuts the pause between beats short when stopping.
+    private let woken = DispatchSemaphore(value: 0)
     private let consumer: String
     private let logger: Logger
 
@@ -41,9 +46,11 @@ package final class Heartbeat: @unchecked Sendable {
     }
 
     package func start(every interval: Double = 2) {
+        lock.withLock { started = true }
         let thread = Thread { [self] in
             var store: TileStore?
-            while true {
+            defer { ended.signal() }
+            while !lock.withLock({ stopped }) {
                 do {
                     if store == nil { store = try TileStore(url: url) }
                     let (current, held) = lock.withLock { (job, entries) }
@@ -55,9 +62,18 @@ package final class Heartbeat: @unchecked Sendable {
                 } catch {
                     store = nil
                 }
-                Thread.sleep(forTimeInterval: interval)
+                _ = woken.wait(timeout: .now() + interval)
             }
+            // Stopped as asked: this rank is no longer there.
+            try? (store ?? TileStore(url: url)).dropHeartbeat(beat)
         }
         thread.start()
+    }
+
+    /// Ends the heartbeats and removes this rank's entry (a world that stops as asked).
+    func stop() {
+        guard lock.withLock({ stopped = true; return started }) else { return }
+        woken.signal()
+        _ = ended.wait(timeout: .now() + 5)
     }
 }

@@ -127,6 +127,7 @@ public enum WorkerRank {
             } else {
                 try rank.follow()
             }
+            heartbeat.stop()
         } catch {
             // Any rank that cannot go on takes the world down; the supervisor restarts it
             // and rank 0 resumes the interrupted job.

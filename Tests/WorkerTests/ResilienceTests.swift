@@ -89,6 +89,7 @@ struct ResilienceTests {
         #expect(job.status == .done && job.attempts == 1, "finished in the attempt it was in: \(job.error ?? "")")
         #expect(try store.result(first) == reference("t.png", ops: ops, format: .png, dir: dir))
         #expect(try store.job(second)?.status == .queued, "nothing more was taken")
+        #expect(try store.heartbeats().isEmpty, "the ranks took their heartbeats with them")
         #expect(supervisor.output.contains("once the work in hand is done"))
         #expect(supervisor.output.contains("stopping the world, as asked"))
     }
