@@ -92,6 +92,11 @@ public struct ImageInfo: Sendable, Equatable {
     /// Channels the decoded image will have (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
     public let channels: Int
 
+    /// - Parameters:
+    ///   - format: the file's format.
+    ///   - width: pixels across, as decoding gives them.
+    ///   - height: pixels down.
+    ///   - channels: 1 (gray), 2 (gray and alpha), 3 (RGB) or 4 (RGBA).
     public init(format: ImageFormat, width: Int, height: Int, channels: Int) {
         self.format = format
         self.width = width

@@ -18,6 +18,11 @@ public struct Metadata: Sendable, Equatable {
     /// Comments (PNG tEXt `Comment`, JPEG COM).
     public var comments: [[UInt8]] = []
 
+    /// - Parameters:
+    ///   - icc: the ICC colour profile.
+    ///   - exif: the EXIF block (a TIFF structure).
+    ///   - xmp: the XMP packet.
+    ///   - comments: JPEG COM or PNG text comments.
     public init(icc: [UInt8]? = nil, exif: [UInt8]? = nil, xmp: [UInt8]? = nil, comments: [[UInt8]] = []) {
         self.icc = icc
         self.exif = exif

@@ -10,6 +10,9 @@ public struct CannyClassify: TileOperation {
     public let high: Int
 
     /// Thresholds as cv2.Canny takes them: floored, swapped when `low > high`.
+    /// - Parameters:
+    ///   - low: the lower hysteresis threshold (gradient magnitude).
+    ///   - high: the upper threshold; edges start above it.
     public init(low: Double, high: Double) {
         let (a, b) = low <= high ? (low, high) : (high, low)
         self.low = Int(a.rounded(.down))

@@ -17,6 +17,9 @@ public struct ClaheSettings: Sendable, Hashable, CustomStringConvertible {
     public let clip: Double
     public let grid: Int
 
+    /// - Parameters:
+    ///   - clip: the contrast limit (OpenCV's clipLimit).
+    ///   - grid: cells per side (OpenCV's tileGridSize).
     public init(clip: Double, grid: Int) {
         self.clip = clip
         self.grid = grid
@@ -39,6 +42,9 @@ public struct ClaheSettings: Sendable, Hashable, CustomStringConvertible {
 
     /// This tile's contribution to the cell histograms of the whole image:
     /// its own pixels, plus the padding pixels that mirror them.
+    /// - Parameters:
+    ///   - tile: a part of the image, in whole-image coordinates.
+    ///   - shape: the whole image's shape (where the cells fall).
     public func histograms(of tile: Region, imageShape shape: Shape) -> [UInt32] {
         var hist = [UInt32](repeating: 0, count: histogramCount)
         let (cw, chh, pw, ph) = cellSize(shape)
@@ -78,6 +84,10 @@ public struct ClaheTables: Sendable {
     /// grid² tables of 256 entries, row-major by cell.
     let tables: [UInt8]
 
+    /// - Parameters:
+    ///   - settings: clip limit and grid.
+    ///   - histograms: every cell's histogram, summed over the whole image.
+    ///   - imageShape: the whole image's shape.
     public init(settings: ClaheSettings, histograms: [UInt32], imageShape: Shape) {
         precondition(histograms.count == settings.histogramCount)
         self.settings = settings

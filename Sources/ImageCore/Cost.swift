@@ -50,6 +50,9 @@ public enum Cost {
     static func channelScale(_ shape: Shape) -> Double { max(1, Double(shape.channels)) / 3 }
 
     /// Pixels the stage's tiles read over the pixels they make (1: no halo).
+    /// - Parameters:
+    ///   - stage: the stage cut.
+    ///   - tiling: how it is cut.
     public static func haloOverhead(_ stage: Stage, tiling: Tiling) -> Double {
         let tiles = stage.tiles(tiling)
         let read = tiles.reduce(0) { $0 + $1.halo.area }, made = tiles.reduce(0) { $0 + $1.core.area }

@@ -241,6 +241,11 @@ func mirrorRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, 
 /// to the image where it runs past an edge (as libvips and imgproxy do).
 public struct Crop: TileOperation {
     public let x: Int, y: Int, width: Int, height: Int
+    /// - Parameters:
+    ///   - x: left edge of the kept rectangle.
+    ///   - y: top edge.
+    ///   - width: its width.
+    ///   - height: its height.
     public init(x: Int, y: Int, width: Int, height: Int) {
         (self.x, self.y, self.width, self.height) = (x, y, width, height)
     }

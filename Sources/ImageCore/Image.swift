@@ -10,6 +10,11 @@ public struct Image: Sendable, Equatable {
 
     /// An image over existing pixels.
     /// - Precondition: `pixels.count == width * height * channels`.
+    /// - Parameters:
+    ///   - width: pixels across.
+    ///   - height: pixels down.
+    ///   - channels: samples per pixel (1...4).
+    ///   - pixels: `width * height * channels` samples, row by row.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(width >= 0 && height >= 0 && (1...4).contains(channels), "bad image shape")
         precondition(pixels.count == width * height * channels, "pixel count does not match the shape")
@@ -20,6 +25,11 @@ public struct Image: Sendable, Equatable {
     }
 
     /// An image with every sample set to `value`.
+    /// - Parameters:
+    ///   - width: pixels across.
+    ///   - height: pixels down.
+    ///   - channels: samples per pixel (1...4).
+    ///   - value: every sample's value.
     public init(width: Int, height: Int, channels: Int, value: UInt8 = 0) {
         self.init(width: width, height: height, channels: channels,
                   pixels: [UInt8](repeating: value, count: width * height * channels))
@@ -27,6 +37,11 @@ public struct Image: Sendable, Equatable {
 
     /// An image whose samples are written by `body`, without zero-filling first.
     /// `body` must write every one of the `width * height * channels` samples.
+    /// - Parameters:
+    ///   - width: pixels across.
+    ///   - height: pixels down.
+    ///   - channels: samples per pixel (1...4).
+    ///   - body: writes the samples, row by row, into uninitialised memory.
     @inlinable
     public init(width: Int, height: Int, channels: Int,
                 writing body: (UnsafeMutablePointer<UInt8>) -> Void) {
@@ -93,6 +108,10 @@ public struct Shape: Sendable, Hashable, CustomStringConvertible {
     public var height: Int
     public var channels: Int
 
+    /// - Parameters:
+    ///   - width: pixels across.
+    ///   - height: pixels down.
+    ///   - channels: samples per pixel (1...4).
     public init(width: Int, height: Int, channels: Int) {
         self.width = width
         self.height = height

@@ -138,6 +138,10 @@ public struct StageTile: Sendable, Hashable {
     public let core: Rect
     public let halo: Rect
 
+    /// - Parameters:
+    ///   - index: the tile's place in the grid, row by row.
+    ///   - core: the output rectangle it makes.
+    ///   - halo: the input rectangle it reads.
     public init(index: Int, core: Rect, halo: Rect) {
         self.index = index
         self.core = core

@@ -5,6 +5,11 @@ public struct Rect: Sendable, Hashable, CustomStringConvertible {
     public var width: Int
     public var height: Int
 
+    /// - Parameters:
+    ///   - x: left edge.
+    ///   - y: top edge.
+    ///   - width: its width.
+    ///   - height: its height.
     public init(x: Int, y: Int, width: Int, height: Int) {
         self.x = x
         self.y = y
@@ -21,7 +26,11 @@ public struct Rect: Sendable, Hashable, CustomStringConvertible {
         other.x >= x && other.y >= y && other.maxX <= maxX && other.maxY <= maxY
     }
 
-    /// This rectangle grown by `dx` columns left and right and `dy` rows above and below.
+    /// This rectangle with `dx` columns taken off left and right and `dy` rows
+    /// off top and bottom; negative values grow it (a halo).
+    /// - Parameters:
+    ///   - dx: columns taken off each side.
+    ///   - dy: rows taken off each side.
     public func insetBy(dx: Int, dy: Int) -> Rect {
         Rect(x: x + dx, y: y + dy, width: width - 2 * dx, height: height - 2 * dy)
     }
@@ -46,6 +55,10 @@ public struct Region: Sendable, Equatable {
     public var x: Int
     public var y: Int
 
+    /// - Parameters:
+    ///   - image: the pixels.
+    ///   - x: where its left edge is in the whole image.
+    ///   - y: where its top edge is.
     public init(image: Image, x: Int, y: Int) {
         self.image = image
         self.x = x

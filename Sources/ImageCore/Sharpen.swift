@@ -6,6 +6,9 @@ public struct Sharpen: TileOperation {
     public let amount: Double
     let kernel: SeparableKernel
 
+    /// - Parameters:
+    ///   - sigma: the blur subtracted (Gaussian sigma).
+    ///   - amount: how much of the difference is added back.
     public init(sigma: Double, amount: Double) {
         self.sigma = sigma
         self.amount = amount

@@ -2,6 +2,9 @@
 /// enlarging), with an area filter.
 public struct Fit: TileOperation {
     public let width: Int, height: Int
+    /// - Parameters:
+    ///   - width: the box's width.
+    ///   - height: the box's height.
     public init(width: Int, height: Int) { (self.width, self.height) = (width, height) }
     public var description: String { "fit:\(width)x\(height)" }
 
@@ -25,6 +28,10 @@ public struct Fill: TileOperation {
     public enum Gravity: String, Sendable { case centre, smart }
     public let width: Int, height: Int
     public let gravity: Gravity
+    /// - Parameters:
+    ///   - width: the box's width.
+    ///   - height: the box's height.
+    ///   - gravity: which part is kept when cropping.
     public init(width: Int, height: Int, gravity: Gravity = .centre) { (self.width, self.height, self.gravity) = (width, height, gravity) }
     public var description: String { "fill:\(width)x\(height)" + (gravity == .smart ? ":smart" : "") }
 

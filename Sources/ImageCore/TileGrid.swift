@@ -6,6 +6,11 @@ public struct TileGrid: Sendable, Hashable {
     public let tileWidth: Int
     public let tileHeight: Int
 
+    /// - Parameters:
+    ///   - width: the image's width.
+    ///   - height: its height.
+    ///   - tileWidth: a tile's width (the last column may be narrower).
+    ///   - tileHeight: a tile's height (the last row may be shorter).
     public init(width: Int, height: Int, tileWidth: Int, tileHeight: Int) {
         precondition(width > 0 && height > 0 && tileWidth > 0 && tileHeight > 0)
         self.width = width
@@ -15,6 +20,10 @@ public struct TileGrid: Sendable, Hashable {
     }
 
     /// Squares of `tileSize`.
+    /// - Parameters:
+    ///   - width: the image's width.
+    ///   - height: its height.
+    ///   - tileSize: a square tile's side.
     public init(width: Int, height: Int, tileSize: Int) {
         self.init(width: width, height: height, tileWidth: tileSize, tileHeight: tileSize)
     }

@@ -12,6 +12,12 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
 
     public static let `default` = AMQPURL(host: "127.0.0.1", port: 5672, user: "guest", password: "guest", vhost: "/")
 
+    /// - Parameters:
+    ///   - host: the broker's host.
+    ///   - port: its AMQP port.
+    ///   - user: the user to log in as.
+    ///   - password: its password.
+    ///   - vhost: the virtual host.
     public init(host: String, port: Int = 5672, user: String = "guest", password: String = "guest", vhost: String = "/") {
         self.host = host
         self.port = port

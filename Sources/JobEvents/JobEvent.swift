@@ -15,6 +15,11 @@ public struct JobEvent: Codable, Sendable, Equatable {
     /// Milliseconds since the epoch.
     public var at: Int
 
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - status: `queued` (job.created), `done` or `failed` (job.done).
+    ///   - error: why it failed.
+    ///   - at: when.
     public init(id: String, status: String, error: String? = nil, at: Date = Date()) {
         self.id = id
         self.status = status

@@ -29,6 +29,10 @@ public final class Supervisor: @unchecked Sendable {
         /// after it (or a second signal) they are stopped at once.
         public var stopTimeout = 60.0
 
+        /// - Parameters:
+        ///   - ranks: ranks per world.
+        ///   - hostfile: an Open MPI hostfile, or nil for this machine.
+        ///   - redis: the Redis the ranks use.
         public init(ranks: Int, hostfile: String?, redis: RedisURL) {
             self.ranks = ranks
             self.hostfile = hostfile

@@ -13,6 +13,9 @@ public struct JobRecord: Sendable {
     public let id: String
     public let fields: [String: String]
 
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - fields: its hash, as Redis holds it.
     public init(id: String, fields: [String: String]) {
         self.id = id
         self.fields = fields

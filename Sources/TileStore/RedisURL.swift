@@ -12,6 +12,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
 
     public static let `default` = RedisURL(host: "127.0.0.1", port: 6379, database: 0)
 
+    /// - Parameters:
+    ///   - host: Redis's host.
+    ///   - port: its port.
+    ///   - database: the database number.
+    ///   - user: the ACL user (nil: the default user).
+    ///   - password: its password (nil: none).
     public init(host: String, port: Int = 6379, database: Int = 0, user: String? = nil, password: String? = nil) {
         self.host = host
         self.port = port

@@ -11,6 +11,9 @@ public final class TileStore {
     let connection: RedisConnection
     let runner: ScriptRunner
 
+    /// - Parameters:
+    ///   - connection: the store's own connection (one thread at a time).
+    ///   - scripts: the Lua scripts, loaded on first use.
     public init(connection: RedisConnection, scripts: Scripts) {
         self.connection = connection
         runner = ScriptRunner(connection: connection, scripts: scripts)

@@ -27,6 +27,15 @@ public struct WorkerHeartbeat: Sendable, Equatable {
     /// The job the rank works on; "" when idle.
     public var job: String
 
+    /// - Parameters:
+    ///   - rank: the rank.
+    ///   - world: ranks in its world.
+    ///   - worldID: the world's name, as its supervisor knows it.
+    ///   - host: where it runs.
+    ///   - pid: its process.
+    ///   - epoch: when it started, seconds since the epoch.
+    ///   - lastSeen: when it last beat, milliseconds since the epoch.
+    ///   - job: what it works on.
     public init(rank: Int, world: Int, worldID: String, host: String, pid: Int32, epoch: Int, lastSeen: Int, job: String) {
         (self.rank, self.world, self.worldID, self.host, self.pid) = (rank, world, worldID.isEmpty ? "-" : worldID, host, pid)
         (self.epoch, self.lastSeen, self.job) = (epoch, lastSeen, job)

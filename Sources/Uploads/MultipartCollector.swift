@@ -8,6 +8,11 @@ public struct UploadPart: Sendable, Equatable {
     public var contentType: String?
     public var data: [UInt8] = []
 
+    /// - Parameters:
+    ///   - name: the form field's name.
+    ///   - filename: the file's name, for file parts.
+    ///   - contentType: the part's Content-Type.
+    ///   - data: its bytes.
     public init(name: String = "", filename: String? = nil, contentType: String? = nil, data: [UInt8] = []) {
         self.name = name
         self.filename = filename

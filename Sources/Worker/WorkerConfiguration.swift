@@ -49,6 +49,9 @@ public struct WorkerConfiguration: Sendable {
     /// takes it for whole ones): a job that crashes every time.
     public var crashOnOps: String?
 
+    /// - Parameters:
+    ///   - redis: the Redis holding the work.
+    ///   - consumer: rank 0's name in the queue's group.
     public init(redis: RedisURL, consumer: String) {
         self.redis = redis
         self.consumer = consumer
