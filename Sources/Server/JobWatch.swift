@@ -29,8 +29,8 @@ final class JobWatch: @unchecked Sendable {
 
         func run() async {
             let subscription = RedisSubscription(url: watch.url, channels: [JobKeys.events])
-            let ended = DispatchSemaphore(value: 0)
-            let listener = Thread { [watch] in
+            let watch = self.watch
+            await onThreadUntilShutdown(name: "imgproc-job-watch", {
                 while true {
                     do {
                         switch try subscription.receive() {
@@ -42,18 +42,7 @@ final class JobWatch: @unchecked Sendable {
                         break
                     }
                 }
-                ended.signal()
-            }
-            listener.name = "imgproc-job-watch"
-            listener.start()
-            try? await gracefulShutdown()
-            subscription.close()
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    ended.wait()
-                    done.resume()
-                }
-            }
+            }, stop: subscription.close)
         }
     }
 

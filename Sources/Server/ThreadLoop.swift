@@ -17,21 +17,8 @@ struct ThreadLoop: Service {
 
     func run() async {
         let stop = Stop()
-        let ended = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            repeat { round() } while stop.sleep(every)
-            ended.signal()
-        }
-        thread.name = name
-        thread.start()
-        try? await gracefulShutdown()
-        stop.request()
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                ended.wait()
-                done.resume()
-            }
-        }
+        let (round, every) = (round, every)
+        await onThreadUntilShutdown(name: name, { repeat { round() } while stop.sleep(every) }, stop: stop.request)
     }
 
     /// A stop request that also ends a sleep early.
@@ -53,6 +40,26 @@ struct ThreadLoop: Service {
                 while !requested && condition.wait(until: deadline) {}
                 return !requested
             }
+        }
+    }
+}
+
+/// Runs `body` on a thread named `name` until the application's graceful
+/// shutdown, then calls `stop` (which must make `body` return) and waits for it.
+func onThreadUntilShutdown(name: String, _ body: @escaping @Sendable () -> Void, stop: @Sendable () -> Void) async {
+    let ended = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        body()
+        ended.signal()
+    }
+    thread.name = name
+    thread.start()
+    try? await gracefulShutdown()
+    stop()
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            ended.wait()
+            done.resume()
         }
     }
 }
