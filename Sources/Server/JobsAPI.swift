@@ -115,7 +115,7 @@ struct JobsAPI: Sendable {
             let options = try Self.options(request, parts: parts, files: files)
             let submissions = try await check(files, options, id: staging?.id)
             try await staging?.finish(files[0].data)
-            let jobs = try await accept(submissions, options, staged: staging != nil, logger: logger)
+            let jobs = try await accept(submissions, options, staging: staging, logger: logger)
             metrics.uploaded(bytes: files.reduce(0) { $0 + $1.data.count }, jobs: jobs.count)
             logger.info("accepted \(jobs.count) job(s)", metadata: ["ops": "\(options.ops)"])
             var response = Respond.json(object: ["jobs": jobs], status: .accepted)
@@ -174,9 +174,11 @@ struct JobsAPI: Sendable {
     /// Submits each job (or answers with the finished job an upload repeats),
     /// announces it and keeps the original; returns each job's links.
     /// - Parameters:
-    ///   - staged: the (one) original is in Redis already; it is deleted when a finished job answers for it.
+    ///   - staging: the (one) original, in Redis already; it is deleted when a finished job answers for it.
     ///   - logger: the request's logger.
-    func accept(_ submissions: [JobSubmission], _ options: JobOptions, staged: Bool = false, logger: Logger) async throws -> [[String: Any]] {
+    func accept(_ submissions: [JobSubmission], _ options: JobOptions, staging: SourceStaging? = nil,
+                logger: Logger) async throws -> [[String: Any]] {
+        let staged = staging != nil
         let same = options.dedupe ? try await finishedJobs(submissions) : [:]
         var jobs: [[String: Any]] = []
         for job in submissions {
@@ -190,10 +192,9 @@ struct JobsAPI: Sendable {
             // own copy of the original (for /source) is written meanwhile,
             // before the answer. Written first, its disk writes delayed Redis's.
             let keep = config.retention > 0 ? Int(config.retention) : nil
-            try await pool.run { store in
-                try job.submit(to: store, staged: staged)
-                try store.rememberUpload(job.sameUploadDigest, id: job.id, seconds: keep)
-            }
+            try await pool.run { store in try job.submit(to: store, staged: staged) }
+            staging?.keep()
+            try await pool.run { store in try store.rememberUpload(job.sameUploadDigest, id: job.id, seconds: keep) }
             events.publish(JobEvent(id: job.id, status: "queued"))
             let original = config.uploads.appendingPathComponent("\(job.id).\(job.format.fileExtension)")
             do { try await offloaded { try writeAtomically(job.source, to: original) } } catch {

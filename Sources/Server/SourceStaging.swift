@@ -12,6 +12,8 @@ final class SourceStaging: @unchecked Sendable {
     private let part: Int
     private var sent = 0
     private var inFlight: Task<Void, Error>?
+    /// The job is published: the original is its now, never dropped.
+    private var kept = false
 
     /// Staging for uploads worth it: a raw body (not a form) that says it holds at least `threshold` bytes.
     static func start(_ contentType: String, length: Int?, pool: StorePool, threshold: Int = 1 << 20) -> SourceStaging? {
@@ -36,8 +38,13 @@ final class SourceStaging: @unchecked Sendable {
         inFlight = nil
     }
 
-    /// Deletes what was staged (the upload was refused, cut off, or repeats a finished job).
+    /// The job was published with the staged original.
+    func keep() { kept = true }
+
+    /// Deletes what was staged (the upload was refused, cut off, or repeats a
+    /// finished job), unless a published job holds it.
     func drop() async {
+        guard !kept else { return }
         _ = try? await inFlight?.value
         let id = self.id
         _ = try? await pool.run { try $0.dropStagedSource(id: id) }
