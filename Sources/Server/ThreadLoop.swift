@@ -17,7 +17,6 @@ struct ThreadLoop: Service {
 
     func run() async {
         let stop = Stop()
-        let (round, every) = (round, every)
         await onThreadUntilShutdown(name: name, { repeat { round() } while stop.sleep(every) }, stop: stop.request)
     }
 

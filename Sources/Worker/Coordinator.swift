@@ -16,7 +16,7 @@ package struct Coordinator {
     /// Signalled by job.created events; rank 0 also looks at the queue every poll interval.
     let wake: DispatchSemaphore
     /// Set when the world is asked to stop (SIGUSR1): no more jobs are taken.
-    var stop = StopRequest()
+    let stop: StopRequest
     let events: EventPublisher?
 
     package init(rank: RankContext, wake: DispatchSemaphore, stop: StopRequest = StopRequest(), events: EventPublisher?) {
