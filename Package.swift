@@ -40,7 +40,7 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
 
         // Pure image code: no C, no I/O.
-        .target(name: "ImageCore"),
+        .target(name: "ImageCore", dependencies: ["Failure"]),
         .target(name: "ImageCodecs", dependencies: ["ImageCore", "Failure", "CPNG", "CJPEG", "CWebP", "CAVIF", "CLCMS2"]),
         // Jobs and tiles in Redis; the Lua scripts live in the top-level lua/ folder.
         .target(name: "TileStore", dependencies: [
@@ -50,26 +50,26 @@ let package = Package(
         // job.created / job.done on RabbitMQ: publisher with confirms, consumer with manual acks.
         .target(name: "JobEvents", dependencies: ["Failure", "CRabbitMQ", "Backoff", "ServiceURL", .product(name: "Logging", package: "swift-log")]),
         // Decoding, checking and cutting an upload into a job's first tiles.
-        .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore"]),
+        .target(name: "Jobs", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Failure"]),
         // Doubling delays for reconnect and retry loops.
         .target(name: "Backoff"),
         // scheme://user:password@host:port/path, read once for Redis and RabbitMQ URLs.
-        .target(name: "ServiceURL"),
+        .target(name: "ServiceURL", dependencies: ["Failure"]),
         // glibc's allocator: freed memory given back when a process goes quiet.
         .target(name: "SystemMemory"),
         // Multipart bodies read piece by piece under limits (no HTTP framework: fuzzed alone).
         .target(name: "Uploads", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The Hummingbird application: routes, pages, result keeper.
         .target(name: "Server", dependencies: [
-            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads", "SystemMemory",
+            "ImageCore", "ImageCodecs", "TileStore", "Jobs", "JobEvents", "Uploads", "SystemMemory", "Failure",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The MPI world: rank, size, collectives; no raw MPI handle leaks above it.
-        .target(name: "Cluster", dependencies: ["CMPI"]),
+        .target(name: "Cluster", dependencies: ["CMPI", "Failure"]),
         // The mpirun supervisor and child processes: no MPI here, so the CLI links none.
-        .target(name: "Supervision", dependencies: ["TileStore", "Backoff", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Supervision", dependencies: ["TileStore", "Backoff", "Failure", .product(name: "Logging", package: "swift-log")]),
         // The rank loop (claim, steal, process, gather, global steps).
         .target(name: "Worker", dependencies: [
             "ImageCore", "ImageCodecs", "TileStore", "Cluster", "JobEvents", "SystemMemory", "Backoff",
@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "imgproc",
             dependencies: [
-                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Supervision", "WorkerOptions",
+                "ImageCore", "ImageCodecs", "TileStore", "Jobs", "Supervision", "WorkerOptions", "Failure",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,7 +97,7 @@ let package = Package(
             name: "imgproc-worker",
             dependencies: ["Worker", "WorkerOptions", "TileStore", "JobEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker", "Supervision"],
+        .executableTarget(name: "imgproc-bench", dependencies: ["ImageCore", "ImageCodecs", "TileStore", "Jobs", "Worker", "Supervision", "Failure"],
                          exclude: ["opencv_bench.py", "opencv_small.py"]),
 
         // Fuzz targets (make fuzz builds them with libFuzzer and sanitizers; tests replay findings).

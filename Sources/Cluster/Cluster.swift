@@ -1,4 +1,5 @@
 import CMPI
+import Failure
 import Foundation
 
 /// The MPI world of this process: rank, size and the collectives imgproc
@@ -48,7 +49,8 @@ public final class Cluster {
         var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
         var length: Int32 = 0
         MPI_Error_string(code, &buffer, &length)
-        throw MPIError(call: call, code: code, message: String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        let text = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw MPIError(.callFailed, "\(call) failed: \(text) (MPI error \(code))", cause: MPIReturnCode(call: call, value: code))
     }
 
     /// Waits for a posted non-blocking operation, sleeping between tests.
@@ -104,7 +106,7 @@ public final class Cluster {
                 total += Int(counts[i])
             }
             guard total <= Int(Int32.max) else {
-                throw MPIError(call: "MPI_Igatherv", code: -1, message: "\(total) bytes is more than one gather can carry")
+                throw MPIError(.tooLarge, "MPI_Igatherv: \(total) bytes is more than one gather can carry")
             }
         }
         var received = [UInt8](repeating: 0, count: max(total, 1))
@@ -138,7 +140,7 @@ public final class Cluster {
                 total += Int(counts[i])
             }
             guard total <= Int(Int32.max) else {
-                throw MPIError(call: "MPI_Ialltoallv", code: -1, message: "\(total) bytes is more than one exchange can carry")
+                throw MPIError(.tooLarge, "MPI_Ialltoallv: \(total) bytes is more than one exchange can carry")
             }
             return out
         }

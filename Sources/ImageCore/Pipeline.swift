@@ -1,3 +1,4 @@
+import Failure
 import Foundation
 
 /// One step of a pipeline: tile-local, or one with a global step.
@@ -17,11 +18,27 @@ public enum PipelineStep: Sendable, CustomStringConvertible {
     }
 }
 
-/// A bad pipeline: the token at fault and why.
-public struct PipelineError: Error, Sendable, CustomStringConvertible {
-    public let token: String
-    public let message: String
-    public var description: String { token.isEmpty ? message : "bad operation '\(token)': \(message)" }
+/// A bad pipeline; the message names the operation at fault.
+public typealias PipelineError = CodedError<PipelineErrorCode>
+
+public enum PipelineErrorCode: String, Sendable {
+    /// No operations, empty ones, or too many.
+    case malformed
+    case unknownOperation = "unknown_operation"
+    /// Arguments missing, too many, or out of range.
+    case badArguments = "bad_arguments"
+    /// An operation would leave an empty image, or one over the pixel limit.
+    case badSize = "bad_size"
+}
+
+extension CodedError where Code == PipelineErrorCode {
+    /// - Parameters:
+    ///   - code: what is wrong.
+    ///   - token: the operation at fault, as written.
+    ///   - why: what is wrong with it.
+    static func operation(_ code: PipelineErrorCode, _ token: String, _ why: String) -> PipelineError {
+        PipelineError(code, "bad operation '\(token)': \(why)")
+    }
 }
 
 /// A pipeline of operations parsed from text such as `grayscale,blur:3,canny:100:200`.
@@ -40,37 +57,37 @@ public struct Pipeline: Sendable, CustomStringConvertible {
         let tokens = text.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         if tokens.count == 1 && tokens[0].isEmpty {
-            throw PipelineError(token: "", message: "the pipeline is empty; give operations such as 'grayscale,blur:2'")
+            throw PipelineError(.malformed, "the pipeline is empty; give operations such as 'grayscale,blur:2'")
         }
         if tokens.count > 64 {
-            throw PipelineError(token: "", message: "the pipeline has \(tokens.count) operations; at most 64 are allowed")
+            throw PipelineError(.malformed, "the pipeline has \(tokens.count) operations; at most 64 are allowed")
         }
         var steps: [PipelineStep] = []
         for token in tokens {
             guard !token.isEmpty else {
-                throw PipelineError(token: "", message: "empty operation in '\(text)' (two commas in a row, or a comma at an end)")
+                throw PipelineError(.malformed, "empty operation in '\(text)' (two commas in a row, or a comma at an end)")
             }
             let parts = token.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             let name = parts[0].lowercased()
             guard let info = OperationInfo.named(name) else {
                 let known = OperationInfo.all.map(\.name).joined(separator: ", ")
-                throw PipelineError(token: token, message: "unknown operation '\(parts[0])'; known: \(known)")
+                throw PipelineError.operation(.unknownOperation, token, "unknown operation '\(parts[0])'; known: \(known)")
             }
             var args = Array(parts.dropFirst())
             if args.count > info.parameters.count {
-                throw PipelineError(token: token, message: "\(name) takes at most \(info.parameters.count) argument(s): \(info.usage)")
+                throw PipelineError.operation(.badArguments, token, "\(name) takes at most \(info.parameters.count) argument(s): \(info.usage)")
             }
             for (i, p) in info.parameters.enumerated() {
                 if i < args.count && !args[i].isEmpty { continue }
                 guard let d = p.defaultValue else {
-                    throw PipelineError(token: token, message: "\(name) needs \(p.name) (\(p.help)): \(info.usage)")
+                    throw PipelineError.operation(.badArguments, token, "\(name) needs \(p.name) (\(p.help)): \(info.usage)")
                 }
                 if i < args.count { args[i] = d } else { args.append(d) }
             }
             do {
                 steps.append(try info.make(args))
             } catch {
-                throw PipelineError(token: token, message: error.message)
+                throw PipelineError.operation(.badArguments, token, error.message)
             }
         }
         self.steps = steps

@@ -1,3 +1,5 @@
+import Failure
+
 /// A pipeline laid out for one input shape, as stages.
 ///
 /// A stage is a run of tile-local operations over one tile grid: the unit of
@@ -43,10 +45,10 @@ public struct Plan: Sendable {
             }
             let after = current.output
             if after.width < 1 || after.height < 1 {
-                throw PipelineError(token: step.description, message: "it would leave nothing of \(before.width)x\(before.height)")
+                throw PipelineError.operation(.badSize, step.description, "it would leave nothing of \(before.width)x\(before.height)")
             }
             if after.pixelCount > maxPixels {
-                throw PipelineError(token: step.description, message:
+                throw PipelineError.operation(.badSize, step.description,
                     "it would turn \(before.width)x\(before.height) into \(after.width)x\(after.height), over the limit of \(maxPixels / 1_000_000) megapixels")
             }
         }

@@ -29,7 +29,7 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
     public init(_ text: String) throws(EventError) {
         let url: ServiceURL
         do { url = try ServiceURL(text, scheme: "amqp") } catch {
-            throw EventError(.badURL, "bad AMQP URL '\(text)': \(error.why)")
+            throw EventError(.badURL, "bad AMQP URL '\(text)': \(error.message)")
         }
         self.init(host: url.host, port: url.port ?? 5672, user: url.user ?? "guest",
                   password: url.user == nil ? "guest" : url.password ?? "", vhost: url.path.isEmpty ? "/" : url.path)

@@ -1,3 +1,4 @@
+import Failure
 import Foundation
 import ImageCodecs
 import ImageCore
@@ -39,16 +40,13 @@ public struct JobSubmission: Sendable {
     /// Seconds spent checking and laying out.
     public let preparationSeconds: Double
 
-    /// Why a submission was refused.
-    public struct Refusal: Error, CustomStringConvertible, Sendable {
-        public enum Code: String, Sendable {
-            case badPipeline = "bad_pipeline", badImage = "bad_image", tooCostly = "too_costly", badOption = "bad_option"
-        }
-        public let code: Code
-        /// The codec's reason when the image is at fault.
-        public let codec: CodecError?
-        public let description: String
+    /// Why a submission was refused; a ``CodecError`` is the cause when the image is at fault.
+    public typealias Refusal = CodedError<RefusalCode>
+
+    public enum RefusalCode: String, Sendable {
+        case badPipeline = "bad_pipeline", badImage = "bad_image", tooCostly = "too_costly", badOption = "bad_option"
     }
+
 
     /// - Parameters:
     ///   - bytes: the encoded image, as uploaded.
@@ -68,7 +66,7 @@ public struct JobSubmission: Sendable {
         let started = Date()
         var pipeline: Pipeline
         do { pipeline = try Pipeline(parsing: ops) } catch {
-            throw Refusal(code: .badPipeline, codec: nil, description: error.description)
+            throw Refusal(.badPipeline, error.message, cause: error)
         }
         let orientation = Orientation.of(bytes)
         if autorotate { pipeline = orientation.upright(pipeline) }
@@ -81,16 +79,16 @@ public struct JobSubmission: Sendable {
             shrink = ShrinkOnLoad.factor(pipeline, source: full)
             info = shrink == 1 ? full : try Codec.probe(bytes, shrink: shrink)
         } catch {
-            throw Refusal(code: .badImage, codec: error, description: error.message)
+            throw Refusal(.badImage, error.message, cause: error)
         }
         let shape = Shape(width: info.width, height: info.height, channels: info.channels)
         let plan: Plan
         do { plan = try Plan(pipeline, input: shape, maxPixels: limits.maxPixels) } catch {
-            throw Refusal(code: .badPipeline, codec: nil, description: error.description)
+            throw Refusal(.badPipeline, error.message, cause: error)
         }
         let result = output ?? info.format
         if result == .webp, max(plan.output.width, plan.output.height) > ImageFormat.webpMaxSide {
-            throw Refusal(code: .badOption, codec: nil, description:
+            throw Refusal(.badOption,
                 "the result would be \(plan.output.width)x\(plan.output.height); WebP images are at most \(ImageFormat.webpMaxSide) pixels a side")
         }
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
@@ -99,7 +97,7 @@ public struct JobSubmission: Sendable {
         let estimate = Cost.estimate(plan, tiling: tiling, decodeNanoseconds: info.format.decodeNanoseconds,
                                      encodeNanoseconds: result.encodeNanoseconds)
         if estimate.seconds > limits.maxCost {
-            throw Refusal(code: .tooCostly, codec: nil, description: String(
+            throw Refusal(.tooCostly, String(
                 format: "the job would take about %.0f seconds of one core (%@ alone about %.0f on %dx%d), over the limit of %.0f",
                 estimate.seconds, estimate.costliest, estimate.costliestSeconds, largest.width, largest.height, limits.maxCost))
         }

@@ -14,7 +14,7 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
         var difference = UInt8(expected.count == presented.count ? 0 : 1)
         for i in 0..<min(expected.count, presented.count) { difference |= expected[i] ^ presented[i] }
         guard difference == 0 else {
-            throw APIError(.unauthorized, "unauthorized", "this API needs 'Authorization: Bearer TOKEN'")
+            throw APIError(.unauthorized, .unauthorized, "this API needs 'Authorization: Bearer TOKEN'")
         }
         return try await next(request, context)
     }

@@ -23,12 +23,12 @@ struct JobOptions {
     /// - Parameter accept: the request's `Accept` header, for `format=auto`.
     init(accept: String? = nil, _ value: (String) -> String?) throws(APIError) {
         guard let ops = value("ops"), !ops.isEmpty else {
-            throw APIError(.badRequest, "bad_pipeline", "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
+            throw APIError(.badRequest, .badPipeline, "give a pipeline with the 'ops' field or ?ops=, e.g. ops=grayscale,blur:2")
         }
         self.ops = ops
         if let text = value("tile") {
             guard let tiling = JobSubmission.tiling(text) else {
-                throw APIError(.badRequest, "bad_tile", "\(JobSubmission.tilingHelp), not '\(text)'")
+                throw APIError(.badRequest, .badTile, "\(JobSubmission.tilingHelp), not '\(text)'")
             }
             self.tiling = tiling
         }
@@ -77,6 +77,6 @@ struct JobOptions {
     }
 
     private static func bad(_ name: String, _ accepted: String, _ text: String) -> APIError {
-        APIError(.badRequest, "bad_option", "\(name) must be \(accepted), not '\(text.prefix(40))'")
+        APIError(.badRequest, .badOption, "\(name) must be \(accepted), not '\(text.prefix(40))'")
     }
 }

@@ -28,13 +28,13 @@ extension JobsAPI {
         }
         switch job.status {
         case .failed?:
-            throw APIError(.conflict, "job_failed", "job \(id) failed: \(job.error ?? "no reason recorded")")
+            throw APIError(.conflict, .jobFailed, "job \(id) failed: \(job.error ?? "no reason recorded")")
         case .done?:
-            guard let bytes else { throw APIError(.gone, "result_missing", "job \(id) is done but its result is missing") }
+            guard let bytes else { throw APIError(.gone, .resultMissing, "job \(id) is done but its result is missing") }
             let format = ImageFormat(rawValue: job.format ?? "png") ?? .png
             return download(bytes, format, "imgproc-\(id).\(format.fileExtension)", request)
         default:
-            throw APIError(.conflict, "not_ready",
+            throw APIError(.conflict, .notReady,
                            "job \(id) is \(job.status?.rawValue ?? "unknown") (\(job.tilesDone)/\(job.tilesTotal) tiles); its result is not ready")
         }
     }

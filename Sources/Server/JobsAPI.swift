@@ -46,12 +46,12 @@ struct JobsAPI: Sendable {
         // router matches the path before the method).
         for path in ["jobs", "jobs/:id", "jobs/:id/events", "jobs/:id/result", "jobs/:id/source", "**"] {
             api.on(RouterPath(path), method: .options) { request, _ -> Response in
-                throw APIError(.notFound, "not_found", "no API at \(request.uri.path)")
+                throw APIError(.notFound, .notFound, "no API at \(request.uri.path)")
             }
         }
         for method in [HTTPRequest.Method.get, .post, .put, .delete] {
             api.on("**", method: method) { request, _ -> Response in
-                throw APIError(.notFound, "not_found", "no API at \(request.uri.path)")
+                throw APIError(.notFound, .notFound, "no API at \(request.uri.path)")
             }
         }
     }
@@ -83,7 +83,7 @@ struct JobsAPI: Sendable {
                 throw error
             }
         } catch let error as APIError {
-            metrics.refusedUpload(error.code)
+            metrics.refusedUpload(error.code.rawValue)
             throw error
         }
     }
@@ -99,7 +99,7 @@ struct JobsAPI: Sendable {
             let free = Int(disk.f_bavail) * Int(disk.f_frsize)
             let incoming = request.headers[.contentLength].flatMap { Int($0) } ?? 0
             if free - incoming < config.minFreeDisk {
-                throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "insufficient_storage",
+                throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), .insufficientStorage,
                                "the server's disk is nearly full (\(free / 1_048_576) MiB free); try again later")
             }
         }
@@ -125,14 +125,14 @@ struct JobsAPI: Sendable {
             throw error
         } catch {
             logger.error("upload failed: \(error)")
-            throw APIError(.internalServerError, "internal", "the upload could not be stored: \(error)")
+            throw APIError(.internalServerError, .internal, "the upload could not be stored: \(error)")
         }
     }
 
     /// The job's options, from the form's fields or else the query; and a file must have come.
     static func options(_ request: Request, parts: [UploadPart], files: [UploadPart]) throws(APIError) -> JobOptions {
         guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
-            throw APIError(.badRequest, "no_file", "send images as multipart 'file' parts, or one image as the body")
+            throw APIError(.badRequest, .noFile, "send images as multipart 'file' parts, or one image as the body")
         }
         let query = request.uri.queryParameters
         var fields: [String: String] = [:]
@@ -162,7 +162,7 @@ struct JobsAPI: Sendable {
                 }
                 pixels += job.info.width * job.info.height
                 if pixels > maxRequestPixels {
-                    throw APIError(.contentTooLarge, "too_many_pixels",
+                    throw APIError(.contentTooLarge, .tooManyPixels,
                                    "the files of this request hold more than \(maxRequestPixels / 1_000_000) megapixels together (at file \(index + 1)); send them in several requests")
                 }
                 submissions.append(job)
@@ -212,18 +212,18 @@ struct JobsAPI: Sendable {
         let label = count > 1 ? "file \(index + 1)\(name.isEmpty ? "" : " (\(String(String.UnicodeScalarView(name.prefix(80)))))"): " : ""
         switch error.code {
         case .badPipeline:
-            return APIError(.badRequest, "bad_pipeline", label + error.description)
+            return APIError(.badRequest, .badPipeline, label + error.description)
         case .tooCostly:
-            return APIError(.unprocessableContent, "too_costly", label + error.description)
+            return APIError(.unprocessableContent, .tooCostly, label + error.description)
         case .badOption:
-            return APIError(.badRequest, "bad_option", label + error.description)
+            return APIError(.badRequest, .badOption, label + error.description)
         case .badImage:
-            switch error.codec?.code {
-            case .tooLarge?: return APIError(.contentTooLarge, "too_many_pixels", label + error.description)
-            case .unknownFormat?: return APIError(.unsupportedMediaType, "unknown_format", label + error.description)
-            case .unsupported?: return APIError(.unsupportedMediaType, "unsupported_format", label + error.description)
-            case .empty?: return APIError(.badRequest, "empty_file", label + error.description)
-            default: return APIError(.badRequest, "corrupt_image", label + error.description)
+            switch (error.cause as? CodecError)?.code {
+            case .tooLarge?: return APIError(.contentTooLarge, .tooManyPixels, label + error.description)
+            case .unknownFormat?: return APIError(.unsupportedMediaType, .unknownFormat, label + error.description)
+            case .unsupported?: return APIError(.unsupportedMediaType, .unsupportedFormat, label + error.description)
+            case .empty?: return APIError(.badRequest, .emptyFile, label + error.description)
+            default: return APIError(.badRequest, .corruptImage, label + error.description)
             }
         }
     }

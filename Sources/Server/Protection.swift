@@ -22,7 +22,7 @@ struct OriginGuard<Context: RequestContext>: RouterMiddleware {
         guard let origin = request.headers[.origin] else { return try await next(request, context) }
         let ok = isAllowed(origin, request)
         if request.method == .options {
-            guard ok else { throw APIError(.forbidden, "cross_origin", "requests from \(origin) are not allowed") }
+            guard ok else { throw APIError(.forbidden, .crossOrigin, "requests from \(origin) are not allowed") }
             var headers = HTTPFields()
             headers[.accessControlAllowOrigin] = origin
             headers[.accessControlAllowMethods] = "GET, POST"
@@ -32,7 +32,7 @@ struct OriginGuard<Context: RequestContext>: RouterMiddleware {
             return Response(status: .noContent, headers: headers)
         }
         if !ok && ![.get, .head].contains(request.method) {
-            throw APIError(.forbidden, "cross_origin",
+            throw APIError(.forbidden, .crossOrigin,
                            "requests from \(origin) are not allowed; start the server with --cors-origin \(origin) to allow them")
         }
         var response = try await next(request, context)

@@ -7,11 +7,11 @@ import Uploads
 /// the byte limit, without reading the rest: a multipart form, or a raw image body.
 enum UploadReader {
     static func tooLarge(_ limit: Int) -> APIError {
-        APIError(.contentTooLarge, "too_large", "the upload is larger than \(limit / 1024 / 1024) MiB")
+        APIError(.contentTooLarge, .tooLarge, "the upload is larger than \(limit / 1024 / 1024) MiB")
     }
 
     static func tooManyFiles(_ most: Int) -> APIError {
-        APIError(.contentTooLarge, "too_many_files", "a request holds at most \(most) files; send the others in another request")
+        APIError(.contentTooLarge, .tooManyFiles, "a request holds at most \(most) files; send the others in another request")
     }
 
     /// The parts of a multipart/form-data body, or one part named "file" for a raw body.
@@ -25,7 +25,7 @@ enum UploadReader {
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = MultipartCollector.parameter("boundary", in: contentType) else {
-                throw APIError(.badRequest, "bad_request", "multipart/form-data without a boundary")
+                throw APIError(.badRequest, .badRequest, "multipart/form-data without a boundary")
             }
             return try await multipart(request.body, boundary: boundary, limit: limit, maxFiles: maxFiles, deadline: deadline)
         }
@@ -43,7 +43,7 @@ enum UploadReader {
         return [UploadPart(name: "file", filename: nil, contentType: contentType, data: data)]
     }
 
-    static let tooSlow = APIError(.requestTimeout, "upload_timeout", "the upload took too long to arrive")
+    static let tooSlow = APIError(.requestTimeout, .uploadTimeout, "the upload took too long to arrive")
 
     static func multipart(_ body: RequestBody, boundary: String, limit: Int, maxFiles: Int,
                           deadline: ContinuousClock.Instant) async throws -> [UploadPart] {
@@ -58,7 +58,7 @@ enum UploadReader {
             switch failure {
             case let .tooLarge(limit): throw tooLarge(limit)
             case let .tooManyFiles(most): throw tooManyFiles(most)
-            case let .unreadable(why): throw APIError(.badRequest, "bad_request", "the multipart form cannot be read: \(why)")
+            case let .unreadable(why): throw APIError(.badRequest, .badRequest, "the multipart form cannot be read: \(why)")
             }
         }
         return collector.completeParts

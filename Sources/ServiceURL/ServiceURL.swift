@@ -1,11 +1,14 @@
+import Failure
 /// `scheme://[user[:password]@]host[:port][/path]`, as Redis and RabbitMQ
 /// URLs are written: the one parser behind `RedisURL` and `AMQPURL`, which
 /// give the parts their meaning. User, password and path are
 /// percent-decoded, and ``encoded(_:)`` writes them back.
 public struct ServiceURL: Sendable, Hashable {
-    /// Why a URL cannot be read: the text names the part at fault.
-    public struct Problem: Error, Sendable {
-        public let why: String
+    /// Why a URL cannot be read: the message names the part at fault.
+    public typealias Problem = CodedError<ProblemCode>
+
+    public enum ProblemCode: String, Sendable {
+        case malformed
     }
 
     public var host: String
@@ -19,7 +22,7 @@ public struct ServiceURL: Sendable, Hashable {
 
     /// - Parameter scheme: what the text must start with, e.g. `redis` for `redis://`.
     public init(_ text: String, scheme: String) throws(Problem) {
-        guard text.hasPrefix(scheme + "://") else { throw Problem(why: "it must start with \(scheme)://") }
+        guard text.hasPrefix(scheme + "://") else { throw Problem(.malformed, "it must start with \(scheme)://") }
         var rest = Substring(text.dropFirst(scheme.count + 3))
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
@@ -36,10 +39,10 @@ public struct ServiceURL: Sendable, Hashable {
         host = String(rest)
         if let colon = rest.lastIndex(of: ":") {
             host = String(rest[..<colon])
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { throw Problem(why: "port must be 1...65535") }
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { throw Problem(.malformed, "port must be 1...65535") }
             port = p
         }
-        if host.isEmpty { throw Problem(why: "no host") }
+        if host.isEmpty { throw Problem(.malformed, "no host") }
     }
 
     /// Every byte but letters, digits and `-._~` as `%XX` (RFC 3986 unreserved),

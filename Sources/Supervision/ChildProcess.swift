@@ -1,3 +1,4 @@
+import Failure
 import Foundation
 
 /// A child process started with posix_spawn, with default signal handling
@@ -35,7 +36,7 @@ public struct ChildProcess: Sendable {
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw SupervisorError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw SupervisorError(.cannotStart, "cannot start \(path): \(String(cString: strerror(rc)))", cause: POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)) }
         self.pid = pid
     }
 
@@ -79,7 +80,8 @@ public struct ChildProcess: Sendable {
     }
 }
 
-public struct SupervisorError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ message: String) { description = message }
+public typealias SupervisorError = CodedError<SupervisorErrorCode>
+
+public enum SupervisorErrorCode: String, Sendable {
+    case cannotStart = "cannot_start"
 }

@@ -31,7 +31,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public init(_ text: String) throws(RedisError) {
         func bad(_ why: String) -> RedisError { RedisError(.badURL, "bad Redis URL '\(text)': \(why)") }
         let url: ServiceURL
-        do { url = try ServiceURL(text, scheme: "redis") } catch { throw bad(error.why) }
+        do { url = try ServiceURL(text, scheme: "redis") } catch { throw bad(error.message) }
         var database = 0
         if !url.path.isEmpty {
             guard let n = Int(url.path), n >= 0 else { throw bad("database must be a number") }

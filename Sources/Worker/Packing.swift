@@ -1,3 +1,5 @@
+import Cluster
+import Failure
 import ImageCore
 
 /// Little-endian integers and byte strings: what ranks send each other over MPI.
@@ -33,34 +35,33 @@ struct ByteReader {
 
     var isAtEnd: Bool { at >= bytes.count }
 
-    mutating func int() throws(MPIDataError) -> Int {
-        guard at + 8 <= bytes.count else { throw MPIDataError() }
+    mutating func int() throws(MPIError) -> Int {
+        guard at + 8 <= bytes.count else { throw .malformedData }
         let v = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * $1) }
         at += 8
         return Int(Int64(bitPattern: v))
     }
 
-    mutating func data() throws(MPIDataError) -> [UInt8] {
+    mutating func data() throws(MPIError) -> [UInt8] {
         let n = try int()
-        guard n >= 0, at + n <= bytes.count else { throw MPIDataError() }
+        guard n >= 0, at + n <= bytes.count else { throw .malformedData }
         defer { at += n }
         return Array(bytes[at..<(at + n)])
     }
 
-    mutating func text() throws(MPIDataError) -> String { String(decoding: try data(), as: UTF8.self) }
+    mutating func text() throws(MPIError) -> String { String(decoding: try data(), as: UTF8.self) }
 
-    mutating func region() throws(MPIDataError) -> Region {
+    mutating func region() throws(MPIError) -> Region {
         let x = try int(), y = try int(), w = try int(), h = try int(), c = try int()
         let n = w * h * c
-        guard w >= 0, h >= 0, (1...4).contains(c), at + n <= bytes.count else { throw MPIDataError() }
+        guard w >= 0, h >= 0, (1...4).contains(c), at + n <= bytes.count else { throw .malformedData }
         defer { at += n }
         return Region(image: Image(width: w, height: h, channels: c, pixels: Array(bytes[at..<(at + n)])), x: x, y: y)
     }
 }
 
-/// Bytes from another rank that do not parse: a bug, not bad input.
-struct MPIDataError: Error, CustomStringConvertible {
-    var description: String { "malformed data from another rank" }
+extension CodedError where Code == MPIErrorCode {
+    static var malformedData: MPIError { MPIError(.malformed, "malformed data from another rank") }
 }
 
 extension Array where Element == Region {
@@ -71,7 +72,7 @@ extension Array where Element == Region {
         return w.bytes
     }
 
-    init(unpacking bytes: [UInt8]) throws(MPIDataError) {
+    init(unpacking bytes: [UInt8]) throws(MPIError) {
         var reader = ByteReader(bytes)
         var out: [Region] = []
         while !reader.isAtEnd { out.append(try reader.region()) }

@@ -17,17 +17,12 @@ final class HTTPConnection {
         let ok = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard ok == 0 else { close(fd); throw HTTPError("cannot connect to port \(port)") }
+        guard ok == 0 else { close(fd); throw BenchError(.http, "cannot connect to port \(port)") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(fd) }
-
-    struct HTTPError: Error, CustomStringConvertible {
-        let description: String
-        init(_ d: String) { description = d }
-    }
 
     func request(_ method: String, _ path: String, body: [UInt8] = [], contentType: String? = nil) throws -> (status: Int, body: [UInt8]) {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n"
@@ -73,7 +68,7 @@ final class HTTPConnection {
         try bytes.withUnsafeBytes { raw in
             while sent < raw.count {
                 let n = Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
-                guard n > 0 else { throw HTTPError("send failed") }
+                guard n > 0 else { throw BenchError(.http, "send failed") }
                 sent += n
             }
         }
@@ -82,7 +77,7 @@ final class HTTPConnection {
     private func receive() throws {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = recv(fd, &chunk, chunk.count, 0)
-        guard n > 0 else { throw HTTPError("connection closed") }
+        guard n > 0 else { throw BenchError(.http, "connection closed") }
         buffer += chunk[0..<n]
     }
 

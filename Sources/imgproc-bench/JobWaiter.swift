@@ -37,7 +37,7 @@ final class JobWaiter: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         return try condition.withLock {
             while !ids.allSatisfy({ finished[$0] != nil }) {
-                guard condition.wait(until: deadline) else { throw SupervisorError("timed out waiting for jobs") }
+                guard condition.wait(until: deadline) else { throw BenchError(.timedOut, "timed out waiting for jobs") }
             }
             return ids.map { finished[$0]! }
         }

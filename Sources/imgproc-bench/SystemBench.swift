@@ -86,7 +86,7 @@ enum SystemBench {
         for _ in 0..<3 {
             let before = try system.redisBytes()
             let start = Date()
-            guard try system.job(connection, big, ops: "blur:3") != nil else { throw SupervisorError("the 24 MP job failed") }
+            guard try system.job(connection, big, ops: "blur:3") != nil else { throw BenchError(.jobFailed, "the 24 MP job failed") }
             best = min(best, Date().timeIntervalSince(start))
             traffic = try system.redisBytes() - before
         }
@@ -120,7 +120,7 @@ enum SystemBench {
         var times: [Double] = []
         for _ in 0..<60 {
             let start = Date()
-            guard try system.job(connection, small, ops: ops) != nil else { throw SupervisorError("a small job failed") }
+            guard try system.job(connection, small, ops: ops) != nil else { throw BenchError(.jobFailed, "a small job failed") }
             times.append(Date().timeIntervalSince(start) * 1000)
         }
         times.sort()
@@ -234,7 +234,7 @@ enum SystemBench {
         var best = Double.infinity
         for _ in 0..<3 {
             let start = Date()
-            guard try system.job(connection, big, ops: "fit:512x512") != nil else { throw SupervisorError("the thumbnail job failed") }
+            guard try system.job(connection, big, ops: "fit:512x512") != nil else { throw BenchError(.jobFailed, "the thumbnail job failed") }
             best = min(best, Date().timeIntervalSince(start))
         }
         let out = system.dir.appendingPathComponent("thumb.jpg").path

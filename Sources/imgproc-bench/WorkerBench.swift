@@ -74,6 +74,6 @@ enum WorkerBench {
             if try condition() { return }
             Thread.sleep(forTimeInterval: 0.005)
         }
-        throw SupervisorError("timed out waiting for the workers")
+        throw BenchError(.timedOut, "timed out waiting for the workers")
     }
 }

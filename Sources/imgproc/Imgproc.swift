@@ -1,3 +1,4 @@
+import Failure
 import ArgumentParser
 
 @main
@@ -15,7 +16,12 @@ struct Imgproc: ParsableCommand {
 }
 
 /// A failure to report on stderr with a non-zero exit status.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
+typealias CLIError = CodedError<CLIErrorCode>
+
+enum CLIErrorCode: String, Sendable {
+    case failed
+}
+
+extension CodedError where Code == CLIErrorCode {
+    init(_ message: String) { self.init(.failed, message) }
 }

@@ -202,6 +202,7 @@ struct OperationTests {
             try Plan(pipeline, input: Shape(width: 2000, height: 1000, channels: 3))
         }
         #expect(error.description.contains("200000x100000"))
+        #expect(error.code == .badSize)
     }
 
     @Test func tileGrid() {

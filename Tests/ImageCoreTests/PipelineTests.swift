@@ -26,7 +26,8 @@ struct PipelineTests {
     ])
     func badTokensAreNamed(_ text: String, _ token: String, _ hint: String) {
         let error = #expect(throws: PipelineError.self) { try Pipeline(parsing: text) }
-        #expect(error?.token == token)
+        #expect(error?.message.hasPrefix("bad operation '\(token)'") == true)
+        #expect(error?.code == (token == "blurr:3" ? .unknownOperation : .badArguments))
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
     }
 
