@@ -109,7 +109,7 @@ struct ProtectionSystemTests {
         #expect(try system.get("/api/jobs/\(id)/result").status == 410)
         #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")))
         #expect(!FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
-        let left = try system.store.raw(["KEYS", .text("imgproc:{\(id)}:*")]).array?.compactMap(\.text) ?? []
+        let left = try system.store.keys(ofJob: id)
         #expect(left == ["imgproc:{\(id)}:expired"], "only the mark is left: \(left)")
     }
 
@@ -121,7 +121,7 @@ struct ProtectionSystemTests {
         #expect(try system.waitFor(id)["status"] as? String == "done")
         try waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: system.dir.path("processed/\(id).png")) }
         let stored = try system.get("/api/jobs/\(id)/result").body
-        try system.store.raw(["DEL", .text(JobKeys(id).job), .text(JobKeys(id).done)])
+        try system.store.delete(JobKeys(id).job, JobKeys(id).done)
         let served = try system.get("/api/jobs/\(id)/result")
         #expect(served.status == 200 && served.body == stored)
     }
@@ -274,7 +274,7 @@ struct StagingSystemTests {
         let system = try System(db: 20, workers: false)
         let noise = testImage(width: 800, height: 600, channels: 3, seed: 9)
         let big = try Codec.encode(Image(width: 800, height: 600, channels: 3, pixels: noise.pixels.map { $0 &* 151 &+ 7 }), as: .png)
-        let sources = { try system.store.raw(["KEYS", "imgproc:{*}:source"]).array?.count ?? -1 }
+        let sources = { try system.store.keys(matching: "imgproc:{*}:source").count }
         let before = try system.store.calls(of: "append")
         let head = "POST /api/jobs?ops=invert HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: \(2 * big.count)\r\n\r\n"
         let upload = try RawSocket(port: system.port)
@@ -284,7 +284,7 @@ struct StagingSystemTests {
         #expect(try sources() == 1, "the first parts are in Redis while the upload is open")
         upload.close()
         try waitUntil(seconds: 20) { try sources() == 0 }
-        #expect(try system.store.raw(["DBSIZE"]).int ?? 0 < 10, "no stray keys")
+        #expect(try system.store.keyCount() < 10, "no stray keys")
         #expect(try system.get("/healthz").status == 200, "the server goes on")
     }
 }

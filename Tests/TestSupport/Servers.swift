@@ -104,6 +104,33 @@ public func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// A port on 127.0.0.1 that refuses connections for as long as this value
+/// lives: it is bound and never listened on, so no other process (a Redis or
+/// mpirun started meanwhile) can take it, as one could a ``freePort()``.
+public final class ClosedPort: @unchecked Sendable {
+    // @unchecked: set once in init.
+    private let fd: Int32
+    public let port: Int
+
+    public init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 public func canConnect(port: Int, host: String = "127.0.0.1") -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -170,13 +197,18 @@ public final class Background: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited after `grace` seconds.
+    /// SIGTERM; if it has not exited after `grace` seconds, a second SIGTERM
+    /// (a supervisor then stops its ranks at once, rather than leave mpirun
+    /// running without it), and SIGKILL if that is not enough.
     public func stop(grace: Double = 15) {
         if wait(seconds: 0) != nil { return }
         kill(pid, SIGTERM)
         if wait(seconds: grace) == nil {
-            kill(pid, SIGKILL)
-            _ = wait(seconds: 5)
+            kill(pid, SIGTERM)
+            if wait(seconds: 12) == nil {
+                kill(pid, SIGKILL)
+                _ = wait(seconds: 5)
+            }
         }
     }
 

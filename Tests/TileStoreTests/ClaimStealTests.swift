@@ -77,7 +77,7 @@ struct ClaimStealTests {
         #expect(try store.claim(id: id, rank: 0, count: 2).map(\.index) == [0, 1], "rank 0's is dealt top to bottom")
         let expected = fakeTiles(20)
         for tile in tiles { #expect(tile == expected[tile.index]) }
-        #expect(try store.raw(["XRANGE", .text(JobKeys(id).tiles), "-", "+"]).array?.count == 20)
+        #expect(try store.streamLength(JobKeys(id).tiles) == 20)
         let output = fakeOutput(19)
         #expect(output.contains(0))
         try store.complete(id: id, rank: 1, outputs: [(19, output)])
@@ -110,7 +110,7 @@ struct ClaimStealTests {
         let id = try submitFake(store, tiles: 4)
         _ = try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start")
         #expect(try store.claim(id: id, rank: 0, count: 1).count == 1)
-        try store.raw(["SCRIPT", "FLUSH"])
+        try store.forgetScripts()
         #expect(try store.claim(id: id, rank: 0, count: 1).count == 1, "NOSCRIPT is answered by loading the script again")
     }
 }

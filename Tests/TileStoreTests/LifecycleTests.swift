@@ -60,7 +60,7 @@ struct LifecycleTests {
         try store.finish(id: id, result: [137, 80, 78, 71, 0, 0], world: 2, fields: ["output_bytes": "6"])
         let keys = JobKeys(id)
         for key in [keys.tiles, keys.out, keys.owner, keys.source, keys.stats, keys.input, keys.queue(0), keys.queue(1)] {
-            #expect(try store.raw(["EXISTS", .text(key)]).int == 0, "\(key) is deleted")
+            #expect(try !store.exists(key), "\(key) is deleted")
         }
         #expect(try store.result(id) == [137, 80, 78, 71, 0, 0])
         #expect(try store.job(id)?.status == .done)
@@ -78,7 +78,7 @@ struct LifecycleTests {
         #expect(try store.source(id) == source)
         let (job, again) = try store.jobAndSource(id)
         #expect(job?.id == id && again == source)
-        try store.raw(["DEL", .text(JobKeys(id).source)])
+        try store.delete(JobKeys(id).source)
         #expect(try store.source(id) == nil && store.jobAndSource(id).1 == nil, "a deleted original is missing, not empty")
     }
 
@@ -87,7 +87,7 @@ struct LifecycleTests {
         let source = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ $0 >> 9) }
         let id = TileStore.newJobID(), key = JobKeys(id).source
         #expect(try store.stageSource(id: id, Array(source[..<700_000])) == 700_000)
-        #expect((1...3600).contains(try store.raw(["TTL", .text(key)]).int ?? 0), "unpublished, it expires")
+        #expect((1...3600).contains(try store.secondsToLive(key)), "unpublished, it expires")
         let fields = ["ops": "invert", "stages": "1", "source_bytes": String(source.count)]
         // Published with a part missing: refused, and nothing is queued.
         let short = #expect(throws: RedisError.self) { try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil) }
@@ -96,7 +96,7 @@ struct LifecycleTests {
         #expect(try store.stageSource(id: id, Array(source[700_000...])) == source.count)
         try store.submit(id: id, fields: fields, tiles: fakeTiles(2), source: nil)
         #expect(try store.source(id) == source && store.job(id)?.status == .queued)
-        #expect(try store.raw(["TTL", .text(key)]).int == -1, "published, it stays until the job ends")
+        #expect(try store.secondsToLive(key) == -1, "published, it stays until the job ends")
         // A refused upload's staged original is deleted.
         let other = TileStore.newJobID()
         try store.stageSource(id: other, [1, 2, 3])
@@ -106,18 +106,18 @@ struct LifecycleTests {
 
     @Test func heartbeatsAreWrittenReadAndDropped() throws {
         let store = try makeStore(db: 14)
-        try store.raw(["DEL", .text(JobKeys.workers)])
+        try store.delete(JobKeys.workers)
         let now = Int(Date().timeIntervalSince1970 * 1000)
         let fresh = WorkerHeartbeat(rank: 1, world: 2, worldID: "w1", host: "node-a", pid: 4242, epoch: 1, lastSeen: now, job: "abc")
         let old = WorkerHeartbeat(rank: 0, world: 2, worldID: "", host: "node-b", pid: 7, epoch: 1, lastSeen: now - 90_000, job: "")
         try store.beat(fresh, consumer: "workers@node-a")
         try store.beat(old, consumer: "workers@node-b")
-        try store.raw(["HSET", .text(JobKeys.workers), "junk", "not a heartbeat"])
+        try store.setField(JobKeys.workers, "junk", "not a heartbeat")
         #expect(try store.heartbeats() == ["node-a:4242": fresh, "node-b:7": old], "unreadable entries are left out")
         #expect(old.worldID == "-" && WorkerHeartbeat(text: old.text) == old)
         try store.dropHeartbeats(silentFor: 60, now: now)
         #expect(try store.heartbeats() == ["node-a:4242": fresh])
-        try store.raw(["DEL", .text(JobKeys.workers)])
+        try store.delete(JobKeys.workers)
     }
 
     @Test func submitIsAllOrNothing() throws {
@@ -137,7 +137,7 @@ struct LifecycleTests {
         #expect(none?.code == .noSuchJob)
         // A stage whose tile stream was cut short (a crash while writing it).
         let id = try submitFake(store, tiles: 4)
-        try store.raw(["XTRIM", .text(JobKeys(id).tiles), "MAXLEN", "2"])
+        try store.trimStream(JobKeys(id).tiles, to: 2)
         let short = #expect(throws: RedisError.self) { try store.deal(id: id, world: 1, maxAttempts: 3, reason: "start") }
         #expect(short?.code == .tilesMissing && short?.message.hasPrefix("deal.lua: TILES") == true)
     }
@@ -159,7 +159,9 @@ struct LifecycleTests {
 struct ConnectionTests {
     @Test func aRedisThatIsDownGivesATypedErrorQuickly() throws {
         let start = Date()
-        let error = #expect(throws: RedisError.self) { try TileStore(url: RedisURL(host: "127.0.0.1", port: freePort())) }
+        let closed = ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let error = #expect(throws: RedisError.self) { try TileStore(url: RedisURL(host: "127.0.0.1", port: closed.port)) }
         #expect(error?.code == .connectionRefused)
         #expect(Date().timeIntervalSince(start) < 6)
     }
@@ -223,7 +225,9 @@ struct ConnectionTests {
         #expect(try store.networkBytes() > bytes)
         #expect(try store.info("memory", "used_memory") > 0 && store.info("server")["redis_version"] != nil)
         let start = Date()
-        let down = #expect(throws: RedisError.self) { try TileStore.ping(RedisURL(host: "127.0.0.1", port: freePort()), timeout: 1) }
+        let closed = ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let down = #expect(throws: RedisError.self) { try TileStore.ping(RedisURL(host: "127.0.0.1", port: closed.port), timeout: 1) }
         #expect(down?.code == .connectionRefused && Date().timeIntervalSince(start) < 3)
         // The server keeps a result on disk: the job says so and Redis's copy goes.
         let id = try submitFake(store, tiles: 1)
@@ -259,12 +263,12 @@ struct QueueTests {
         #expect(c.jobID == second && !c.reclaimed)
         #expect(try store.nextJob(consumer: "rank0@d", minIdle: 60) == nil, "nothing new, nothing idle long enough")
         // a's entry is deleted while pending; c goes silent.
-        try store.raw(["XDEL", .text(JobKeys.queue), .text(a.entry)])
+        try store.deleteEntry(JobKeys.queue, a.entry)
         Thread.sleep(forTimeInterval: 0.05)
         let taken = try #require(try store.nextJob(consumer: "rank0@b", minIdle: 0.01))
         #expect(taken.jobID == second && taken.reclaimed, "the live entry is taken over, the deleted one skipped")
         #expect(try store.nextJob(consumer: "rank0@a", minIdle: 60) == nil, "the deleted entry is gone for its consumer too")
         try store.acknowledge(taken)
-        #expect(try store.raw(["XLEN", .text(JobKeys.queue)]).int == 0)
+        #expect(try store.streamLength(JobKeys.queue) == 0)
     }
 }

@@ -70,7 +70,7 @@ struct DistributedExactnessTests {
             #expect(map.count == record.tilesTotal && Set(map.values).isSubset(of: Set(0..<ranks)), "the tile map names a rank per tile")
             if record.runsWhole { #expect(record.tilesTotal == 1 && record.int("rank") == map[0], "a whole job records its rank") }
         }
-        #expect(try store.raw(["XLEN", .text(JobKeys.queue)]).int == 0, "queue entries are removed")
+        #expect(try store.streamLength(JobKeys.queue) == 0, "queue entries are removed")
     }
 }
 

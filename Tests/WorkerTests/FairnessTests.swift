@@ -67,7 +67,7 @@ struct FairnessTests {
                                         environment: ["REDIS_URL": redis.url],
                                         log: dir.url.appendingPathComponent("supervisor.log"))
         defer { supervisor.stop() }
-        try waitUntil(seconds: 60) { (try store.raw(["HLEN", .text(JobKeys.workers)]).int ?? 0) >= 2 }
+        try waitUntil(seconds: 60) { (try store.hashLength(JobKeys.workers)) >= 2 }
         var seen = 0
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
             guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }

@@ -61,7 +61,7 @@ struct ResilienceTests {
         #expect(try store.result(id) == reference("k.png", ops: ops, format: .png, dir: dir))
         #expect(supervisor.wait(seconds: 60) == 0)
         #expect(try keys(of: id, store) == ["job", "done", "result"])
-        #expect(try store.raw(["XLEN", .text(JobKeys.queue)]).int == 0)
+        #expect(try store.streamLength(JobKeys.queue) == 0)
         #expect(supervisor.output.contains("restarting"))
     }
 

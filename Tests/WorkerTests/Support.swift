@@ -69,6 +69,5 @@ func waitForJob(_ store: TileStore, _ id: String, seconds: Double = 120) throws 
 
 /// Keys left in Redis for a job (finished jobs keep only job, done and result).
 func keys(of id: String, _ store: TileStore) throws -> Set<String> {
-    let reply = try store.raw(["KEYS", .text("imgproc:{\(id)}:*")])
-    return Set((reply.array ?? []).compactMap(\.text).map { String($0.split(separator: ":").last!) })
+    Set(try store.keys(ofJob: id).map { String($0.split(separator: ":").last!) })
 }
