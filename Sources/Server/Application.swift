@@ -26,12 +26,14 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     let watch = JobWatch(url: config.redis)
     let health = HealthCheck()
     let memory = MemoryReturn()
-    var services: [any Service] = keeping(config, keeper: keeper, watch: watch, logger: logger) + [
+    // Graceful shutdown goes from the last service to the first, after the
+    // HTTP server: the Redis pool, which requests use, ends last.
+    var services: [any Service] = [OnShutdown { pool.close() }] + keeping(config, keeper: keeper, watch: watch, logger: logger) + [
         health.service(redis: config.redis, amqp: config.amqp),
         memory.service(),
         watch.service(),
         ThreadLoop(name: "imgproc-job-watch-tick", every: config.eventTick) { watch.wakeAll() },
-        OnShutdown { _ = events.flush(timeout: 5) },
+        OnShutdown { events.close(timeout: 5) },
     ]
     if config.retention > 0 { services.append(Sweeper(config, logger: logger).service()) }
 

@@ -123,7 +123,7 @@ public enum WorkerRank {
                 }
                 try Coordinator(rank: rank, wake: wake, stop: stop, events: events).run()
                 // Give job.done events a moment to reach the broker before this rank exits.
-                events?.flush(timeout: 5)
+                events?.close(timeout: 5)
             } else {
                 try rank.follow()
             }
