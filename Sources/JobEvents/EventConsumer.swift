@@ -7,8 +7,8 @@ import Logging
 /// that throws leaves it unacknowledged, so RabbitMQ delivers it again after
 /// a reconnect (handlers are idempotent).
 public final class EventConsumer: @unchecked Sendable {
-    // @unchecked: `stopped` is guarded by `lock`; the connection is used by the consuming thread only.
-    private let lock = NSLock()
+    // @unchecked: `stopped` is guarded by `condition`; the connection is used by the consuming thread only.
+    private let condition = NSCondition()
     private var stopped = false
     private let ended = DispatchSemaphore(value: 0)
 
@@ -37,7 +37,7 @@ public final class EventConsumer: @unchecked Sendable {
                                 logger.warning("handling \(delivery.routingKey) failed, it will come again: \(error)")
                                 connection.close()
                                 // Not at once: a failure that lasts (a full disk) must not spin.
-                                Thread.sleep(forTimeInterval: backoff.next())
+                                nap(backoff.next())
                                 break
                             }
                         }
@@ -49,7 +49,7 @@ public final class EventConsumer: @unchecked Sendable {
                         logger.warning("cannot consume \(queue) yet: \(error)")
                         warned = true
                     }
-                    Thread.sleep(forTimeInterval: backoff.next())
+                    nap(backoff.next())
                 }
             }
         }
@@ -57,12 +57,21 @@ public final class EventConsumer: @unchecked Sendable {
         thread.start()
     }
 
-    private var isStopped: Bool { lock.withLock { stopped } }
+    private var isStopped: Bool { condition.withLock { stopped } }
+
+    /// Sleeps between tries; a stop ends the sleep.
+    private func nap(_ seconds: Double) {
+        let until = Date().addingTimeInterval(seconds)
+        condition.withLock { while !stopped && condition.wait(until: until) {} }
+    }
 
     /// Stops consuming; a message being handled is handled (and acknowledged) first.
     /// - Parameter seconds: how long to wait for that (0: do not wait).
-    public func stop(waiting seconds: Double = 0) {
-        lock.withLock { stopped = true }
-        if seconds > 0 { _ = ended.wait(timeout: .now() + seconds) }
+    /// - Returns: whether the consuming thread has ended.
+    @discardableResult
+    public func stop(waiting seconds: Double = 0) -> Bool {
+        condition.withLock { stopped = true }
+        condition.broadcast()
+        return ended.wait(timeout: .now() + max(seconds, 0)) == .success
     }
 }

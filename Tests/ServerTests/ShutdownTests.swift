@@ -75,4 +75,14 @@ struct ShutdownTests {
         #expect(!publisher.isRunning)
         #expect(Date().timeIntervalSince(started) < 2.5, "the close does not wait out the backoff (3.2 s by now)")
     }
+
+    @Test func aConsumerWaitingToReconnectStopsAtOnce() {
+        let closed = ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let consumer = EventConsumer(url: AMQPURL(host: "127.0.0.1", port: closed.port), queue: EventTopology.serverQueue) { _ in }
+        Thread.sleep(forTimeInterval: 3.3)
+        let started = Date()
+        #expect(consumer.stop(waiting: 10), "the thread ended")
+        #expect(Date().timeIntervalSince(started) < 2.5, "the stop does not wait out the backoff (3.2 s by now)")
+    }
 }
