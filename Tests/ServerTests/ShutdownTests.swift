@@ -29,7 +29,13 @@ struct ShutdownTests {
                     }
                 }
             }
-            try waitUntil(seconds: 30) { try store.clients(onDatabase: 3) == others + 3 }
+            // Polled without blocking a thread: the calls need the cooperative pool to start.
+            var polls = 0
+            while try store.clients(onDatabase: 3) < others + 3 && polls < 600 {
+                try await Task.sleep(for: .milliseconds(50))
+                polls += 1
+            }
+            #expect(try store.clients(onDatabase: 3) == others + 3)
             #expect(pool.threadCount == 3)
             // Closed while the calls are in hand: they finish, then the threads end.
             let closing = Task.detached { pool.close() }
