@@ -20,7 +20,7 @@ public struct BoxBlur: TileOperation {
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
         let hood = neighbourhood(output, input)
         let ch = input.channels, r = radius, n = output.width * ch, taps = 2 * r + 1
-        let columns = hood.columns(originX: source.x)
+        let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         let rowMap = hood.rows(originY: source.y)
         // Row sums (at most 255 · 257, so 16 bits) in a ring keyed by source row; one
         // output row adds the row entering the window and drops the one leaving, so
@@ -32,12 +32,12 @@ public struct BoxBlur: TileOperation {
         let srcRowBytes = source.image.rowBytes
         let inverse = 1 / Double(taps * taps)
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
-            columns.withUnsafeBufferPointer { cols in
+            columns.withUnsafeBufferPointer { runs in
                 Image(width: output.width, height: output.height, channels: ch) { dst in
                     func rowSums(_ row: Int) -> UnsafeMutablePointer<UInt16> {
                         let slot = row % slots
                         if held[slot] != row {
-                            fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, columns: cols, channels: ch)
+                            fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, runs: runs)
                             Self.rowPass(padded.base, ring.row(slot), count: n, channels: ch, taps: taps)
                             held[slot] = row
                         }
@@ -58,12 +58,34 @@ public struct BoxBlur: TileOperation {
                         let d = dst + y * n
                         // The exact mean is never halfway (the area is odd): it is at least
                         // 1/(2·area) from a half, far more than double rounding can move it.
-                        for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: Int32(Double(column[i]) * inverse + 0.5)) }
+                        Self.means(column, d, count: n, inverse: inverse)
                     }
                 }
             }
         }
         return Region(image: image, x: output.x, y: output.y)
+    }
+
+    /// `out[i] = sum[i] / area`, rounded, eight lanes at a time. The exact
+    /// mean is never within 1/(2·area) of a half, so rounding the double
+    /// product to nearest (by adding 1.5·2⁵², whose last bits are then the
+    /// integer) gives the same bytes as adding 0.5 and truncating.
+    @inline(__always)
+    static func means(_ sum: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<UInt8>, count n: Int, inverse: Double) {
+        let magic = SIMD8<Double>(repeating: 6_755_399_441_055_744)
+        var i = 0
+        while i &+ 8 <= n {
+            let s = UnsafeRawPointer(sum + i).loadUnaligned(as: SIMD8<UInt32>.self)
+            let v = SIMD8<Double>(Double(s[0]), Double(s[1]), Double(s[2]), Double(s[3]),
+                                  Double(s[4]), Double(s[5]), Double(s[6]), Double(s[7]))
+            let bits = unsafeBitCast(v * inverse + magic, to: SIMD8<UInt64>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
+            i &+= 8
+        }
+        while i < n {
+            out[i] = UInt8(truncatingIfNeeded: Int32(Double(sum[i]) * inverse + 0.5))
+            i &+= 1
+        }
     }
 
     /// `out[i] = Σ src[i + k·ch]` for k < taps: directly, 16 at a time, for small

@@ -65,7 +65,7 @@ struct SeparableKernel: Sendable {
     func convolve(_ source: Region, output: Rect, input: Shape) -> Image {
         let hood = neighbourhood(output, input)
         let ch = input.channels, r = radius, n = output.width * ch
-        let columns = hood.columns(originX: source.x)
+        let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         // Padded row j (output row j - r) reads source row rowMap[j], relative to the region.
         let rowMap = hood.rows(originY: source.y)
         // Row-pass results in a ring of 2r+2 slots keyed by source row: the rows one
@@ -77,7 +77,7 @@ struct SeparableKernel: Sendable {
         let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 64)
         let srcRowBytes = source.image.rowBytes
         return source.image.pixels.withUnsafeBufferPointer { sp in
-            columns.withUnsafeBufferPointer { cols in
+            columns.withUnsafeBufferPointer { runs in
                 weights.withUnsafeBufferPointer { wp in
                     Image(width: output.width, height: output.height, channels: ch) { dst in
                         let taps = UnsafeMutablePointer<UnsafePointer<UInt16>>.allocate(capacity: 2 * r + 1)
@@ -86,7 +86,7 @@ struct SeparableKernel: Sendable {
                             for k in 0...(2 * r) {
                                 let row = rowMap[y + k], slot = row % slots
                                 if held[slot] != row {
-                                    fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, columns: cols, channels: ch)
+                                    fillPaddedRow(sp.baseAddress! + row * srcRowBytes, padded.base, runs: runs)
                                     Self.rowPass(padded.base, ring.row(slot), count: n, channels: ch,
                                                  weights: wp.baseAddress!, radius: r)
                                     held[slot] = row

@@ -80,17 +80,16 @@ public struct Median: TileOperation {
     func median3x3(_ source: Region, output: Rect, input: Shape) -> Region {
         let hood = neighbourhood(output, input)
         let ch = input.channels, n = output.width * ch
-        let columns = hood.columns(originX: source.x)
+        let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         let rowMap = hood.rows(originY: source.y)
         let srcRowBytes = source.image.rowBytes
         let padded = RowBuffer<UInt8>(rows: 3, length: (output.width + 2) * ch + 32)
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
-            columns.withUnsafeBufferPointer { cols in
+            columns.withUnsafeBufferPointer { runs in
                 Image(width: output.width, height: output.height, channels: ch) { dst in
                     for y in 0..<output.height {
                         for k in 0..<3 {
-                            fillPaddedRow(sp.baseAddress! + rowMap[y + k] * srcRowBytes, padded.row(k),
-                                          columns: cols, channels: ch)
+                            fillPaddedRow(sp.baseAddress! + rowMap[y + k] * srcRowBytes, padded.row(k), runs: runs)
                         }
                         let a = padded.row(0), b = padded.row(1), c = padded.row(2)
                         let d = dst + y * n

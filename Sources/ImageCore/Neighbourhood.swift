@@ -28,20 +28,32 @@ struct Neighbourhood {
     }
 }
 
-/// Copies one source row into `dst` with the border applied: padded column
-/// `j` gets the pixel at `columns[j]`. The contiguous middle is one copy.
-@inline(__always)
-func fillPaddedRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>,
-                   columns: UnsafeBufferPointer<Int>, channels ch: Int) {
-    let n = columns.count
-    var j = 0
-    while j < n {
-        // Find a run of consecutive source columns and copy it at once.
-        var k = j + 1
-        while k < n && columns[k] == columns[k - 1] + 1 { k += 1 }
-        (dst + j * ch).update(from: src + columns[j] * ch, count: (k - j) * ch)
-        j = k
+/// A stretch of a padded row copied from consecutive source columns, in bytes.
+struct ColumnRun {
+    let to: Int
+    let from: Int
+    let count: Int
+
+    /// The runs of a padded row whose column `j` is source column `columns[j]`:
+    /// found once per region, so that each row is a few copies (the borders
+    /// and one long middle) with no search.
+    static func runs(_ columns: [Int], channels ch: Int) -> [ColumnRun] {
+        var runs: [ColumnRun] = []
+        var j = 0
+        while j < columns.count {
+            var k = j + 1
+            while k < columns.count && columns[k] == columns[k - 1] + 1 { k += 1 }
+            runs.append(ColumnRun(to: j * ch, from: columns[j] * ch, count: (k - j) * ch))
+            j = k
+        }
+        return runs
     }
+}
+
+/// Copies one source row into `dst` with the border applied, run by run.
+@inline(__always)
+func fillPaddedRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, runs: UnsafeBufferPointer<ColumnRun>) {
+    for run in runs { (dst + run.to).update(from: src + run.from, count: run.count) }
 }
 
 /// A scratch buffer of 8-bit or 16-bit rows, freed when it goes away.

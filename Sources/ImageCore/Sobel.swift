@@ -17,7 +17,7 @@ public struct Sobel: TileOperation {
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
         let hood = neighbourhood(output, input)
         let ch = input.channels, colorCh = input.colorChannels
-        let columns = hood.columns(originX: source.x)
+        let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         let rowMap = hood.rows(originY: source.y)
         let srcRowBytes = source.image.rowBytes
         let w = output.width
@@ -26,11 +26,10 @@ public struct Sobel: TileOperation {
             Image(width: w, height: output.height, channels: ch) { dst in
                 let root = rootTable.baseAddress!
                 let padded = RowBuffer<UInt8>(rows: 3, length: (w + 2) * ch + 64)
-                columns.withUnsafeBufferPointer { cols in
+                columns.withUnsafeBufferPointer { runs in
                     for y in 0..<output.height {
                         for k in 0..<3 {
-                            fillPaddedRow(sp.baseAddress! + rowMap[y + k] * srcRowBytes, padded.row(k),
-                                          columns: cols, channels: ch)
+                            fillPaddedRow(sp.baseAddress! + rowMap[y + k] * srcRowBytes, padded.row(k), runs: runs)
                         }
                         let a = padded.row(0), b = padded.row(1), c = padded.row(2)
                         let d = dst + y * w * ch
