@@ -74,17 +74,15 @@ public struct Rotate: TileOperation {
                     return
                 }
                 // Quarter turns transpose: walk 32×32 blocks so reads and writes stay in cache.
+                // Output pixel (x, y) reads source pixel first + x·step (local coordinates).
                 let block = 32
+                let step = degrees == 90 ? -sw : sw
                 for by in stride(from: 0, to: o.height, by: block) {
                     for bx in stride(from: 0, to: o.width, by: block) {
+                        let endX = min(bx + block, o.width)
                         for y in by..<min(by + block, o.height) {
-                            let dr = d + y * rowOut
-                            for x in bx..<min(bx + block, o.width) {
-                                // Local source coordinates of output pixel (x, y).
-                                let sx = degrees == 90 ? y : sw - 1 - y
-                                let sy = degrees == 90 ? sh - 1 - x : x
-                                copyPixel(s + (sy * sw + sx) * ch, dr + x * ch, ch)
-                            }
+                            let first = degrees == 90 ? (sh - 1) * sw + y : sw - 1 - y
+                            transposeRun(s, d + y * rowOut, from: bx, to: endX, rowEnd: o.width, first: first, step: step, channels: ch)
                         }
                     }
                 }
@@ -231,10 +229,66 @@ func copyPixel(_ from: UnsafePointer<UInt8>, _ to: UnsafeMutablePointer<UInt8>, 
     }
 }
 
-/// Writes the pixels of a row in reverse order.
+/// Output pixels `x0..<x1` of one row of a quarter turn: pixel `x` is source
+/// pixel `first + x·step`. One load and one store per pixel, as in
+/// ``mirrorRow(_:_:width:channels:)``; a 3-byte pixel at the end of the row,
+/// or from the source's first byte, is copied byte by byte.
+@inline(__always)
+func transposeRun(_ src: UnsafePointer<UInt8>, _ dstRow: UnsafeMutablePointer<UInt8>, from x0: Int, to x1: Int, rowEnd: Int,
+                  first: Int, step: Int, channels ch: Int) {
+    let from = UnsafeRawPointer(src), to = UnsafeMutableRawPointer(dstRow)
+    switch ch {
+    case 1:
+        for x in x0..<x1 { dstRow[x] = src[first &+ x &* step] }
+    case 3:
+        for x in x0..<x1 {
+            let i = first &+ x &* step
+            if x == rowEnd &- 1 || i == 0 {
+                copyPixel(src + i &* 3, dstRow + x &* 3, 3)
+            } else {
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 3 &- 1, as: UInt32.self) >> 8, toByteOffset: x &* 3, as: UInt32.self)
+            }
+        }
+    case 4:
+        for x in x0..<x1 { to.storeBytes(of: from.loadUnaligned(fromByteOffset: (first &+ x &* step) &* 4, as: UInt32.self), toByteOffset: x &* 4, as: UInt32.self) }
+    default:
+        for x in x0..<x1 { copyPixel(src + (first &+ x &* step) &* ch, dstRow + x &* ch, ch) }
+    }
+}
+
+/// Writes the pixels of a row in reverse order: one load and one store per
+/// pixel (a 3-byte pixel moves as 4 bytes: read from one byte before it,
+/// written with a spare byte the next pixel overwrites), 16 at once for gray.
 @inline(__always)
 func mirrorRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, width w: Int, channels ch: Int) {
-    for x in 0..<w { copyPixel(src + (w &- 1 &- x) &* ch, dst + x &* ch, ch) }
+    let from = UnsafeRawPointer(src), to = UnsafeMutableRawPointer(dst)
+    switch ch {
+    case 1:
+        var x = 0
+        while x &+ 16 <= w {
+            let v = from.loadUnaligned(fromByteOffset: w &- 16 &- x, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: SIMD16(v[15], v[14], v[13], v[12], v[11], v[10], v[9], v[8],
+                                     v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]), toByteOffset: x, as: SIMD16<UInt8>.self)
+            x &+= 16
+        }
+        while x < w { dst[x] = src[w &- 1 &- x]; x &+= 1 }
+    case 2:
+        for x in 0..<w { to.storeBytes(of: from.loadUnaligned(fromByteOffset: (w &- 1 &- x) &* 2, as: UInt16.self), toByteOffset: x &* 2, as: UInt16.self) }
+    case 3:
+        // 16 pixels at a time: 64 bytes read ending where the 16th pixel ends
+        // (never past the row), three shuffles, 48 bytes written.
+        var x = 0
+        while x &+ 22 <= w {
+            let v = from.loadUnaligned(fromByteOffset: (w &- 16 &- x) &* 3 &- 16, as: SIMD64<UInt8>.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[61], v[62], v[63], v[58], v[59], v[60], v[55], v[56], v[57], v[52], v[53], v[54], v[49], v[50], v[51], v[46]), toByteOffset: x &* 3, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[47], v[48], v[43], v[44], v[45], v[40], v[41], v[42], v[37], v[38], v[39], v[34], v[35], v[36], v[31], v[32]), toByteOffset: x &* 3 &+ 16, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[33], v[28], v[29], v[30], v[25], v[26], v[27], v[22], v[23], v[24], v[19], v[20], v[21], v[16], v[17], v[18]), toByteOffset: x &* 3 &+ 32, as: SIMD16<UInt8>.self)
+            x &+= 16
+        }
+        while x < w { copyPixel(src + (w &- 1 &- x) &* 3, dst + x &* 3, 3); x &+= 1 }
+    default:
+        for x in 0..<w { to.storeBytes(of: from.loadUnaligned(fromByteOffset: (w &- 1 &- x) &* 4, as: UInt32.self), toByteOffset: x &* 4, as: UInt32.self) }
+    }
 }
 
 /// `crop:X:Y:W:H`: the W×H rectangle whose top-left corner is (X, Y), cut
