@@ -1,3 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Asks the kernel for 2 MiB pages over a fresh large buffer before it is
+/// first written. A 24 MP image is then a few dozen page faults rather than
+/// eighteen thousand: about half the time of a simple operation such as
+/// `invert` went to faulting its output in. Advice only: where transparent
+/// huge pages are off, nothing changes.
+@usableFromInline
+func adviseHugePages(_ base: UnsafeMutablePointer<UInt8>, count: Int) {
+    let page = 2 << 20
+    guard count >= 4 * page else { return }
+    let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+    let end = (Int(bitPattern: base) + count) & ~(page - 1)
+    guard end > start else { return }
+    _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE)
+}
+
 /// An 8-bit image with interleaved channels.
 ///
 /// Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. Rows are packed: the
@@ -47,7 +66,10 @@ public struct Image: Sendable, Equatable {
                 writing body: (UnsafeMutablePointer<UInt8>) -> Void) {
         let count = width * height * channels
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { body(buffer.baseAddress!) }
+            if count > 0 {
+                adviseHugePages(buffer.baseAddress!, count: count)
+                body(buffer.baseAddress!)
+            }
             initialized = count
         }
         self.init(width: width, height: height, channels: channels, pixels: pixels)
