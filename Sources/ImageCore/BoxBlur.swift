@@ -71,7 +71,7 @@ public struct BoxBlur: TileOperation {
     /// product to nearest (by adding 1.5·2⁵², whose last bits are then the
     /// integer) gives the same bytes as adding 0.5 and truncating.
     @inline(__always)
-    static func means(_ sum: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<UInt8>, count n: Int, inverse: Double) {
+    package static func means(_ sum: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<UInt8>, count n: Int, inverse: Double) {
         let magic = SIMD8<Double>(repeating: 6_755_399_441_055_744)
         var i = 0
         while i &+ 8 <= n {

@@ -1,0 +1,65 @@
+import ImageCore
+import Testing
+import TestSupport
+
+/// The many-lanes-at-once paths of the kernels give the bytes the one-at-a-time
+/// definitions give, over every input they can meet.
+@Suite("Kernels' vector paths")
+struct LaneTests {
+    @Test(arguments: [1, 2, 3, 4])
+    func flipsAndQuarterTurnsMoveEveryPixelWhereTheDefinitionSays(_ channels: Int) throws {
+        // Widths around the 16- and 22-pixel steps of the vector paths, and tiles off the origin.
+        for (w, h) in [(1, 1), (5, 3), (21, 2), (22, 3), (37, 5), (64, 3), (101, 41)] {
+            let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 7 + h))
+            let expected: [(String, (Int, Int) -> (Int, Int), Int, Int)] = [
+                ("flip:h", { x, y in (w - 1 - x, y) }, w, h),
+                ("flip:v", { x, y in (x, h - 1 - y) }, w, h),
+                ("rotate:90", { x, y in (y, h - 1 - x) }, h, w),
+                ("rotate:180", { x, y in (w - 1 - x, h - 1 - y) }, w, h),
+                ("rotate:270", { x, y in (w - 1 - y, x) }, h, w),
+            ]
+            for (spec, from, ow, oh) in expected {
+                let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+                let whole = Runner.reference(image, plan: plan)
+                let want = Image(width: ow, height: oh, channels: channels) { p in
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            let (sx, sy) = from(x, y)
+                            for c in 0..<channels { p[(y * ow + x) * channels + c] = image[sx, sy, c] }
+                        }
+                    }
+                }
+                #expect(whole == want, "\(spec) \(w)x\(h)x\(channels)")
+                #expect(Runner.tiled(image, plan: plan, tileSize: 16) == want, "\(spec) \(w)x\(h)x\(channels) in tiles")
+            }
+        }
+    }
+
+    @Test func unsharpMaskingMatchesTheScalarStepsForEveryPair() {
+        // Every (original, blurred) pair, in an order that puts each in every lane.
+        var original: [UInt8] = [], blurred: [UInt8] = []
+        for v in 0..<256 { for b in 0..<256 { original.append(UInt8(v)); blurred.append(UInt8(b)) } }
+        original.append(200); blurred.append(3)  // one past a multiple of 16: the scalar tail
+        for amount: Float in [0.3, 0.5, 1, 1.7, 2.5, 10, 64] {
+            var out = blurred
+            out.withUnsafeMutableBufferPointer { o in
+                original.withUnsafeBufferPointer { Sharpen.combine($0.baseAddress!, o.baseAddress!, count: o.count, amount: amount) }
+            }
+            let mismatches = (0..<out.count).filter { out[$0] != Sharpen.combined(original[$0], blurred[$0], amount: amount) }
+            #expect(mismatches.isEmpty, "amount \(amount): first at \(mismatches.first.map { "\(original[$0]),\(blurred[$0])" } ?? "")")
+        }
+    }
+
+    @Test(arguments: [1, 2, 7, 128])
+    func boxMeansMatchTheScalarRoundingForEverySum(_ radius: Int) {
+        let area = (2 * radius + 1) * (2 * radius + 1)
+        let sums = (0...(255 * area)).map(UInt32.init) + [17]
+        let inverse = 1 / Double(area)
+        var out = [UInt8](repeating: 0, count: sums.count)
+        sums.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { BoxBlur.means(s.baseAddress!, $0.baseAddress!, count: s.count, inverse: inverse) }
+        }
+        let mismatches = (0..<sums.count).filter { out[$0] != UInt8(truncatingIfNeeded: Int32(Double(sums[$0]) * inverse + 0.5)) }
+        #expect(mismatches.isEmpty, "radius \(radius): first at sum \(mismatches.first.map { sums[$0] } ?? 0)")
+    }
+}
