@@ -63,7 +63,7 @@ extension LookupOperation {
             let t = lut.baseAddress!
             let ch = shape.channels
             if !shape.hasAlpha {
-                for i in 0..<(count &* ch) { dst[i] = t[Int(src[i])] }
+                lookUp(src, dst, count: count &* ch, table: t)
                 return
             }
             for p in 0..<count {
@@ -73,6 +73,22 @@ extension LookupOperation {
             }
         }
     }
+}
+
+/// `dst[i] = table[src[i]]`, eight bytes to a load and a store. (A plain
+/// loop is vectorised with gathers, which are slower than these scalar
+/// lookups on the machines measured.)
+@inline(__always)
+package func lookUp(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int, table t: UnsafePointer<UInt8>) {
+    var i = 0
+    while i &+ 8 <= n {
+        let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+        var o: UInt64 = 0
+        for k in 0..<8 { o |= UInt64(t[Int(truncatingIfNeeded: (v &>> UInt64(8 &* k)) & 0xff)]) &<< UInt64(8 &* k) }
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: o, as: UInt64.self)
+        i &+= 8
+    }
+    while i < n { dst[i] = t[Int(src[i])]; i &+= 1 }
 }
 
 /// Rounds half away from zero and clamps to 0...255.

@@ -62,4 +62,16 @@ struct LaneTests {
         let mismatches = (0..<sums.count).filter { out[$0] != UInt8(truncatingIfNeeded: Int32(Double(sums[$0]) * inverse + 0.5)) }
         #expect(mismatches.isEmpty, "radius \(radius): first at sum \(mismatches.first.map { sums[$0] } ?? 0)")
     }
+
+    @Test func tableLookupsMapEveryByteAndTheTail() {
+        let table = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }
+        let source = (0..<(256 * 3 + 5)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var out = [UInt8](repeating: 0, count: source.count)
+        table.withUnsafeBufferPointer { t in
+            source.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { lookUp(s.baseAddress!, $0.baseAddress!, count: s.count, table: t.baseAddress!) }
+            }
+        }
+        #expect(out == source.map { table[Int($0)] })
+    }
 }
