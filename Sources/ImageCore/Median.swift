@@ -76,34 +76,45 @@ public struct Median: TileOperation {
         return Region(image: image, x: output.x, y: output.y)
     }
 
-    /// 3×3 median with a 19-exchange sorting network on 16 samples at a time.
+    /// 3×3 median with a 19-exchange sorting network on 16 samples at a time;
+    /// each source row is padded once, into a ring of three.
     func median3x3(_ source: Region, output: Rect, input: Shape) -> Region {
+        typealias Lanes = SIMD16<UInt8>
         let hood = neighbourhood(output, input)
         let ch = input.channels, n = output.width * ch
         let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         let rowMap = hood.rows(originY: source.y)
         let srcRowBytes = source.image.rowBytes
         let padded = RowBuffer<UInt8>(rows: 3, length: (output.width + 2) * ch + 32)
+        var held = [-1, -1, -1]
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { runs in
                 Image(width: output.width, height: output.height, channels: ch) { dst in
-                    for y in 0..<output.height {
-                        for k in 0..<3 {
-                            fillPaddedRow(sp.baseAddress! + rowMap[y + k] * srcRowBytes, padded.row(k), runs: runs)
+                    func row(_ k: Int) -> UnsafeMutablePointer<UInt8> {
+                        // Padded rows k, k+1, k+2 of three consecutive ones never share a slot.
+                        let slot = k % 3
+                        if held[slot] != k {
+                            fillPaddedRow(sp.baseAddress! + rowMap[k] * srcRowBytes, padded.row(slot), runs: runs)
+                            held[slot] = k
                         }
-                        let a = padded.row(0), b = padded.row(1), c = padded.row(2)
+                        return padded.row(slot)
+                    }
+                    @inline(__always) func load(_ p: UnsafePointer<UInt8>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+                    // One compare and two blends (the generic pointwiseMin/Max are not turned into min/max instructions).
+                    @inline(__always) func sort(_ x: inout Lanes, _ y: inout Lanes) {
+                        let greater = y .< x
+                        let low = x.replacing(with: y, where: greater)
+                        y.replace(with: x, where: greater)
+                        x = low
+                    }
+                    for y in 0..<output.height {
+                        let a = row(y), b = row(y + 1), c = row(y + 2)
                         let d = dst + y * n
                         var i = 0
                         while i < n {
-                            var p0 = load16(a + i), p1 = load16(a + i + ch), p2 = load16(a + i + 2 * ch)
-                            var p3 = load16(b + i), p4 = load16(b + i + ch), p5 = load16(b + i + 2 * ch)
-                            var p6 = load16(c + i), p7 = load16(c + i + ch), p8 = load16(c + i + 2 * ch)
-                            @inline(__always) func sort(_ x: inout SIMD16<UInt8>, _ y: inout SIMD16<UInt8>) {
-                                let lt = unsafeBitCast(x .< y, to: SIMD16<UInt8>.self)
-                                let swap = (x ^ y) & ~lt
-                                x ^= swap
-                                y ^= swap
-                            }
+                            var p0 = load(a + i), p1 = load(a + i + ch), p2 = load(a + i + 2 * ch)
+                            var p3 = load(b + i), p4 = load(b + i + ch), p5 = load(b + i + 2 * ch)
+                            var p6 = load(c + i), p7 = load(c + i + ch), p8 = load(c + i + 2 * ch)
                             sort(&p1, &p2); sort(&p4, &p5); sort(&p7, &p8)
                             sort(&p0, &p1); sort(&p3, &p4); sort(&p6, &p7)
                             sort(&p1, &p2); sort(&p4, &p5); sort(&p7, &p8)
@@ -111,12 +122,12 @@ public struct Median: TileOperation {
                             sort(&p3, &p6); sort(&p1, &p4); sort(&p2, &p5)
                             sort(&p4, &p7); sort(&p4, &p2); sort(&p6, &p4)
                             sort(&p4, &p2)
-                            if i + 16 <= n {
-                                store16(p4, UnsafeMutableRawPointer(d + i))
+                            if i + Lanes.scalarCount <= n {
+                                UnsafeMutableRawPointer(d + i).storeBytes(of: p4, as: Lanes.self)
                             } else {
                                 for j in 0..<(n - i) { d[i + j] = p4[j] }
                             }
-                            i += 16
+                            i += Lanes.scalarCount
                         }
                     }
                 }
