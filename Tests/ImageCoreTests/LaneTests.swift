@@ -74,4 +74,19 @@ struct LaneTests {
         }
         #expect(out == source.map { table[Int($0)] })
     }
+
+    @Test(arguments: [1, 2, 3, 4])
+    func halvingGivesTheBilinearBytes(_ channels: Int) {
+        for (w, h) in [(2, 2), (6, 4), (34, 10), (70, 18)] {
+            let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w + h))
+            let resize = Resize(.scale(0.5))
+            let whole = Region(image: image, x: 0, y: 0)
+            // The whole output, and a tile off the origin read from its own input rectangle.
+            for o in [Rect(x: 0, y: 0, width: w / 2, height: h / 2), Rect(x: w / 4, y: h / 4, width: w / 4, height: max(1, h / 4))] {
+                let part = whole.cropped(to: resize.inputRect(for: o, input: image.shape))
+                #expect(Resize.halve(part, output: o, channels: channels) == resize.bilinear(part, output: o, input: image.shape).image,
+                        "\(w)x\(h)x\(channels) \(o)")
+            }
+        }
+    }
 }
