@@ -1,5 +1,6 @@
 import Foundation
 import Supervision
+import TileStore
 
 /// A redis-server of a test's own, on a free port, stopped by its pid.
 public final class RedisTestServer: @unchecked Sendable {
@@ -35,12 +36,9 @@ public final class RedisTestServer: @unchecked Sendable {
         if let password { args += ["--requirepass", password] }
         let r = try run(URL(fileURLWithPath: "/usr/bin/env"), ["redis-server"] + args + extra, capture: false)
         guard r.status == 0 else { throw TestServerError("redis-server did not start (see \(directory.path)/redis.log)") }
-        // Ready when it answers PONG, not LOADING (replaying its append-only file).
-        var ping = ["redis-cli", "-h", host, "-p", "\(port)"]
-        if let password { ping += ["-a", password, "--no-auth-warning"] }
-        try waitUntil(seconds: 30) {
-            (try? run(URL(fileURLWithPath: "/usr/bin/env"), ping + ["PING"]).stdout.hasPrefix("PONG")) ?? false
-        }
+        // Ready when a ping is answered, not refused with LOADING (replaying its append-only file).
+        let address = try RedisURL(url)
+        try waitUntil(seconds: 30) { (try? TileStore.ping(address, timeout: 1)) != nil }
     }
 
     /// Stops the server by its pid and waits for it to exit.
