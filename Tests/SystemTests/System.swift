@@ -30,22 +30,35 @@ final class System: @unchecked Sendable {
         self.amqp = amqp ?? sharedAMQPURL!
         store = try TileStore(url: url)
         try store.flushDatabase()
-        port = freePort()
-        serverArguments = ["--port", String(port), "--host", "127.0.0.1", "--redis", redis, "--amqp", self.amqp,
-                           "--uploads", dir.path("uploaded"), "--processed", dir.path("processed")] + extra
-        server = try Background(builtProduct("imgproc-server").path, serverArguments,
-                                log: dir.url.appendingPathComponent("server.log"))
+        // A port found free may be taken (by any outgoing connection) before the
+        // server binds it: then the server exits, and it is started on another.
+        var started: (port: Int, arguments: [String], server: Background)?
+        for _ in 0..<3 where started == nil || started!.server.wait(seconds: 0) != nil {
+            let port = freePort()
+            let arguments = ["--port", String(port), "--host", "127.0.0.1", "--redis", redis, "--amqp", amqp ?? sharedAMQPURL!,
+                             "--uploads", dir.path("uploaded"), "--processed", dir.path("processed")] + extra
+            let server = try Background(builtProduct("imgproc-server").path, arguments,
+                                        log: dir.url.appendingPathComponent("server.log"))
+            try waitUntil(seconds: 60) { server.wait(seconds: 0) != nil || canConnect(port: port) }
+            started = (port, arguments, server)
+        }
+        (port, serverArguments, server) = (started!.port, started!.arguments, started!.server)
         workers = try Background(startWorkers ? builtProduct("imgproc").path : "/bin/sleep",
                                  startWorkers ? ["workers", "--np", "2", "--redis", redis] : ["3600"],
                                  environment: workerEnvironment.merging(["AMQP_URL": self.amqp]) { $1 },
                                  log: dir.url.appendingPathComponent("workers.log"))
-        try waitUntil(seconds: 30) { (try? self.get("/healthz").status) == 200 }
+        let server = self.server
+        do {
+            try waitUntil(seconds: 60) { (try? self.get("/healthz").status) == 200 }
+        } catch {
+            throw TestServerError("the server never answered /healthz with 200: \(server.output.suffix(2000))")
+        }
     }
 
     func restartServer() throws {
         server = try Background(builtProduct("imgproc-server").path, serverArguments,
                                 log: dir.url.appendingPathComponent("server-2.log"))
-        try waitUntil(seconds: 30) { (try? self.get("/healthz").status) == 200 }
+        try waitUntil(seconds: 60) { (try? self.get("/healthz").status) == 200 }
     }
 
     deinit {
