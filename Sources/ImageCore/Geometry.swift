@@ -244,8 +244,9 @@ extension Resize {
                     let a = sp.baseAddress! + (top + 2 * y) * src.rowBytes + left, b = a + src.rowBytes
                     var i = 0
                     while i &+ 16 <= pairLen {
-                        let s = SIMD16<UInt16>(lowHalf: widen(load16(a + i).lowHalf), highHalf: widen(load16(a + i).highHalf))
-                            &+ SIMD16<UInt16>(lowHalf: widen(load16(b + i).lowHalf), highHalf: widen(load16(b + i).highHalf))
+                        let va = load16(a + i), vb = load16(b + i)
+                        let s = SIMD16<UInt16>(lowHalf: widen(va.lowHalf), highHalf: widen(va.highHalf))
+                            &+ SIMD16<UInt16>(lowHalf: widen(vb.lowHalf), highHalf: widen(vb.highHalf))
                         UnsafeMutableRawPointer(sums + i).storeBytes(of: s, as: SIMD16<UInt16>.self)
                         i &+= 16
                     }

@@ -16,9 +16,8 @@ struct FairnessTests {
         // 600 tiles at 30 ms each on 2 ranks: about 9 s.
         let large = try enqueue(testImage(width: 480, height: 320, channels: 3, seed: 1), as: .png, name: "large.png",
                                 ops: "blur:1", tile: "16", redis: redis, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis, "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "30"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "30"], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) { (try store.job(large)?.tilesDone ?? 0) >= 20 }
         let small = try enqueue(testImage(width: 60, height: 40, channels: 3, seed: 2), as: .png, name: "small.png",
@@ -43,10 +42,8 @@ struct FairnessTests {
         let (redis, store) = try isolatedRedis(54)
         let id = try enqueue(testImage(width: 480, height: 320, channels: 3, seed: 3), as: .png, name: "t.png",
                              ops: "blur:1", tile: "16", redis: redis, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis, "--job-timeout", "2",
-                                                                       "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "30"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--job-timeout", "2", "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "30"], dir: dir)
         defer { supervisor.stop() }
         let job = try waitForJob(store, id, seconds: 60)
         #expect(job.status == .failed && job.error == "the job ran longer than 2 s (--job-timeout)", "\(job.error ?? "")")
@@ -63,9 +60,7 @@ struct FairnessTests {
         let redis = try RedisTestServer(password: password)
         defer { redis.stop() }
         let store = try TileStore(url: RedisURL(redis.url))
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2"],
-                                        environment: ["REDIS_URL": redis.url],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor([], environment: ["REDIS_URL": redis.url], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) { (try store.hashLength(JobKeys.workers)) >= 2 }
         var seen = 0

@@ -46,10 +46,8 @@ struct ResilienceTests {
         let ops = "blur:2,canny:60:140"
         let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 9), as: .png, name: "k.png",
                              ops: ops, tile: "32", redis: redis, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
-                                                                       "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40"], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) { (try store.job(id)?.tilesDone ?? 0) >= 16 }
         let pid = try rankPID(1, store)
@@ -76,9 +74,7 @@ struct ResilienceTests {
                                 ops: ops, tile: "32", redis: redis, dir: dir)
         let second = try enqueue(testImage(width: 64, height: 64, channels: 3, seed: 5), as: .png, name: "u.png",
                                  ops: ops, tile: nil, redis: redis, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis], environment: ["IMGPROC_TEST_TILE_DELAY_MS": "60"], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) { (try store.job(first)?.tilesDone ?? 0) >= 10 }
         kill(supervisor.pid, SIGTERM)
@@ -139,10 +135,8 @@ struct ResilienceTests {
         let image = testImage(width: 64, height: 64, channels: 3, seed: 2)
         let poison = try enqueue(image, as: .png, name: "p.png", ops: "gamma:1.7", tile: "32", redis: redis, dir: dir)
         let next = try enqueue(image, as: .png, name: "n.png", ops: "invert", tile: "32", redis: redis, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
-                                                                       "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"], dir: dir)
         defer { supervisor.stop() }
         let failed = try waitForJob(store, poison, seconds: 90)
         #expect(failed.status == .failed)
@@ -167,10 +161,8 @@ struct ResilienceTests {
             innocent.append((try enqueue(testImage(width: 50 + k, height: 40, channels: 3, seed: UInt64(k)), as: .png, name: name,
                                          ops: "invert", tile: nil, redis: redis, dir: dir), name))
         }
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis,
-                                                                       "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_CRASH_ON_OPS": "gamma:1.7"], dir: dir)
         defer { supervisor.stop() }
         let failed = try waitForJob(store, poison, seconds: 120)
         #expect(failed.status == .failed && failed.error?.contains("gave up after 3 attempts") == true, "\(failed.error ?? "")")
@@ -191,10 +183,8 @@ struct ResilienceTests {
         let ops = "clahe:2:4,blur:1"
         let id = try enqueue(testImage(width: 300, height: 200, channels: 3, seed: 4), as: .png, name: "r.png",
                              ops: ops, tile: "25", redis: server.url, dir: dir)
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", server.url,
-                                                                       "--exit-when-idle", "3"],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "25"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", server.url, "--exit-when-idle", "3"],
+                                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "25"], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) { (try? store.job(id)?.tilesDone ?? 0) ?? 0 >= 10 }
         server.stop()
@@ -257,10 +247,8 @@ struct WholeJobAndDurableTests {
         let id = try enqueue(testImage(width: 320, height: 256, channels: 3, seed: 6), as: .png, name: "d.png",
                              ops: ops, tile: "32", redis: redis, dir: dir)
         let lastStage = ops.hasPrefix("clahe") ? 1 : 0
-        let supervisor = try Background(builtProduct("imgproc").path, ["workers", "--np", "2", "--redis", redis, "--durable-tiles",
-                                                                       "--exit-when-idle", "2"],
-                                        environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40", "IMGPROC_LOG_LEVEL": "debug"],
-                                        log: dir.url.appendingPathComponent("supervisor.log"))
+        let supervisor = try startSupervisor(["--redis", redis, "--durable-tiles", "--exit-when-idle", "2"],
+                                             environment: ["IMGPROC_TEST_TILE_DELAY_MS": "40", "IMGPROC_LOG_LEVEL": "debug"], dir: dir)
         defer { supervisor.stop() }
         try waitUntil(seconds: 60) {
             let job = try store.job(id)

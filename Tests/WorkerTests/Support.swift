@@ -57,6 +57,12 @@ func runWorld(ranks: Int, redis: String, extra: [String] = [], environment: [Str
 }
 
 /// Polls the job until it is done or failed.
+/// `imgproc workers --np 2` with more arguments, logging to the test's folder.
+func startSupervisor(_ arguments: [String], environment: [String: String] = [:], dir: TemporaryDirectory) throws -> Background {
+    try Background(builtProduct("imgproc").path, ["workers", "--np", "2"] + arguments, environment: environment,
+                   log: dir.url.appendingPathComponent("supervisor.log"))
+}
+
 func waitForJob(_ store: TileStore, _ id: String, seconds: Double = 120) throws -> JobRecord {
     var job: JobRecord?
     try waitUntil(seconds: seconds) {
