@@ -3,6 +3,7 @@
 #include "cpng.h"
 
 #include <png.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,26 +176,41 @@ void cpng_decoder_close(cpng_decoder *d) {
     free(d);
 }
 
-int cpng_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
-                uint8_t **out, size_t *out_size, char *message, size_t message_size) {
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    image.width = width;
-    image.height = height;
-    image.format = (channels >= 3 ? PNG_FORMAT_FLAG_COLOR : 0) | (channels == 2 || channels == 4 ? PNG_FORMAT_FLAG_ALPHA : 0);
-    size_t size = 0;
-    if (!png_image_write_to_memory(&image, NULL, &size, 0, pixels, 0, NULL)) goto fail;
-    *out = malloc(size);
-    if (!*out) { snprintf(message, message_size, "out of memory"); png_image_free(&image); return -1; }
-    if (!png_image_write_to_memory(&image, *out, &size, 0, pixels, 0, NULL)) { free(*out); *out = NULL; goto fail; }
-    *out_size = size;
-    png_image_free(&image);
-    return 0;
-fail:
-    snprintf(message, message_size, "%s", image.message);
-    png_image_free(&image);
-    return -1;
+long cpng_deflate_part(const uint8_t *data, size_t size, int level, int last, uint8_t *out, size_t capacity) {
+    if (size > UINT_MAX || capacity > UINT_MAX) return -1;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    // Raw DEFLATE (negative window bits): the caller writes the zlib header and Adler-32.
+    if (deflateInit2(&z, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)size;
+    z.next_out = out;
+    z.avail_out = (uInt)capacity;
+    int status = deflate(&z, last ? Z_FINISH : Z_SYNC_FLUSH);
+    long written = (long)z.total_out;
+    int complete = last ? status == Z_STREAM_END : (status == Z_OK && z.avail_in == 0 && z.avail_out > 0);
+    deflateEnd(&z);
+    return complete ? written : -1;
+}
+
+size_t cpng_deflate_part_bound(size_t size) {
+    // zlib's bound for a whole stream, plus the empty stored block a sync flush ends with.
+    return compressBound(size) + 16;
+}
+
+uint32_t cpng_adler32(const uint8_t *data, size_t size) {
+    uLong adler = adler32(0L, Z_NULL, 0);
+    while (size > 0) {
+        uInt n = size > (1u << 30) ? (1u << 30) : (uInt)size;
+        adler = adler32(adler, data, n);
+        data += n;
+        size -= n;
+    }
+    return (uint32_t)adler;
+}
+
+uint32_t cpng_adler32_combine(uint32_t first, uint32_t second, size_t second_size) {
+    return (uint32_t)adler32_combine(first, second, (z_off_t)second_size);
 }
 
 void cpng_free(void *p) { free(p); }

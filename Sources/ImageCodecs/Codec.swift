@@ -33,11 +33,13 @@ public enum Codec {
     }
 
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
-    /// - Parameter quality: JPEG, WebP and AVIF quality 1...100 (ignored for PNG, which is lossless).
-    public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
+    /// - Parameters:
+    ///   - quality: JPEG, WebP and AVIF quality 1...100 (ignored for PNG, which is lossless).
+    ///   - threads: threads compressing PNG segments at once (the bytes do not depend on it).
+    public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90, threads: Int = 1) throws(CodecError) -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw CodecError(.encodeFailed, "cannot encode an empty image") }
         switch format {
-        case .png: return try PNGCodec.encode(image)
+        case .png: return try PNGCodec.encode(image, threads: threads)
         case .jpeg, .webp, .avif:
             guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "\(format.name) quality must be 1...100, not \(quality)") }
             switch format {

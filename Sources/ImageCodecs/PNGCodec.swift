@@ -1,8 +1,9 @@
 import CPNG
 import ImageCore
 
-/// PNG through libpng. All of libpng is touched here and in the `CPNG` C
-/// target below it.
+/// PNG read through libpng, written through zlib (``PNGBands``). All of
+/// libpng and zlib is touched here, in ``PNGBands`` and in the `CPNG` C
+/// target below them.
 ///
 /// Every colour type and bit depth is read: palette images expand to
 /// RGB(A), low bit depths to 8 bits, tRNS to alpha, 16-bit samples are
@@ -55,16 +56,9 @@ enum PNGCodec {
         }
     }
 
-    static func encode(_ image: Image) throws(CodecError) -> [UInt8] {
-        var out: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        var text = [CChar](repeating: 0, count: 256)
-        let status = image.pixels.withUnsafeBufferPointer { px in
-            cpng_encode(px.baseAddress, UInt32(image.width), UInt32(image.height), Int32(image.channels),
-                        &out, &size, &text, text.count)
-        }
-        defer { cpng_free(out) }
-        guard status == 0, let out else { throw CodecError(.encodeFailed, "PNG encoder: \(message(text))") }
-        return Array(UnsafeBufferPointer(start: out, count: size))
+    /// PNG of `image` (``PNGBands``), its segments compressed by `threads` threads.
+    static func encode(_ image: Image, level: Int = PNGBands.defaultLevel, threads: Int = 1) throws(CodecError) -> [UInt8] {
+        let band = try PNGBands.compress(image, y: 0, imageHeight: image.height, level: level, threads: threads)
+        return try PNGBands.join([band], width: image.width, height: image.height, channels: image.channels, level: level)
     }
 }

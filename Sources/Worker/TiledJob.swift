@@ -12,7 +12,7 @@ import TileStore
 /// dealing lost ones again; clahe's histograms are summed with
 /// MPI_Allreduce. Between stages rank 0 gathers the tiles (MPI_Gatherv),
 /// runs the global step and broadcasts the next stage's input. The last
-/// stage is gathered once: as JPEG bands each rank encodes (``BandEncoding``),
+/// stage is gathered once: as JPEG or PNG bands each rank encodes (``BandEncoding``),
 /// or as tiles stitched and encoded at rank 0.
 struct TiledJob {
     let rank: RankContext
@@ -246,8 +246,9 @@ struct TiledJob {
                 }
                 t.encode += Date().timeIntervalSince(joinClock)
             }
-        } else if format == .jpeg && stage.finish == nil {
-            let bands = try BandEncoding(cluster: cluster, quality: header.quality ?? rank.config.jpegQuality).run(&held, shape: stage.output)
+        } else if BandEncoding.encodes(format) && stage.finish == nil {
+            let bands = try BandEncoding(cluster: cluster, format: format, quality: header.quality ?? rank.config.jpegQuality)
+                .run(&held, shape: stage.output)
             result = bands.bytes
             encodeFailure = bands.failure
             t.gather += bands.exchangeSeconds

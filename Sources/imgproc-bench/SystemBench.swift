@@ -101,6 +101,7 @@ enum SystemBench {
                      Double(traffic) / 1e6, Double(traffic) / Double(big.count)))
 
         try thumbnail(system, big, path: bigPath, connection: connection)
+        try pngOutput(system, big, path: bigPath, connection: connection)
         try smallImages(system, image: image)
         try halo(system)
         try HostileBench.run(system, image: image)
@@ -230,6 +231,16 @@ enum SystemBench {
         try thumbnail(system, big, path: path, connection: try HTTPConnection(port: system.port))
     }
 
+    /// The PNG output lines of --system alone.
+    static func pngOutputOnly(redis: RedisURL, amqp: String, image: Image) throws {
+        let system = try System(redis: redis, db: 2, amqp: amqp)
+        defer { system.stop() }
+        let big = try Codec.encode(image, as: .jpeg, quality: 90)
+        let path = system.dir.appendingPathComponent("big.jpg").path
+        try Data(big).write(to: URL(fileURLWithPath: path))
+        try pngOutput(system, big, path: path, connection: try HTTPConnection(port: system.port))
+    }
+
     static func thumbnail(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
         var best = Double.infinity
         for _ in 0..<3 {
@@ -239,16 +250,66 @@ enum SystemBench {
         }
         let out = system.dir.appendingPathComponent("thumb.jpg").path
         print(String(format: "\nthumbnail fit:512x512 of the 24 MP JPEG, upload to downloaded result: %.3f s (best of 3)", best))
-        if let vips = vipsSeconds(path, out: out, command: "vipsthumbnail", ["-s", "512", "-o", out]) {
+        if let vips = vipsSeconds(path, out: out, command: "vipsthumbnail", [path, "-s", "512", "-o", out]) {
             print(String(format: "vipsthumbnail -s 512 (VIPS_CONCURRENCY=2), file to file: %.3f s; imgproc/vips time ratio %.2f", vips, best / vips))
         }
     }
 
+    /// PNG output of the 24 MP JPEG, invert: `imgproc process` beside `vips
+    /// invert` and Pillow's default `save`, then through the system on 2 ranks,
+    /// PNG output beside JPEG output.
+    static func pngOutput(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
+        print("\npng output: the 24 MP JPEG, invert, written as PNG")
+        let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let ours = system.dir.appendingPathComponent("ours.png").path
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = Date()
+            let process = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["process", path, ours, "--ops", "invert"],
+                                           output: "/dev/null")
+            guard process.wait() == .exited(0) else { throw BenchError(.jobFailed, "imgproc process to PNG failed") }
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        let size = Double(fileSize(ours)) / 1e6
+        print(String(format: "imgproc process (PNG segments on every core), file to file: %.3f s, %.1f MB", best, size))
+        let vipsOut = system.dir.appendingPathComponent("vips.png").path
+        if let vips = vipsSeconds(path, out: vipsOut, ["invert", path, vipsOut]) {
+            print(String(format: "vips invert in.jpg out.png (VIPS_CONCURRENCY=2): %.3f s, %.1f MB; imgproc/vips time ratio %.2f",
+                         vips, Double(fileSize(vipsOut)) / 1e6, best / vips))
+        }
+        let pillowOut = system.dir.appendingPathComponent("pillow.png").path
+        let script = "import sys, time; from PIL import Image, ImageOps; t = time.time(); "
+            + "ImageOps.invert(Image.open(sys.argv[1]).convert('RGB')).save(sys.argv[2]); print(time.time() - t)"
+        if let text = python("-c", [script, path, pillowOut]), let seconds = Double(text) {
+            let pillow = Double(fileSize(pillowOut)) / 1e6
+            print(String(format: "Pillow invert + default save: %.3f s, %.1f MB; imgproc/Pillow size ratio %.3f", seconds, pillow, size / pillow))
+        }
+        var times: [String: Double] = [:]
+        for format in ["jpeg", "png"] {
+            var fastest = Double.infinity
+            for _ in 0..<3 {
+                let start = Date()
+                guard try system.job(connection, big, ops: "invert", query: "&format=\(format)") != nil else {
+                    throw BenchError(.jobFailed, "the \(format) job failed")
+                }
+                fastest = min(fastest, Date().timeIntervalSince(start))
+            }
+            times[format] = fastest
+        }
+        print(String(format: "through the system, 2 ranks, upload to downloaded result: PNG output %.3f s, JPEG output %.3f s; PNG/JPEG time ratio %.2f",
+                     times["png"]!, times["jpeg"]!, times["png"]! / times["jpeg"]!))
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    /// Best of 3 of a vips command: `arguments` is its whole command line (by default, gaussblur of `input` to `out`).
     static func vipsSeconds(_ input: String, out: String, command: String = "vips", _ arguments: [String]? = nil) -> Double? {
         var best: Double?
         for _ in 0..<3 {
             let start = Date()
-            guard let vips = try? ChildProcess(command, arguments.map { [input] + $0 } ?? ["gaussblur", input, out, "3"],
+            guard let vips = try? ChildProcess(command, arguments ?? ["gaussblur", input, out, "3"],
                                                environment: ["VIPS_CONCURRENCY": "2"], output: "/dev/null"),
                   vips.wait() == .exited(0) else { return nil }
             best = min(best ?? .infinity, Date().timeIntervalSince(start))

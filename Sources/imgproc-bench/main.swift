@@ -78,6 +78,11 @@ if arguments.dropFirst().first == "--thumbnail", let url = redisURL, let amqp = 
     try SystemBench.thumbnailOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
     exit(0)
 }
+if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
+    // Only the PNG output lines of --system.
+    try SystemBench.pngOutputOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--hosts" {
     // Only the test-host figures (they take a while to set up).
     try MultiHostBench.run(image: benchImage())

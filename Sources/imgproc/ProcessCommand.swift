@@ -74,7 +74,7 @@ struct ProcessCommand: ParsableCommand {
         let encoded: [UInt8]
         do {
             encoded = try Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate, inSRGB: colorspace == "srgb")
-                .written(into: Codec.encode(result, as: format, quality: quality))
+                .written(into: Codec.encode(result, as: format, quality: quality, threads: ProcessInfo.processInfo.activeProcessorCount))
         } catch { throw CLIError("\(error)") }
         try writeFile(output, encoded)
     }

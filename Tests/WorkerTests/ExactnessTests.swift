@@ -6,8 +6,8 @@ import TestSupport
 import TileStore
 
 /// Results of MPI worlds of 1, 2 and 3 ranks are byte for byte `imgproc process`:
-/// tiled jobs (pixels decoded by each rank from the original, JPEG encoded in
-/// bands by the ranks and joined; WebP and AVIF encoded at rank 0) and small
+/// tiled jobs (pixels decoded by each rank from the original, JPEG and PNG
+/// encoded in bands by the ranks and joined; WebP and AVIF encoded at rank 0) and small
 /// jobs run whole in rounds, mixed in one queue.
 @Suite("Distributed results equal the reference", .serialized,
        .enabled(if: mpirunAvailable, "mpirun is not installed (make deps)"))
@@ -50,6 +50,11 @@ struct DistributedExactnessTests {
         for (ops, tile) in [("blur:1.5,sharpen", "32"), ("median:2", "32"), ("blur:1.5,sharpen", "strips:32"),
                             ("clahe:2:4,rotate:90,sobel", "strips:48"), ("median:2", "strips:20"), ("canny,blur:1", "strips:16")] {
             jobs.append((try enqueue(large, as: .jpeg, name: "d.jpg", ops: ops, tile: tile, redis: redis, dir: dir), "d.jpg", ops, .jpeg))
+        }
+        // A PNG several PNG segments high: each rank filters and deflates its band, and the bands join.
+        let tall = testImage(width: 1400, height: 700, channels: 3, seed: 27)
+        for (ops, tile) in [("blur:1.5,sharpen", "64"), ("median:1", "strips:40"), ("resize:0.9,rotate:90", "128")] {
+            jobs.append((try enqueue(tall, as: .png, name: "g.png", ops: ops, tile: tile, redis: redis, dir: dir), "g.png", ops, .png))
         }
         // WebP (with alpha) and AVIF sources, whose results are written in their own format at rank 0.
         let webp = testImage(width: 203, height: 149, channels: 4, seed: 25)

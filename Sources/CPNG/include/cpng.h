@@ -35,10 +35,21 @@ int cpng_decoder_skip(cpng_decoder *decoder, uint32_t rows, char *message, size_
 
 void cpng_decoder_close(cpng_decoder *decoder);
 
-/// Encodes 8-bit pixels (1 to 4 channels) as PNG into a buffer from malloc,
-/// to be released with cpng_free. Returns 0, or -1 with `message` set.
-int cpng_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
-                uint8_t **out, size_t *out_size, char *message, size_t message_size);
+/// Raw DEFLATE of `size` bytes as one part of a longer zlib stream, as pigz
+/// cuts one: a fresh dictionary, ended by a sync flush (byte-aligned, no final
+/// block) or, for the stream's last part (`last` != 0), by the final block.
+/// `level` is zlib's 0-9. Writes at most `capacity` bytes (see
+/// cpng_deflate_part_bound) and returns how many, or -1.
+long cpng_deflate_part(const uint8_t *data, size_t size, int level, int last, uint8_t *out, size_t capacity);
+
+/// Room enough for cpng_deflate_part of `size` bytes.
+size_t cpng_deflate_part_bound(size_t size);
+
+/// Adler-32 of `size` bytes (zlib's, starting from 1).
+uint32_t cpng_adler32(const uint8_t *data, size_t size);
+
+/// The Adler-32 of two runs joined, from each run's sum and the second's length.
+uint32_t cpng_adler32_combine(uint32_t first, uint32_t second, size_t second_size);
 
 void cpng_free(void *p);
 
