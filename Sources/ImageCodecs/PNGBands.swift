@@ -15,10 +15,11 @@ public enum PNGBands {
     /// zlib's level 2: on photos, within 5% of level 6's size in a sixth of its time.
     public static let defaultLevel = 2
 
-    /// Rows per segment: a multiple of 16 (so JPEG's band cuts fit too) holding about 1 MiB.
+    /// Rows per segment: a multiple of 16 (so JPEG's band cuts fit too) holding at least 256 KiB,
+    /// small enough for the automatic strips of a large image to be whole segments.
     public static func segmentRows(width: Int, channels: Int) -> Int {
         let rowBytes = width * channels + 1
-        let rows = ((1 << 20) + rowBytes - 1) / rowBytes
+        let rows = ((1 << 18) + rowBytes - 1) / rowBytes
         return (rows + 15) / 16 * 16
     }
 

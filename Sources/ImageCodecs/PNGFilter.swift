@@ -32,25 +32,29 @@ package enum PNGFilter {
     }
 
     /// Sum of |b| over the bytes read as Int8.
+    ///
+    /// Lane comparisons are done per lane by the compiler here, so signs and
+    /// sums are bit arithmetic: |b| = (b ^ m) - m with m the sign spread over
+    /// the byte, and pairs of bytes summed as 16-bit lanes.
     package static func magnitudes(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {
         let raw = UnsafeRawPointer(p)
         var total = 0
         var i = 0
         while i + 16 <= count {
-            // 16-bit lanes hold 256 steps of at most 128 each.
-            var sums = SIMD16<UInt16>()
-            let end = min(count - 15, i + 256 * 16)
+            // Each step adds at most 2 · 128 to a 16-bit lane: 128 steps fit.
+            var sums = SIMD8<UInt16>()
+            let end = min(count - 15, i + 128 * 16)
             while i < end {
                 let v = raw.loadUnaligned(fromByteOffset: i, as: Bytes.self)
-                let m = v.replacing(with: 0 &- v, where: v .> 127)
-                sums &+= SIMD16<UInt16>(truncatingIfNeeded: m)
+                let sign = 0 &- (v &>> 7)
+                let pairs = unsafeBitCast((v ^ sign) &- sign, to: SIMD8<UInt16>.self)
+                sums &+= (pairs & 0xFF) &+ (pairs &>> 8)
                 i += 16
             }
-            total += Int(SIMD16<UInt32>(truncatingIfNeeded: sums).wrappedSum())
+            total += Int(SIMD8<UInt32>(truncatingIfNeeded: sums).wrappedSum())
         }
         while i < count {
-            let b = Int(Int8(bitPattern: p[i]))
-            total += abs(b)
+            total += abs(Int(Int8(bitPattern: p[i])))
             i += 1
         }
         return total
@@ -95,16 +99,29 @@ package enum PNGFilter {
     }
 
     /// PNG's Paeth predictor: of left, above and upper left, the one nearest
-    /// to left + above − upper left, ties in that order.
+    /// to left + above − upper left, ties in that order. Worked in 16-bit
+    /// lanes, the even bytes and the odd apart, with masks made by shifts.
     @inline(__always)
     static func predictor(_ a: Bytes, _ b: Bytes, _ c: Bytes) -> Bytes {
-        let a16 = SIMD16<Int16>(truncatingIfNeeded: a), b16 = SIMD16<Int16>(truncatingIfNeeded: b)
-        let c16 = SIMD16<Int16>(truncatingIfNeeded: c)
-        let pa = magnitude(b16 &- c16), pb = magnitude(a16 &- c16), pc = magnitude(a16 &+ b16 &- c16 &- c16)
-        var chosen = c16
-        chosen.replace(with: b16, where: pb .<= pc)
-        chosen.replace(with: a16, where: (pa .<= pb) .& (pa .<= pc))
-        return Bytes(truncatingIfNeeded: chosen)
+        let a2 = unsafeBitCast(a, to: SIMD8<UInt16>.self), b2 = unsafeBitCast(b, to: SIMD8<UInt16>.self)
+        let c2 = unsafeBitCast(c, to: SIMD8<UInt16>.self)
+        let even = predictor16(a2 & 0xFF, b2 & 0xFF, c2 & 0xFF)
+        let odd = predictor16(a2 &>> 8, b2 &>> 8, c2 &>> 8)
+        return unsafeBitCast(even | (odd &<< 8), to: Bytes.self)
+    }
+
+    /// The predictor of lanes holding 0...255.
+    @inline(__always)
+    private static func predictor16(_ a: SIMD8<UInt16>, _ b: SIMD8<UInt16>, _ c: SIMD8<UInt16>) -> SIMD8<UInt16> {
+        let sa = unsafeBitCast(a, to: SIMD8<Int16>.self), sb = unsafeBitCast(b, to: SIMD8<Int16>.self)
+        let sc = unsafeBitCast(c, to: SIMD8<Int16>.self)
+        let pa = magnitude(sb &- sc), pb = magnitude(sa &- sc), pc = magnitude(sa &+ sb &- sc &- sc)
+        // All ones where x <= y: the sign of y - x, inverted.
+        func atMost(_ x: SIMD8<Int16>, _ y: SIMD8<Int16>) -> SIMD8<UInt16> { unsafeBitCast(~((y &- x) &>> 15), to: SIMD8<UInt16>.self) }
+        let takeB = atMost(pb, pc)
+        let takeA = atMost(pa, pb) & atMost(pa, pc)
+        let bOrC = (b & takeB) | (c & ~takeB)
+        return (a & takeA) | (bOrC & ~takeA)
     }
 
     @inline(__always)
@@ -116,7 +133,8 @@ package enum PNGFilter {
     }
 
     @inline(__always)
-    private static func magnitude(_ v: SIMD16<Int16>) -> SIMD16<Int16> {
-        v.replacing(with: 0 &- v, where: v .< 0)
+    private static func magnitude(_ v: SIMD8<Int16>) -> SIMD8<Int16> {
+        let sign = v &>> 15
+        return (v ^ sign) &- sign
     }
 }

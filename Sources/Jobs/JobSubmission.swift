@@ -93,7 +93,8 @@ public struct JobSubmission: Sendable {
         }
         let largest = ([shape] + plan.stages.map(\.output)).max { $0.pixelCount < $1.pixelCount }!
         let side = plan.stages.map { max($0.output.width, $0.output.height) }.max()!
-        let tiling = plan.boundingHalo(requested ?? (largest.pixelCount <= limits.wholeMaxPixels ? .squares(max(side, 16)) : plan.strips))
+        let tiling = plan.boundingHalo(requested ?? (largest.pixelCount <= limits.wholeMaxPixels ? .squares(max(side, 16))
+                                                     : Self.strips(plan, result: result)))
         let estimate = Cost.estimate(plan, tiling: tiling, decodeNanoseconds: info.format.decodeNanoseconds,
                                      encodeNanoseconds: result.encodeNanoseconds)
         if estimate.seconds > limits.maxCost {
@@ -125,6 +126,14 @@ public struct JobSubmission: Sendable {
         self.info = info
         cost = estimate.seconds
         preparationSeconds = Date().timeIntervalSince(started)
+    }
+
+    /// The plan's automatic strips; for a PNG result, whole PNG segments of
+    /// it, so that each strip is compressed by the rank that makes it.
+    static func strips(_ plan: Plan, result: ImageFormat) -> Tiling {
+        guard result == .png, let rows = plan.strips.stripRows else { return plan.strips }
+        let step = PNGBands.segmentRows(width: plan.output.width, channels: plan.output.channels)
+        return .strips((rows + step - 1) / step * step)
     }
 
     /// A tile size as users give it: `N` for N×N squares or `strips:N` for

@@ -16,14 +16,6 @@ struct BandEncoding {
     let format: ImageFormat
     let quality: Int
 
-    /// Whether an output in `format` can be encoded in bands.
-    static func encodes(_ format: ImageFormat) -> Bool { format == .jpeg || format == .png }
-
-    /// Rows a band starts at a multiple of.
-    static func step(_ format: ImageFormat, shape: Shape) -> Int {
-        format == .png ? PNGBands.segmentRows(width: shape.width, channels: shape.channels) : JPEGBands.rowAlignment
-    }
-
     /// Each rank's rows: the image cut at multiples of `step` rows, as evenly
     /// as that allows (empty when there are more ranks than strips).
     static func bands(height: Int, world: Int, step: Int = JPEGBands.rowAlignment) -> [Range<Int>] {
@@ -36,7 +28,7 @@ struct BandEncoding {
     }
 
     struct Outcome {
-        /// The image's JPEG, at rank 0.
+        /// The encoded image, at rank 0.
         var bytes: [UInt8]?
         /// Why a band could not be encoded (at rank 0).
         var failure: String?
@@ -48,7 +40,7 @@ struct BandEncoding {
     func run(_ held: inout [Int: Region], shape: Shape) throws -> Outcome {
         var outcome = Outcome()
         var clock = Date()
-        let bands = Self.bands(height: shape.height, world: cluster.size, step: Self.step(format, shape: shape))
+        let bands = Self.bands(height: shape.height, world: cluster.size, step: EncodedBand.step(format, shape: shape))
         let mine = bands[cluster.rank]
         // Not zero-filled: the tiles cover every pixel of the band.
         var band = Image(width: shape.width, height: mine.count, channels: shape.channels) { _ in }
@@ -74,26 +66,16 @@ struct BandEncoding {
         outcome.exchangeSeconds += Date().timeIntervalSince(clock)
 
         clock = Date()
+        // Each rank sends why its band failed (empty when it did not) and the band.
         var w = ByteWriter(capacity: band.pixels.count / 2 + 64)
-        w.int(mine.lowerBound)
-        do {
-            if mine.isEmpty {
+        if !mine.isEmpty {
+            do {
+                let encoded = try EncodedBand(band, y: mine.lowerBound, of: shape, format: format, quality: quality)
                 w.text("")
-                w.data([])
-            } else if format == .png {
-                let compressed = try PNGBands.compress(band, y: mine.lowerBound, imageHeight: shape.height)
-                w.text("")
-                w.data(compressed.data)
-                w.int(Int(compressed.adler))
-                w.int(compressed.filteredCount)
-            } else {
-                let encoded = try Codec.encode(band, as: .jpeg, quality: quality)
-                w.text("")
-                w.data(encoded)
+                encoded.write(to: &w)
+            } catch {
+                w.text("\(error)")
             }
-        } catch {
-            w.text("\(error)")
-            w.data([])
         }
         band = Image(width: 0, height: 0, channels: shape.channels)
         outcome.encodeSeconds += Date().timeIntervalSince(clock)
@@ -104,26 +86,14 @@ struct BandEncoding {
         guard cluster.rank == 0 else { return outcome }
 
         clock = Date()
-        var jpegs: [(y: Int, bytes: [UInt8])] = []
-        var pngs: [PNGBands.Band] = []
-        for (r, part) in parts.enumerated() {
+        var pieces: [EncodedBand] = []
+        for part in parts where !part.isEmpty {
             var reader = ByteReader(part)
-            let y = try reader.int(), why = try reader.text(), bytes = try reader.data()
-            if !why.isEmpty { outcome.failure = why }
-            guard !bytes.isEmpty else { continue }
-            if format == .png {
-                let adler = UInt32(truncatingIfNeeded: try reader.int()), count = try reader.int()
-                pngs.append(PNGBands.Band(y: y, rows: bands[r].count, data: bytes, adler: adler, filteredCount: count))
-            } else {
-                jpegs.append((y, bytes))
-            }
+            let why = try reader.text()
+            if why.isEmpty { pieces.append(try EncodedBand(from: &reader)) } else { outcome.failure = why }
         }
         if outcome.failure == nil {
-            do {
-                outcome.bytes = format == .png
-                    ? try PNGBands.join(pngs.sorted { $0.y < $1.y }, width: shape.width, height: shape.height, channels: shape.channels)
-                    : try JPEGBands.join(jpegs.sorted { $0.y < $1.y }, height: shape.height)
-            } catch {
+            do { outcome.bytes = try EncodedBand.join(pieces, shape: shape) } catch {
                 outcome.failure = "\(error)"
             }
         }

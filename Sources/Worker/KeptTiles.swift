@@ -3,33 +3,43 @@ import ImageCodecs
 import ImageCore
 
 /// What a rank keeps of the tiles it processed: their pixels, or, for a last
-/// stage cut in strips of whole 16-row bands with JPEG output, each strip
-/// encoded at once as a JPEG band (``JPEGBands``): the rank then holds
-/// compressed bytes only, and stealing balances the encoding too.
+/// stage cut in strips that are whole bands of the output's encoding (16-row
+/// MCU rows of JPEG, ``PNGBands`` segments of PNG), each strip encoded at
+/// once (``JPEGBands``, ``PNGBands``): the rank then holds compressed bytes
+/// only, and stealing balances the encoding too.
 final class KeptTiles {
-    /// JPEG quality when strips are encoded as they are made.
-    let bandQuality: Int?
+    /// How strips are encoded as they are made.
+    struct Encoding {
+        let format: ImageFormat
+        let quality: Int
+        /// The shape of the image the strips are cut from.
+        let shape: Shape
+    }
+
+    /// nil: tiles are kept as pixels.
+    let encoding: Encoding?
     private(set) var regions: [Int: Region] = [:]
-    /// Encoded strips by first row.
-    private(set) var bands: [Int: [UInt8]] = [:]
+    /// Encoded strips.
+    private(set) var bands: [EncodedBand] = []
     private(set) var encodeSeconds = 0.0
 
-    init(bandQuality: Int? = nil) { self.bandQuality = bandQuality }
+    init(encoding: Encoding? = nil) { self.encoding = encoding }
 
-    /// Whether a stage's last output can go out as bands: JPEG, no global
-    /// step after it, full-width strips starting on MCU rows.
-    static func encodesBands(_ stage: Stage, tiling: Tiling, format: ImageFormat) -> Bool {
-        guard format == .jpeg, stage.finish == nil, let rows = tiling.stripRows else { return false }
-        return rows % JPEGBands.rowAlignment == 0
+    /// How a stage's last output can go out as bands: JPEG or PNG, no global
+    /// step after it, full-width strips starting on the encoding's band rows.
+    static func encoding(_ stage: Stage, tiling: Tiling, format: ImageFormat, quality: Int) -> Encoding? {
+        guard EncodedBand.joins(format), stage.finish == nil, let rows = tiling.stripRows,
+              rows % EncodedBand.step(format, shape: stage.output) == 0 else { return nil }
+        return Encoding(format: format, quality: quality, shape: stage.output)
     }
 
     func keep(_ index: Int, _ region: Region) throws(CodecError) {
-        guard let quality = bandQuality else {
+        guard let encoding else {
             regions[index] = region
             return
         }
         let start = Date()
-        bands[region.y] = try Codec.encode(region.image, as: .jpeg, quality: quality)
+        bands.append(try EncodedBand(region.image, y: region.y, of: encoding.shape, format: encoding.format, quality: encoding.quality))
         encodeSeconds += Date().timeIntervalSince(start)
     }
 

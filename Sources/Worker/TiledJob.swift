@@ -75,8 +75,8 @@ struct TiledJob {
         for s in startStage..<plan.stages.count {
             let stage = plan.stages[s]
             let last = s == plan.stages.count - 1
-            let kept = KeptTiles(bandQuality: last && KeptTiles.encodesBands(stage, tiling: header.tiling, format: format)
-                                 ? header.quality ?? rank.config.jpegQuality : nil)
+            let kept = KeptTiles(encoding: last ? KeptTiles.encoding(stage, tiling: header.tiling, format: format,
+                                                                    quality: header.quality ?? rank.config.jpegQuality) : nil)
             guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, deadline: deadline,
                                  timings: &t) else { return }
             t.encode += kept.encodeSeconds
@@ -227,26 +227,26 @@ struct TiledJob {
         let format = ImageFormat(rawValue: header.format) ?? .png
         var result: [UInt8]?
         var encodeFailure: String?
-        if kept.bandQuality != nil {
+        if kept.encoding != nil {
             // Every strip is encoded already: gather the bands and join them.
             let clock = Date()
-            var w = ByteWriter(capacity: kept.bands.values.reduce(0) { $0 + $1.count + 16 })
-            for (y, bytes) in kept.bands { w.int(y); w.data(bytes) }
+            var w = ByteWriter(capacity: kept.bands.reduce(0) { $0 + $1.byteCount + 64 })
+            for band in kept.bands { band.write(to: &w) }
             let parts = try cluster.gatherv(w.bytes)
             t.gather += Date().timeIntervalSince(clock)
             if rank.isRoot {
                 let joinClock = Date()
-                var bands: [(y: Int, bytes: [UInt8])] = []
+                var bands: [EncodedBand] = []
                 for part in parts {
                     var r = ByteReader(part)
-                    while !r.isAtEnd { bands.append((try r.int(), try r.data())) }
+                    while !r.isAtEnd { bands.append(try EncodedBand(from: &r)) }
                 }
-                do { result = try JPEGBands.join(bands.sorted { $0.y < $1.y }, height: stage.output.height) } catch {
+                do { result = try EncodedBand.join(bands, shape: stage.output) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(joinClock)
             }
-        } else if BandEncoding.encodes(format) && stage.finish == nil {
+        } else if EncodedBand.joins(format) && stage.finish == nil {
             let bands = try BandEncoding(cluster: cluster, format: format, quality: header.quality ?? rank.config.jpegQuality)
                 .run(&held, shape: stage.output)
             result = bands.bytes

@@ -53,7 +53,10 @@ struct DistributedExactnessTests {
         }
         // A PNG several PNG segments high: each rank filters and deflates its band, and the bands join.
         let tall = testImage(width: 1400, height: 700, channels: 3, seed: 27)
-        for (ops, tile) in [("blur:1.5,sharpen", "64"), ("median:1", "strips:40"), ("resize:0.9,rotate:90", "128")] {
+        // Strips of whole segments (64 rows here) are compressed by the rank that makes them.
+        #expect(PNGBands.segmentRows(width: 1400, channels: 3) == 64)
+        for (ops, tile) in [("blur:1.5,sharpen", "64"), ("median:1", "strips:40"), ("resize:0.9,rotate:90", "128"),
+                            ("invert,blur:1", "strips:128")] {
             jobs.append((try enqueue(tall, as: .png, name: "g.png", ops: ops, tile: tile, redis: redis, dir: dir), "g.png", ops, .png))
         }
         // WebP (with alpha) and AVIF sources, whose results are written in their own format at rank 0.
