@@ -34,8 +34,9 @@ public final class RowCache {
         rows = Array(repeating: nil, count: info.height)
     }
 
-    /// Rows held now.
-    public var rowsHeld: Int { rows.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    /// Rows held now, and the most held at once so far.
+    public private(set) var rowsHeld = 0
+    public private(set) var peakRowsHeld = 0
 
     /// Makes sure every row of `range` is decoded.
     public func load(_ range: Range<Int>) throws(CodecError) {
@@ -54,8 +55,10 @@ public final class RowCache {
             if rows[y] == nil {
                 rows[y] = row
                 rowsDecoded += 1
+                rowsHeld += 1
             }
         }
+        peakRowsHeld = max(peakRowsHeld, rowsHeld)
     }
 
     /// The pixels of `rect`, decoding what is missing.
@@ -82,12 +85,16 @@ public final class RowCache {
     public func drop(outside keep: Range<Int>, margin: Int = 0) {
         let cursor = decoder?.nextRow ?? 0
         let near = max(0, cursor - margin)..<cursor
-        for y in rows.indices where rows[y] != nil && !keep.contains(y) && !near.contains(y) { rows[y] = nil }
+        for y in rows.indices where rows[y] != nil && !keep.contains(y) && !near.contains(y) {
+            rows[y] = nil
+            rowsHeld -= 1
+        }
     }
 
     /// Frees every row and the decoder.
     public func dropAll() {
         rows = Array(repeating: nil, count: shape.height)
+        rowsHeld = 0
         decoder = nil
     }
 }

@@ -8,10 +8,14 @@ struct ProcessCommand: ParsableCommand {
         commandName: "process",
         abstract: "Process one image in this process (the reference result).",
         discussion: """
-            Without --tile the whole image is processed at once: the reference
-            every distributed run must equal byte for byte. With --tile N it is
-            cut into NxN tiles processed one by one and stitched; the result is
-            the same. The output format comes from OUT's extension (.png, .jpg, .jpeg, .webp, .avif).
+            This is the reference every distributed run must equal byte for byte.
+            A one-stage pipeline written as JPEG or PNG runs in strips of rows:
+            each strip's rows are decoded when it needs them and it is encoded
+            as soon as it is made, so memory holds a strip and the compressed
+            result, not the image. Other pipelines (canny, clahe, a vertical
+            flip) and WebP or AVIF output hold the whole image. With --tile N
+            it is cut into NxN tiles processed one by one and stitched. The
+            result is the same every way. The output format comes from OUT's extension (.png, .jpg, .jpeg, .webp, .avif).
 
             Example: imgproc process photo.jpg edges.png --ops grayscale,blur:1.5,canny:50:150
             """
@@ -61,21 +65,33 @@ struct ProcessCommand: ParsableCommand {
         let bytes = try readFile(input)
         let maxPixels = maxMegapixels * 1_000_000
         if autorotate { pipeline = Orientation.of(bytes).upright(pipeline) }
-        let image: Image
+        let metadata = Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate, inSRGB: colorspace == "srgb")
+        let limits = DecodeLimits(maxPixels: maxPixels)
+        let shrink: Int, shape: Shape
         do {
-            let shrink = ShrinkOnLoad.factor(pipeline, source: try Codec.probe(bytes))
-            image = try Codec.decode(bytes, limits: DecodeLimits(maxPixels: maxPixels), toSRGB: colorspace == "srgb", shrink: shrink).image
+            let full = try Codec.probe(bytes)
+            try limits.check(full)
+            shrink = ShrinkOnLoad.factor(pipeline, source: full)
+            let info = try Codec.probe(bytes, shrink: shrink)
+            shape = Shape(width: info.width, height: info.height, channels: info.channels)
         } catch {
             throw CLIError("\(input): \(error)")
         }
         let plan: Plan
-        do { plan = try Plan(pipeline, input: image.shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
-        let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
+        do { plan = try Plan(pipeline, input: shape, maxPixels: maxPixels) } catch { throw CLIError("\(error)") }
         let encoded: [UInt8]
         do {
-            encoded = try Metadata.read(bytes).kept(keepMetadata ? .all : .profile, upright: autorotate, inSRGB: colorspace == "srgb")
-                .written(into: Codec.encode(result, as: format, quality: quality, threads: ProcessInfo.processInfo.activeProcessorCount))
-        } catch { throw CLIError("\(error)") }
+            if tile == nil && StreamedRun.streams(plan, as: format) {
+                // Strip by strip: rows decoded as needed, each strip encoded as it is made.
+                let rows = try RowCache(SourceBytes(bytes), limits: limits, toSRGB: colorspace == "srgb", shrink: shrink)
+                encoded = try metadata.written(into: StreamedRun.run(rows, plan: plan, as: format, quality: quality))
+            } else {
+                let image = try Codec.decode(bytes, limits: limits, toSRGB: colorspace == "srgb", shrink: shrink).image
+                let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
+                encoded = try metadata.written(into: Codec.encode(result, as: format, quality: quality,
+                                                                  threads: ProcessInfo.processInfo.activeProcessorCount))
+            }
+        } catch { throw CLIError("\(input): \(error)") }
         try writeFile(output, encoded)
     }
 }

@@ -1,0 +1,64 @@
+import ImageCore
+
+/// A plan run over strips of output rows: each strip's input rows decoded
+/// when it needs them (``RowCache``), the strip processed, encoded at once
+/// as a band of the result (``JPEGBands``, ``PNGBands``) and its rows
+/// dropped. What is held is a strip, its halo and the compressed result,
+/// not whole images; the bytes are those of decoding the whole image,
+/// running the plan on it and encoding the result.
+public enum StreamedRun {
+    /// Whether `plan` can run streamed with a `format` result: one stage with
+    /// no global step, JPEG or PNG, and strips whose input rows move down the
+    /// image (a vertical flip's would move up, decoding again from the top
+    /// for every strip).
+    public static func streams(_ plan: Plan, as format: ImageFormat) -> Bool {
+        guard plan.stages.count == 1, let stage = plan.stages.first, stage.finish == nil, stage.histograms == nil,
+              stage.equalise == nil, format == .jpeg || format == .png else { return false }
+        var previous = Rect(x: 0, y: 0, width: 0, height: 0)
+        for strip in strips(of: stage.output, format: format) {
+            let need = stage.inputRect(for: strip)
+            guard need.y >= previous.y, need.maxY >= previous.maxY else { return false }
+            previous = need
+        }
+        return true
+    }
+
+    /// Output strips: whole bands of the encoding, about 64 rows each.
+    static func strips(of output: Shape, format: ImageFormat) -> [Rect] {
+        let step = format == .png ? PNGBands.segmentRows(width: output.width, channels: output.channels) : JPEGBands.rowAlignment
+        let rows = step * max(1, 64 / step)
+        return stride(from: 0, to: output.height, by: rows).map {
+            Rect(x: 0, y: $0, width: output.width, height: min(rows, output.height - $0))
+        }
+    }
+
+    /// The encoded result of `plan` over the image `input` decodes.
+    /// - Parameter quality: JPEG quality 1...100.
+    public static func run(_ input: RowCache, plan: Plan, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
+        guard streams(plan, as: format), input.shape == plan.input else {
+            throw CodecError(.encodeFailed, "this plan cannot run streamed to \(format.name)")
+        }
+        let stage = plan.stages[0], output = stage.output
+        let strips = strips(of: output, format: format)
+        var jpegs: [(y: Int, bytes: [UInt8])] = []
+        var pngs: [PNGBands.Band] = []
+        for (k, strip) in strips.enumerated() {
+            let made = stage.process(try input.region(stage.inputRect(for: strip)), output: strip).image
+            if format == .png {
+                pngs.append(try PNGBands.compress(made, y: strip.y, imageHeight: output.height))
+            } else {
+                jpegs.append((strip.y, try Codec.encode(made, as: .jpeg, quality: quality)))
+            }
+            // Rows the next strip reads stay; those above them go.
+            if k + 1 < strips.count {
+                let next = stage.inputRect(for: strips[k + 1])
+                input.drop(outside: next.y..<next.maxY)
+            }
+        }
+        input.dropAll()
+        if format == .png {
+            return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels)
+        }
+        return try JPEGBands.join(jpegs, height: output.height)
+    }
+}
