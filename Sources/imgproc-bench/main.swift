@@ -83,6 +83,11 @@ if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = Proces
     try SystemBench.pngOutputOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
     exit(0)
 }
+if arguments.dropFirst().first == "--process" {
+    // Only the imgproc process figures: one core beside vips, and memory at 96 MP.
+    try ProcessBench.run(image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--hosts" {
     // Only the test-host figures (they take a while to set up).
     try MultiHostBench.run(image: benchImage())
@@ -116,6 +121,8 @@ for spec in specs {
     if let c = cv[spec] { line += pad(String(format: "%.3f", c), 10) + String(format: "%.2fx", c / t) }
     print(line)
 }
+
+if arguments.count == 1 { try ProcessBench.run(image: image) }
 
 if let redisURL, !redisURL.isEmpty, arguments.count == 1 {
     try RedisBench.run(url: try RedisURL(redisURL), image: image)
