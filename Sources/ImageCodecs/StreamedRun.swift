@@ -1,3 +1,4 @@
+import Dispatch
 import ImageCore
 
 /// A plan run over strips of output rows: each strip's input rows decoded
@@ -33,22 +34,20 @@ public enum StreamedRun {
     }
 
     /// The encoded result of `plan` over the image `input` decodes.
-    /// - Parameter quality: JPEG quality 1...100.
-    public static func run(_ input: RowCache, plan: Plan, as format: ImageFormat, quality: Int = 90) throws(CodecError) -> [UInt8] {
+    /// - Parameters:
+    ///   - quality: JPEG quality 1...100.
+    ///   - threads: above 1, each strip is encoded on another thread while the next is made
+    ///     (a PNG strip's segments on this many).
+    public static func run(_ input: RowCache, plan: Plan, as format: ImageFormat, quality: Int = 90,
+                           threads: Int = 1) throws(CodecError) -> [UInt8] {
         guard streams(plan, as: format), input.shape == plan.input else {
             throw CodecError(.encodeFailed, "this plan cannot run streamed to \(format.name)")
         }
         let stage = plan.stages[0], output = stage.output
         let strips = strips(of: output, format: format)
-        var jpegs: [(y: Int, bytes: [UInt8])] = []
-        var pngs: [PNGBands.Band] = []
+        let bands = Bands(format: format, quality: quality, imageHeight: output.height, threads: threads)
         for (k, strip) in strips.enumerated() {
-            let made = stage.process(try input.region(stage.inputRect(for: strip)), output: strip).image
-            if format == .png {
-                pngs.append(try PNGBands.compress(made, y: strip.y, imageHeight: output.height))
-            } else {
-                jpegs.append((strip.y, try Codec.encode(made, as: .jpeg, quality: quality)))
-            }
+            bands.encode(stage.process(try input.region(stage.inputRect(for: strip)), output: strip).image, y: strip.y)
             // Rows the next strip reads stay; those above them go.
             if k + 1 < strips.count {
                 let next = stage.inputRect(for: strips[k + 1])
@@ -56,9 +55,58 @@ public enum StreamedRun {
             }
         }
         input.dropAll()
+        let (jpegs, pngs) = try bands.finished()
         if format == .png {
             return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels)
         }
         return try JPEGBands.join(jpegs, height: output.height)
+    }
+
+    /// Strips encoded in order, here or on a background thread (a PNG strip's
+    /// segments on `threads` threads); at most two made strips wait for it.
+    private final class Bands: @unchecked Sendable {
+        // @unchecked: the results are touched on `queue` only (or on the caller's thread when there is none).
+        let format: ImageFormat, quality: Int, imageHeight: Int, threads: Int
+        private let queue: DispatchQueue?
+        private let room = DispatchSemaphore(value: 2)
+        private var jpegs: [(y: Int, bytes: [UInt8])] = []
+        private var pngs: [PNGBands.Band] = []
+        private var failure: CodecError?
+
+        init(format: ImageFormat, quality: Int, imageHeight: Int, threads: Int) {
+            self.format = format
+            self.quality = quality
+            self.imageHeight = imageHeight
+            self.threads = threads
+            queue = threads > 1 ? DispatchQueue(label: "imgproc.strip-encoder") : nil
+        }
+
+        func encode(_ strip: Image, y: Int) {
+            guard let queue else { return add(strip, y: y) }
+            room.wait()
+            queue.async {
+                self.add(strip, y: y)
+                self.room.signal()
+            }
+        }
+
+        private func add(_ strip: Image, y: Int) {
+            guard failure == nil else { return }
+            do {
+                if format == .png {
+                    pngs.append(try PNGBands.compress(strip, y: y, imageHeight: imageHeight, threads: threads))
+                } else {
+                    jpegs.append((y, try Codec.encode(strip, as: .jpeg, quality: quality)))
+                }
+            } catch {
+                failure = error
+            }
+        }
+
+        func finished() throws(CodecError) -> ([(y: Int, bytes: [UInt8])], [PNGBands.Band]) {
+            queue?.sync {}
+            if let failure { throw failure }
+            return (jpegs, pngs)
+        }
     }
 }

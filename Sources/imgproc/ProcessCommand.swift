@@ -84,7 +84,8 @@ struct ProcessCommand: ParsableCommand {
             if tile == nil && StreamedRun.streams(plan, as: format) {
                 // Strip by strip: rows decoded as needed, each strip encoded as it is made.
                 let rows = try RowCache(SourceBytes(bytes), limits: limits, toSRGB: colorspace == "srgb", shrink: shrink)
-                encoded = try metadata.written(into: StreamedRun.run(rows, plan: plan, as: format, quality: quality))
+                encoded = try metadata.written(into: StreamedRun.run(rows, plan: plan, as: format, quality: quality,
+                                                                     threads: ProcessInfo.processInfo.activeProcessorCount))
             } else {
                 let image = try Codec.decode(bytes, limits: limits, toSRGB: colorspace == "srgb", shrink: shrink).image
                 let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)

@@ -33,6 +33,10 @@ struct StreamedRunTests {
                 let streamed = try StreamedRun.run(rows, plan: plan, as: format, quality: 85)
                 #expect(streamed == (try Self.whole(bytes, plan, format, shrink: shrink)), "\(ops) on \(info), \(format.name)")
                 #expect(rows.decodersOpened == 1, "\(ops): rows are decoded once, top to bottom")
+                // Strips encoded on another thread while the next is made: the same bytes.
+                let overlapped = try StreamedRun.run(try RowCache(SourceBytes(bytes), shrink: shrink), plan: plan, as: format,
+                                                     quality: 85, threads: 2)
+                #expect(overlapped == streamed, "\(ops), encoded on a second thread")
             }
         }
     }
