@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 typedef struct {
     struct jpeg_error_mgr base;
@@ -91,8 +92,51 @@ struct cjpeg_decoder {
     uint32_t row_bytes;
 };
 
+/// A source of two parts read one after the other (a header, then entropy-coded
+/// data taken from elsewhere in the file); past their end, a warning and a
+/// fake EOI, as jpeg_mem_src does.
+typedef struct {
+    struct jpeg_source_mgr base;
+    const uint8_t *second;
+    size_t second_size;
+    int on_second;
+} parts_source;
+
+static void parts_init(j_decompress_ptr d) { (void)d; }
+static void parts_term(j_decompress_ptr d) { (void)d; }
+
+static boolean parts_fill(j_decompress_ptr d) {
+    parts_source *s = (parts_source *)d->src;
+    if (!s->on_second && s->second_size > 0) {
+        s->on_second = 1;
+        s->base.next_input_byte = s->second;
+        s->base.bytes_in_buffer = s->second_size;
+        return TRUE;
+    }
+    static const JOCTET eoi[2] = {0xFF, JPEG_EOI};
+    WARNMS(d, JWRN_JPEG_EOF);
+    s->base.next_input_byte = eoi;
+    s->base.bytes_in_buffer = 2;
+    return TRUE;
+}
+
+static void parts_skip(j_decompress_ptr d, long count) {
+    struct jpeg_source_mgr *s = d->src;
+    while (count > (long)s->bytes_in_buffer) {
+        count -= (long)s->bytes_in_buffer;
+        (void)parts_fill(d);
+    }
+    s->next_input_byte += count;
+    s->bytes_in_buffer -= (size_t)count;
+}
+
 cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info,
                                   char *message, size_t message_size) {
+    return cjpeg_decoder_open_parts(data, size, NULL, 0, scale_denom, info, message, message_size);
+}
+
+cjpeg_decoder *cjpeg_decoder_open_parts(const uint8_t *head, size_t head_size, const uint8_t *body, size_t body_size,
+                                        int scale_denom, cjpeg_info *info, char *message, size_t message_size) {
     cjpeg_decoder *decoder = calloc(1, sizeof *decoder);
     if (!decoder) {
         snprintf(message, message_size, "out of memory");
@@ -109,7 +153,19 @@ cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, int scale_de
     jpeg_create_decompress(&decoder->d);
     decoder->progress = progress;
     decoder->d.progress = &decoder->progress;
-    jpeg_mem_src(&decoder->d, data, (unsigned long)size);
+    parts_source *source = (parts_source *)(*decoder->d.mem->alloc_small)((j_common_ptr)&decoder->d, JPOOL_PERMANENT,
+                                                                          sizeof(parts_source));
+    source->base.init_source = parts_init;
+    source->base.fill_input_buffer = parts_fill;
+    source->base.skip_input_data = parts_skip;
+    source->base.resync_to_restart = jpeg_resync_to_restart;
+    source->base.term_source = parts_term;
+    source->base.next_input_byte = head;
+    source->base.bytes_in_buffer = head_size;
+    source->second = body;
+    source->second_size = body_size;
+    source->on_second = 0;
+    decoder->d.src = &source->base;
     jpeg_read_header(&decoder->d, TRUE);
     decoder->d.scale_num = 1;
     decoder->d.scale_denom = (unsigned int)scale_denom;

@@ -46,11 +46,29 @@ enum JPEGCodec {
         /// CMYK rows are read here, then converted to RGB.
         private let cmyk: (transform: ColourTransform, width: Int)?
 
-        init(_ bytes: UnsafeRawBufferPointer, shrink: Int = 1) throws(CodecError) {
+        /// The file's headers for a decoder started below the top (read by libjpeg from here).
+        private let head: UnsafeMutableBufferPointer<UInt8>?
+
+        /// - Parameter start: a restart point to decode from instead of the top (``JPEGRestarts``).
+        init(_ bytes: UnsafeRawBufferPointer, shrink: Int = 1, from start: (JPEGRestarts, JPEGRestarts.Start)? = nil) throws(CodecError) {
             var info = cjpeg_info()
             var message = [CChar](repeating: 0, count: 256)
-            guard let h = cjpeg_decoder_open(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, Int32(shrink),
-                                             &info, &message, message.count) else { throw failure(text(message)) }
+            let file = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let opened: OpaquePointer?
+            if let (restarts, point) = start {
+                let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: restarts.headerEnd)
+                _ = copy.initialize(from: restarts.head(bytes, from: point))
+                head = copy
+                opened = cjpeg_decoder_open_parts(copy.baseAddress, copy.count, file + point.offset, bytes.count - point.offset,
+                                                  Int32(shrink), &info, &message, message.count)
+            } else {
+                head = nil
+                opened = cjpeg_decoder_open(file, bytes.count, Int32(shrink), &info, &message, message.count)
+            }
+            guard let h = opened else {
+                head?.deallocate()
+                throw failure(text(message))
+            }
             handle = h
             if info.channels == 4 {
                 let profile = Metadata.read(Array(bytes)).icc
@@ -60,7 +78,10 @@ enum JPEGCodec {
             }
         }
 
-        deinit { cjpeg_decoder_close(handle) }
+        deinit {
+            cjpeg_decoder_close(handle)
+            head?.deallocate()
+        }
 
         func skip(_ count: Int) throws(CodecError) {
             var message = [CChar](repeating: 0, count: 256)

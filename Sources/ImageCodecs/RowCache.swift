@@ -19,6 +19,10 @@ public final class RowCache {
     public private(set) var rowsSkipped = 0
     private let toSRGB: Bool
     private let shrink: Int
+    private let isJPEG: Bool
+    /// Where a JPEG can be decoded from below its top, when it can; found
+    /// (one pass over the file) the first time rows below the top are asked for.
+    private lazy var restarts: JPEGRestarts? = isJPEG ? JPEGRestarts(source.raw) : nil
 
     /// - Parameter toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
     /// - Parameter shrink: a JPEG is shrunk on load by this factor (``ShrinkOnLoad``).
@@ -32,6 +36,7 @@ public final class RowCache {
         self.source = source
         self.limits = limits
         rows = Array(repeating: nil, count: info.height)
+        isJPEG = full.format == .jpeg
     }
 
     /// Rows held now, and the most held at once so far.
@@ -43,8 +48,15 @@ public final class RowCache {
         let range = range.clamped(to: 0..<shape.height)
         guard let first = range.first(where: { rows[$0] == nil }) else { return }
         let end = range.last(where: { rows[$0] == nil })! + 1
-        if decoder == nil || decoder!.nextRow > first {
-            decoder = try RowDecoder(source, limits: limits, toSRGB: toSRGB, shrink: shrink)
+        // A fresh decoder when the rows are above the current one, or below it
+        // past a restart point: then it starts there instead of skipping.
+        var reopen = decoder == nil || decoder!.nextRow > first
+        if !reopen, first > decoder!.nextRow, let start = restarts?.start(before: first, shrink: shrink) {
+            reopen = start.row / shrink > decoder!.nextRow
+        }
+        if reopen {
+            decoder = try RowDecoder(source, limits: limits, toSRGB: toSRGB, shrink: shrink, from: first,
+                                     restarts: first > 0 ? restarts : nil)
             decodersOpened += 1
         }
         let d = decoder!

@@ -22,9 +22,17 @@ public final class RowDecoder {
         try self.init(source.raw, keeping: source, limits: limits, toSRGB: toSRGB, shrink: shrink)
     }
 
+    /// A decoder for rows from `row` down: a JPEG with restart markers
+    /// (`restarts`) is decoded from the last restart point far enough above
+    /// it, and ``nextRow`` starts there; other files from the top.
+    convenience init(_ source: SourceBytes, limits: DecodeLimits, toSRGB: Bool, shrink: Int, from row: Int,
+                     restarts: JPEGRestarts?) throws(CodecError) {
+        try self.init(source.raw, keeping: source, limits: limits, toSRGB: toSRGB, shrink: shrink, from: row, restarts: restarts)
+    }
+
     /// - Parameter keeping: owner of `bytes`, kept alive as long as the decoder.
     init(_ bytes: UnsafeRawBufferPointer, keeping: SourceBytes?, limits: DecodeLimits, toSRGB: Bool = false,
-         shrink: Int = 1) throws(CodecError) {
+         shrink: Int = 1, from row: Int = 0, restarts: JPEGRestarts? = nil) throws(CodecError) {
         guard [1, 2, 4, 8].contains(shrink) else { throw CodecError(.corrupt, "shrink-on-load must be 1, 2, 4 or 8, not \(shrink)") }
         let full = try Codec.probe(bytes)
         try limits.check(full)
@@ -33,7 +41,13 @@ public final class RowDecoder {
             ? ColourTransform(profile: Metadata.read(Array(bytes)).icc, input: .rgb(alpha: header.channels == 4)) : nil
         switch header.format {
         case .png: backend = try PNGCodec.Decoder(bytes)
-        case .jpeg: backend = try JPEGCodec.Decoder(bytes, shrink: shrink)
+        case .jpeg:
+            if let restarts, let start = restarts.start(before: row, shrink: shrink) {
+                backend = try JPEGCodec.Decoder(bytes, shrink: shrink, from: (restarts, start))
+                nextRow = start.row / shrink
+            } else {
+                backend = try JPEGCodec.Decoder(bytes, shrink: shrink)
+            }
         case .webp: backend = try WebPCodec.Decoder(bytes, info: header)
         case .avif: backend = try AVIFCodec.Decoder(bytes, info: header)
         }

@@ -66,6 +66,38 @@ struct BandTests {
         }
     }
 
+    /// A JPEG with a restart marker per MCU row (as imgproc writes them) is
+    /// decoded from the restart point above the rows asked for, not from the
+    /// top, and the rows equal a full decode: colour and gray, every shrink,
+    /// bands anywhere (right below a restart point too).
+    @Test func rowsFromARestartPointEqualAFullDecode() throws {
+        for (k, (w, h, c)) in [(300, 700, 3), (257, 1000, 1), (64, 2100, 3), (1000, 133, 3)].enumerated() {
+            let bytes = try Codec.encode(testImage(width: w, height: h, channels: c, seed: UInt64(60 + k)), as: .jpeg, quality: 85)
+            for shrink in [1, 2, 4, 8] {
+                let full = try Codec.decode(bytes, shrink: shrink).image
+                let mcu = (c == 1 ? 8 : 16) / shrink
+                var rng = SeededRandom(seed: UInt64(shrink + 10 * k))
+                // Bands at random, and starting on each of the rows around a restart point.
+                let around = (0..<(3 * mcu)).map { 8 * mcu + $0 - mcu }
+                for y0 in (0..<8).map({ _ in Int.random(in: 0..<full.height, using: &rng) }) + around where y0 < full.height {
+                    let y1 = min(full.height, y0 + Int.random(in: 1...40, using: &rng))
+                    let cache = try RowCache(SourceBytes(bytes), shrink: shrink)
+                    let rect = Rect(x: 0, y: y0, width: full.width, height: y1 - y0)
+                    #expect(try cache.region(rect).image == full.cropped(to: rect), "\(w)x\(h)x\(c) 1/\(shrink) rows \(y0)..<\(y1)")
+                    // A restart point every 8 MCU rows, one MCU row of margin above the band.
+                    #expect(cache.rowsSkipped <= 9 * mcu, "\(w)x\(h)x\(c) 1/\(shrink) rows \(y0): skipped \(cache.rowsSkipped)")
+                }
+                // Down the image after a band at the top: a second decoder, from a restart point.
+                let cache = try RowCache(SourceBytes(bytes), shrink: shrink)
+                let top = Rect(x: 0, y: 0, width: full.width, height: min(full.height, 5))
+                let low = Rect(x: 0, y: full.height * 3 / 4, width: full.width, height: full.height - full.height * 3 / 4)
+                #expect(try cache.region(top).image == full.cropped(to: top))
+                #expect(try cache.region(low).image == full.cropped(to: low))
+                if low.y - top.maxY > 9 * mcu { #expect(cache.decodersOpened == 2 && cache.rowsSkipped <= 9 * mcu) }
+            }
+        }
+    }
+
     /// Progressive, arithmetic-coded and interlaced files too.
     @Test func rowsOfSharedTestImagesEqualAFullDecode() throws {
         guard let data = sharedTestData else { return }

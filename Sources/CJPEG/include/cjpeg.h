@@ -39,6 +39,12 @@ int cjpeg_probe(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *i
 cjpeg_decoder *cjpeg_decoder_open(const uint8_t *data, size_t size, int scale_denom, cjpeg_info *info,
                                   char *message, size_t message_size);
 
+/// As cjpeg_decoder_open, over a file given in two parts read one after the
+/// other: `head` (markers and tables up to the scan's data) and `body`
+/// (entropy-coded data to EOI). Neither is copied.
+cjpeg_decoder *cjpeg_decoder_open_parts(const uint8_t *head, size_t head_size, const uint8_t *body, size_t body_size,
+                                        int scale_denom, cjpeg_info *info, char *message, size_t message_size);
+
 /// Skips `rows` rows (entropy-decoded, not converted). Rows read after a skip
 /// equal the same rows of a full decode.
 int cjpeg_decoder_skip(cjpeg_decoder *decoder, uint32_t rows, char *message, size_t message_size);
