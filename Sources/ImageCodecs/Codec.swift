@@ -1,3 +1,4 @@
+import Dispatch
 import ImageCore
 
 /// Reading and writing PNG, JPEG, WebP and AVIF. The format is always found from the
@@ -24,12 +25,66 @@ public enum Codec {
     /// - Parameters:
     ///   - toSRGB: convert RGB pixels to sRGB through the file's ICC profile.
     ///   - shrink: shrink a JPEG by 2, 4 or 8 in the DCT domain (``ShrinkOnLoad``).
+    ///   - threads: a JPEG of 1 MB or more whose restart markers allow it
+    ///     (``JPEGRestarts``) is decoded in this many bands at once; the
+    ///     pixels are the same.
     public static func decode(_ bytes: [UInt8], limits: DecodeLimits = .default, toSRGB: Bool = false,
-                              shrink: Int = 1) throws(CodecError) -> (image: Image, format: ImageFormat) {
+                              shrink: Int = 1, threads: Int = 1) throws(CodecError) -> (image: Image, format: ImageFormat) {
         try withBytes(bytes) { raw throws(CodecError) in
+            if threads > 1, raw.count >= 1 << 20, let image = try decodeInBands(raw, limits: limits, toSRGB: toSRGB, shrink: shrink,
+                                                                                threads: threads) {
+                return (image, .jpeg)
+            }
             let decoder = try RowDecoder(raw, keeping: nil, limits: limits, toSRGB: toSRGB, shrink: shrink)
             return (try decoder.readImage(), decoder.info.format)
         }
+    }
+
+    /// A JPEG decoded in `threads` bands of rows at once, each from the
+    /// restart point above it; nil when the file has none to use.
+    package static func decodeInBands(_ raw: UnsafeRawBufferPointer, limits: DecodeLimits, toSRGB: Bool, shrink: Int,
+                              threads: Int) throws(CodecError) -> Image? {
+        guard (try? ImageFormat.sniff(raw)) == .jpeg, let restarts = JPEGRestarts(raw) else { return nil }
+        let info = try probe(raw, shrink: shrink)
+        try limits.check(try probe(raw))
+        let cuts = (0...threads).map { info.height * $0 / threads }
+        let rowBytes = info.width * info.channels
+        let failures = Failures(count: threads)
+        // Read only while the bands are decoded, each band into its own rows.
+        nonisolated(unsafe) let bytes = raw
+        let image = Image(width: info.width, height: info.height, channels: info.channels) { pixels in
+            nonisolated(unsafe) let out = pixels
+            DispatchQueue.concurrentPerform(iterations: threads) { k in
+                let rows = cuts[k]..<cuts[k + 1]
+                guard !rows.isEmpty else { return }
+                do throws(CodecError) {
+                    let decoder = try RowDecoder(bytes, keeping: nil, limits: limits, toSRGB: toSRGB, shrink: shrink,
+                                                 from: rows.lowerBound, restarts: k == 0 ? nil : restarts)
+                    try decoder.skip(rows.lowerBound - decoder.nextRow)
+                    try decoder.read(rows.count, into: out + rows.lowerBound * rowBytes)
+                } catch {
+                    failures.set(k, error)
+                }
+            }
+        }
+        if let failure = failures.first { throw failure }
+        return image
+    }
+
+    /// Errors of concurrent bands, each in its own slot.
+    private final class Failures: @unchecked Sendable {
+        // @unchecked: each slot is written by one thread, and read after all have finished.
+        private let slots: UnsafeMutableBufferPointer<CodecError?>
+        init(count: Int) {
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
+        }
+        deinit {
+            slots.deinitialize()
+            slots.deallocate()
+        }
+        func set(_ index: Int, _ error: CodecError) { slots[index] = error }
+        var first: CodecError? { slots.first { $0 != nil } ?? nil }
     }
 
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.

@@ -84,8 +84,9 @@ struct WholeRound {
         if let source {
             lap("source")
             do {
+                // A large JPEG (a thumbnail's, shrunk on load) on two cores when its restart markers allow.
                 let image = try Codec.decode(source, limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
-                                             shrink: header.shrink).image
+                                             shrink: header.shrink, threads: 2).image
                 lap("decode")
                 let output = Runner.reference(image, plan: try header.plan())
                 lap("process")

@@ -241,7 +241,20 @@ enum SystemBench {
         try pngOutput(system, big, path: path)
     }
 
+    /// The 24 MP JPEG as imgproc writes it (a restart marker per MCU row, so
+    /// the rank decodes it in two bands at once), then as Pillow writes it
+    /// (none: one decoder).
     static func thumbnail(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
+        try thumbnailLine(system, big, path: path, label: "the 24 MP JPEG", connection: connection)
+        let plain = system.dir.appendingPathComponent("pillow.jpg").path
+        let script = "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], quality=90); print('ok')"
+        if python("-c", [script, path, plain]) == "ok", let bytes = FileManager.default.contents(atPath: plain) {
+            try thumbnailLine(system, [UInt8](bytes), path: plain, label: "the same written by Pillow (no restart markers)",
+                              connection: connection)
+        }
+    }
+
+    static func thumbnailLine(_ system: System, _ big: [UInt8], path: String, label: String, connection: HTTPConnection) throws {
         var best = Double.infinity
         for _ in 0..<3 {
             let start = Date()
@@ -249,7 +262,7 @@ enum SystemBench {
             best = min(best, Date().timeIntervalSince(start))
         }
         let out = system.dir.appendingPathComponent("thumb.jpg").path
-        print(String(format: "\nthumbnail fit:512x512 of the 24 MP JPEG, upload to downloaded result: %.3f s (best of 3)", best))
+        print(String(format: "\nthumbnail fit:512x512 of %@, upload to downloaded result: %.3f s (best of 3)", label, best))
         if let vips = vipsSeconds(path, out: out, command: "vipsthumbnail", [path, "-s", "512", "-o", out]) {
             print(String(format: "vipsthumbnail -s 512 (VIPS_CONCURRENCY=2), file to file: %.3f s; imgproc/vips time ratio %.2f", vips, best / vips))
         }

@@ -98,6 +98,25 @@ struct BandTests {
         }
     }
 
+    /// A JPEG decoded in bands on several threads, each from a restart point,
+    /// gives the pixels of one decode; files without restart points are left
+    /// to the one decoder.
+    @Test func bandsDecodedAtOnceEqualOneDecode() throws {
+        for (k, (w, h, c)) in [(300, 700, 3), (257, 1000, 1), (1000, 133, 3)].enumerated() {
+            let bytes = try Codec.encode(testImage(width: w, height: h, channels: c, seed: UInt64(70 + k)), as: .jpeg, quality: 85)
+            for shrink in [1, 4] {
+                for threads in [2, 3] {
+                    let banded = try bytes.withUnsafeBytes { raw in
+                        try Codec.decodeInBands(raw, limits: .default, toSRGB: false, shrink: shrink, threads: threads)
+                    }
+                    #expect(try #require(banded) == Codec.decode(bytes, shrink: shrink).image, "\(w)x\(h)x\(c) 1/\(shrink) \(threads) bands")
+                }
+            }
+        }
+        let png = try Codec.encode(testImage(width: 300, height: 700, channels: 3, seed: 1), as: .png)
+        #expect(try png.withUnsafeBytes { try Codec.decodeInBands($0, limits: .default, toSRGB: false, shrink: 1, threads: 2) } == nil)
+    }
+
     /// Progressive, arithmetic-coded and interlaced files too.
     @Test func rowsOfSharedTestImagesEqualAFullDecode() throws {
         guard let data = sharedTestData else { return }
