@@ -189,7 +189,7 @@ enum SystemBench {
     /// with fresh processes (peak resident memory is kept for a process's life).
     static func memory(redis: RedisURL, amqp: String) throws {
         let huge = try Codec.encode(benchImage(width: 12000, height: 8000), as: .jpeg, quality: 90)
-        let system = try System(redis: redis, db: 3, amqp: amqp)
+        let system = try System(redis: redis, db: 4, amqp: amqp)
         defer { system.stop() }
         let connection = try HTTPConnection(port: system.port)
         let start = Date()
