@@ -237,7 +237,8 @@ extension Resize {
         let src = source.image, rowLen = o.width * ch, pairLen = 2 * rowLen
         let left = (2 * o.x - source.x) * ch, top = 2 * o.y - source.y
         let sums = UnsafeMutablePointer<UInt16>.allocate(capacity: pairLen + 16)
-        defer { sums.deallocate() }
+        let means = UnsafeMutablePointer<UInt16>.allocate(capacity: pairLen + 64)
+        defer { sums.deallocate(); means.deallocate() }
         return src.pixels.withUnsafeBufferPointer { sp in
             Image(width: o.width, height: o.height, channels: ch) { d in
                 for y in 0..<o.height {
@@ -251,15 +252,78 @@ extension Resize {
                         i &+= 16
                     }
                     while i < pairLen { sums[i] = UInt16(a[i]) &+ UInt16(b[i]); i &+= 1 }
+                    // Every sample's rounded mean with the sample `ch` to its right; an output
+                    // sample is the mean at its left pixel's place, picked out below.
+                    i = 0
+                    while i &+ 16 <= pairLen &- ch {
+                        let left: SIMD16<UInt16> = load16(sums + i), right: SIMD16<UInt16> = load16(sums + (i &+ ch))
+                        let m = (left &+ right &+ 2) &>> 2
+                        UnsafeMutableRawPointer(means + i).storeBytes(of: m, as: SIMD16<UInt16>.self)
+                        i &+= 16
+                    }
+                    while i < pairLen &- ch { means[i] = (sums[i] &+ sums[i &+ ch] &+ 2) &>> 2; i &+= 1 }
                     let dr = d + y * rowLen
-                    for k in 0..<o.width {
-                        let s0 = sums + 2 &* k &* ch
-                        for c in 0..<ch { dr[k &* ch &+ c] = UInt8(truncatingIfNeeded: (s0[c] &+ s0[c &+ ch] &+ 2) &>> 2) }
+                    let done = pickMeans(means, dr, width: o.width, channels: ch)
+                    for k in done..<o.width {
+                        for c in 0..<ch { dr[k &* ch &+ c] = UInt8(truncatingIfNeeded: means[2 &* k &* ch &+ c]) }
                     }
                 }
             }
         }
     }
+}
+
+/// Output samples of a halved row from the means of sample pairs (a 16-bit
+/// lane each, below 256): sample `c` of pixel `k` is the mean at `2k·ch + c`.
+/// Sixteen bytes at a time are gathered from a 64-byte window by a fixed
+/// shuffle (three windows per 16 RGB pixels). Returns the pixels written;
+/// the rest are the caller's.
+@inline(__always)
+func pickMeans(_ means: UnsafeMutablePointer<UInt16>, _ dr: UnsafeMutablePointer<UInt8>, width: Int, channels ch: Int) -> Int {
+    let m = UnsafeRawPointer(means), to = UnsafeMutableRawPointer(dr)
+    typealias Window = SIMD64<UInt8>
+    var k = 0
+    switch ch {
+    case 1:
+        while k &+ 16 <= width {
+            let v = m.loadUnaligned(fromByteOffset: 4 &* k, as: Window.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[0], v[4], v[8], v[12], v[16], v[20], v[24], v[28],
+                                            v[32], v[36], v[40], v[44], v[48], v[52], v[56], v[60]), toByteOffset: k, as: SIMD16<UInt8>.self)
+            k &+= 16
+        }
+    case 2:
+        while k &+ 8 <= width {
+            let v = m.loadUnaligned(fromByteOffset: 8 &* k, as: Window.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[0], v[2], v[8], v[10], v[16], v[18], v[24], v[26],
+                                            v[32], v[34], v[40], v[42], v[48], v[50], v[56], v[58]), toByteOffset: 2 &* k, as: SIMD16<UInt8>.self)
+            k &+= 8
+        }
+    case 3:
+        while k &+ 16 <= width {
+            let base = 12 &* k
+            let v0 = m.loadUnaligned(fromByteOffset: base, as: Window.self)
+            let v1 = m.loadUnaligned(fromByteOffset: base &+ 62, as: Window.self)
+            let v2 = m.loadUnaligned(fromByteOffset: base &+ 124, as: Window.self)
+            to.storeBytes(of: SIMD16<UInt8>(v0[0], v0[2], v0[4], v0[12], v0[14], v0[16], v0[24], v0[26],
+                                            v0[28], v0[36], v0[38], v0[40], v0[48], v0[50], v0[52], v0[60]),
+                          toByteOffset: 3 &* k, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: SIMD16<UInt8>(v1[0], v1[2], v1[10], v1[12], v1[14], v1[22], v1[24], v1[26],
+                                            v1[34], v1[36], v1[38], v1[46], v1[48], v1[50], v1[58], v1[60]),
+                          toByteOffset: 3 &* k &+ 16, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: SIMD16<UInt8>(v2[0], v2[8], v2[10], v2[12], v2[20], v2[22], v2[24], v2[32],
+                                            v2[34], v2[36], v2[44], v2[46], v2[48], v2[56], v2[58], v2[60]),
+                          toByteOffset: 3 &* k &+ 32, as: SIMD16<UInt8>.self)
+            k &+= 16
+        }
+    default:
+        while k &+ 4 <= width {
+            let v = m.loadUnaligned(fromByteOffset: 16 &* k, as: Window.self)
+            to.storeBytes(of: SIMD16<UInt8>(v[0], v[2], v[4], v[6], v[16], v[18], v[20], v[22],
+                                            v[32], v[34], v[36], v[38], v[48], v[50], v[52], v[54]), toByteOffset: 4 &* k, as: SIMD16<UInt8>.self)
+            k &+= 4
+        }
+    }
+    return k
 }
 
 /// Copies one pixel of `ch` samples; a switch beats a variable-length copy call.

@@ -77,7 +77,8 @@ struct LaneTests {
 
     @Test(arguments: [1, 2, 3, 4])
     func halvingGivesTheBilinearBytes(_ channels: Int) {
-        for (w, h) in [(2, 2), (6, 4), (34, 10), (70, 18)] {
+        // Widths around the 4-, 8- and 16-pixel steps of the vector paths, with tails.
+        for (w, h) in [(2, 2), (6, 4), (34, 10), (70, 18), (202, 10)] {
             let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w + h))
             let resize = Resize(.scale(0.5))
             let whole = Region(image: image, x: 0, y: 0)
