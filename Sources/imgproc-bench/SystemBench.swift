@@ -51,13 +51,22 @@ enum SystemBench {
         func job(_ connection: HTTPConnection, _ bytes: [UInt8], ops: String, type: String = "image/jpeg",
                  query: String = "") throws -> Int? {
             // Repeated uploads of the same bytes would be answered from the first job's result.
+            // A failure is told on stderr, so that a figure with errors can be explained.
+            func failed(_ why: String) -> Int? {
+                FileHandle.standardError.write(Data("job failed: \(why)\n".utf8))
+                return nil
+            }
             let (status, body) = try connection.request("POST", "/api/jobs?ops=\(ops)&dedupe=false\(query)", body: bytes, contentType: type)
             guard status == 202, let id = ((try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["jobs"]
-                as? [[String: Any]])?.first?["id"] as? String else { return nil }
+                as? [[String: Any]])?.first?["id"] as? String else {
+                return failed("upload answered \(status): \(String(decoding: body.prefix(300), as: UTF8.self))")
+            }
             let events = try connection.request("GET", "/api/jobs/\(id)/events")
-            guard String(decoding: events.body, as: UTF8.self).contains("event: done") else { return nil }
+            let text = String(decoding: events.body, as: UTF8.self)
+            guard text.contains("event: done") else { return failed("job \(id) events: \(text.suffix(300))") }
             let result = try connection.request("GET", "/api/jobs/\(id)/result")
-            return result.status == 200 && !result.body.isEmpty ? result.body.count : nil
+            guard result.status == 200 && !result.body.isEmpty else { return failed("job \(id) result answered \(result.status)") }
+            return result.body.count
         }
 
         /// Bytes Redis has received and sent so far.
@@ -136,9 +145,16 @@ enum SystemBench {
             group.enter()
             Thread {
                 defer { group.leave() }
-                guard let connection = try? HTTPConnection(port: port) else { counts.add(ok: false); return }
+                guard var connection = try? HTTPConnection(port: port) else { counts.add(ok: false); return }
                 while Date() < deadline {
-                    counts.add(ok: ((try? system.job(connection, small, ops: ops)) ?? nil) != nil)
+                    do {
+                        counts.add(ok: try system.job(connection, small, ops: ops) != nil)
+                    } catch {
+                        FileHandle.standardError.write(Data("job failed: \(error)\n".utf8))
+                        counts.add(ok: false)
+                        guard let fresh = try? HTTPConnection(port: port) else { return }
+                        connection = fresh
+                    }
                 }
             }.start()
         }
@@ -229,6 +245,13 @@ enum SystemBench {
         let path = system.dir.appendingPathComponent("big.jpg").path
         try Data(big).write(to: URL(fileURLWithPath: path))
         try thumbnail(system, big, path: path, connection: try HTTPConnection(port: system.port))
+    }
+
+    /// The small-image lines of --system alone.
+    static func smallImagesOnly(redis: RedisURL, amqp: String, image: Image) throws {
+        let system = try System(redis: redis, db: 2, amqp: amqp)
+        defer { system.stop() }
+        try smallImages(system, image: image)
     }
 
     /// The PNG output lines of --system alone.

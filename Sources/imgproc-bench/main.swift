@@ -78,6 +78,11 @@ if arguments.dropFirst().first == "--thumbnail", let url = redisURL, let amqp = 
     try SystemBench.thumbnailOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
     exit(0)
 }
+if arguments.dropFirst().first == "--small", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
+    // Only the small-image lines of --system.
+    try SystemBench.smallImagesOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    exit(0)
+}
 if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
     // Only the PNG output lines of --system.
     try SystemBench.pngOutputOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
