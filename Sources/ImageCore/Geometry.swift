@@ -73,14 +73,17 @@ public struct Rotate: TileOperation {
                     for y in 0..<o.height { mirrorRow(s + (sh - 1 - y) * sw * ch, d + y * rowOut, width: o.width, channels: ch) }
                     return
                 }
-                // Quarter turns transpose: walk 32×32 blocks so reads and writes stay in cache.
+                // Quarter turns transpose, in blocks of 128 output rows by 512 pixels: a run
+                // of 512 reads down a source column is long enough for the hardware to
+                // prefetch, and the 128 columns' lines are still in cache for the next row
+                // (32×32 blocks took twice the time here).
                 // Output pixel (x, y) reads source pixel first + x·step (local coordinates).
-                let block = 32
+                let blockRows = 128, blockColumns = 512
                 let step = degrees == 90 ? -sw : sw
-                for by in stride(from: 0, to: o.height, by: block) {
-                    for bx in stride(from: 0, to: o.width, by: block) {
-                        let endX = min(bx + block, o.width)
-                        for y in by..<min(by + block, o.height) {
+                for by in stride(from: 0, to: o.height, by: blockRows) {
+                    for bx in stride(from: 0, to: o.width, by: blockColumns) {
+                        let endX = min(bx + blockColumns, o.width)
+                        for y in by..<min(by + blockRows, o.height) {
                             let first = degrees == 90 ? (sh - 1) * sw + y : sw - 1 - y
                             transposeRun(s, d + y * rowOut, from: bx, to: endX, rowEnd: o.width, first: first, step: step, channels: ch)
                         }

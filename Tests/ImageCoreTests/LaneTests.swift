@@ -8,8 +8,9 @@ import TestSupport
 struct LaneTests {
     @Test(arguments: [1, 2, 3, 4])
     func flipsAndQuarterTurnsMoveEveryPixelWhereTheDefinitionSays(_ channels: Int) throws {
-        // Widths around the 16- and 22-pixel steps of the vector paths, and tiles off the origin.
-        for (w, h) in [(1, 1), (5, 3), (21, 2), (22, 3), (37, 5), (64, 3), (101, 41)] {
+        // Widths around the 16- and 22-pixel steps of the vector paths, tiles off the origin,
+        // and turns crossing the 128-row and 512-pixel blocks.
+        for (w, h) in [(1, 1), (5, 3), (21, 2), (22, 3), (37, 5), (64, 3), (101, 41), (141, 530)] {
             let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 7 + h))
             let expected: [(String, (Int, Int) -> (Int, Int), Int, Int)] = [
                 ("flip:h", { x, y in (w - 1 - x, y) }, w, h),
