@@ -49,7 +49,7 @@ public enum Codec {
         try limits.check(try probe(raw))
         let cuts = (0...threads).map { info.height * $0 / threads }
         let rowBytes = info.width * info.channels
-        let failures = Failures(count: threads)
+        let failures = ConcurrentSlots<CodecError>(count: threads)
         // Read only while the bands are decoded, each band into its own rows.
         nonisolated(unsafe) let bytes = raw
         let image = Image(width: info.width, height: info.height, channels: info.channels) { pixels in
@@ -67,24 +67,8 @@ public enum Codec {
                 }
             }
         }
-        if let failure = failures.first { throw failure }
+        if let failure = failures.all.compactMap({ $0 }).first { throw failure }
         return image
-    }
-
-    /// Errors of concurrent bands, each in its own slot.
-    private final class Failures: @unchecked Sendable {
-        // @unchecked: each slot is written by one thread, and read after all have finished.
-        private let slots: UnsafeMutableBufferPointer<CodecError?>
-        init(count: Int) {
-            slots = .allocate(capacity: count)
-            slots.initialize(repeating: nil)
-        }
-        deinit {
-            slots.deinitialize()
-            slots.deallocate()
-        }
-        func set(_ index: Int, _ error: CodecError) { slots[index] = error }
-        var first: CodecError? { slots.first { $0 != nil } ?? nil }
     }
 
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.

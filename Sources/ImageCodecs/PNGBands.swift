@@ -55,7 +55,7 @@ public enum PNGBands {
             throw CodecError(.encodeFailed, "PNG band at row \(y) (\(band.height) rows, level \(level)) is not on a segment of \(step) rows")
         }
         let segments = (band.height + step - 1) / step
-        let parts = Parts(count: segments)
+        let parts = ConcurrentSlots<Part>(count: segments)
         let endsImage = y + band.height == imageHeight
         let width = band.width, height = band.height, channels = band.channels
         band.pixels.withUnsafeBufferPointer { pixels in
@@ -182,21 +182,5 @@ public enum PNGBands {
         }
         guard !failed else { return nil }
         return Part(data: data, adler: cpng_adler32(filtered, filteredCount), count: filteredCount)
-    }
-
-    /// Results written by concurrent segments, each to its own slot.
-    private final class Parts: @unchecked Sendable {
-        // @unchecked: each slot is written by one thread, and read after all have finished.
-        private let slots: UnsafeMutableBufferPointer<Part?>
-        init(count: Int) {
-            slots = .allocate(capacity: count)
-            slots.initialize(repeating: nil)
-        }
-        deinit {
-            slots.deinitialize()
-            slots.deallocate()
-        }
-        func set(_ index: Int, _ part: Part?) { slots[index] = part }
-        var all: [Part?] { Array(slots) }
     }
 }

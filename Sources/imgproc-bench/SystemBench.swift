@@ -236,32 +236,16 @@ enum SystemBench {
         var values: (Int, Int) { lock.withLock { (ok, failed) } }
     }
 
-    /// fit:512x512 of the 24 MP JPEG through the whole system, beside
-    /// `vipsthumbnail -s 512` on the same file.
-    static func thumbnailOnly(redis: RedisURL, amqp: String, image: Image) throws {
+    /// One part of --system alone (`imgproc-bench --thumbnail`, `--small`, `--png`):
+    /// a fresh system, and the 24 MP JPEG written to its folder.
+    static func alone(redis: RedisURL, amqp: String, image: Image,
+                      _ part: (System, _ big: [UInt8], _ path: String) throws -> Void) throws {
         let system = try System(redis: redis, db: 2, amqp: amqp)
         defer { system.stop() }
         let big = try Codec.encode(image, as: .jpeg, quality: 90)
         let path = system.dir.appendingPathComponent("big.jpg").path
         try Data(big).write(to: URL(fileURLWithPath: path))
-        try thumbnail(system, big, path: path, connection: try HTTPConnection(port: system.port))
-    }
-
-    /// The small-image lines of --system alone.
-    static func smallImagesOnly(redis: RedisURL, amqp: String, image: Image) throws {
-        let system = try System(redis: redis, db: 2, amqp: amqp)
-        defer { system.stop() }
-        try smallImages(system, image: image)
-    }
-
-    /// The PNG output lines of --system alone.
-    static func pngOutputOnly(redis: RedisURL, amqp: String, image: Image) throws {
-        let system = try System(redis: redis, db: 2, amqp: amqp)
-        defer { system.stop() }
-        let big = try Codec.encode(image, as: .jpeg, quality: 90)
-        let path = system.dir.appendingPathComponent("big.jpg").path
-        try Data(big).write(to: URL(fileURLWithPath: path))
-        try pngOutput(system, big, path: path)
+        try part(system, big, path)
     }
 
     /// The 24 MP JPEG as imgproc writes it (a restart marker per MCU row, so

@@ -75,17 +75,23 @@ if arguments.dropFirst().first == "--system", let url = redisURL, let amqp = Pro
 }
 if arguments.dropFirst().first == "--thumbnail", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
     // Only the thumbnail line of --system.
-    try SystemBench.thumbnailOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    try SystemBench.alone(redis: try RedisURL(url), amqp: amqp, image: benchImage()) { system, big, path in
+        try SystemBench.thumbnail(system, big, path: path, connection: try HTTPConnection(port: system.port))
+    }
     exit(0)
 }
 if arguments.dropFirst().first == "--small", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
     // Only the small-image lines of --system.
-    try SystemBench.smallImagesOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    try SystemBench.alone(redis: try RedisURL(url), amqp: amqp, image: benchImage()) { system, _, _ in
+        try SystemBench.smallImages(system, image: benchImage())
+    }
     exit(0)
 }
 if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
     // Only the PNG output lines of --system.
-    try SystemBench.pngOutputOnly(redis: try RedisURL(url), amqp: amqp, image: benchImage())
+    try SystemBench.alone(redis: try RedisURL(url), amqp: amqp, image: benchImage()) { system, big, path in
+        try SystemBench.pngOutput(system, big, path: path)
+    }
     exit(0)
 }
 if arguments.dropFirst().first == "--process" {
