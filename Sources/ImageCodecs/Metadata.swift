@@ -238,12 +238,7 @@ public struct Metadata: Sendable, Equatable {
     }
 
     private static func inflate(_ data: ArraySlice<UInt8>) -> [UInt8]? {
-        var out: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        let status = data.withUnsafeBufferPointer { cpng_inflate($0.baseAddress, $0.count, inflateLimit, &out, &size) }
-        defer { cpng_free(out) }
-        guard status == 0, let out else { return nil }
-        return Array(UnsafeBufferPointer(start: out, count: size))
+        PNGCodec.inflate(data, limit: inflateLimit)
     }
 
     private static func deflate(_ data: [UInt8]) -> [UInt8]? {

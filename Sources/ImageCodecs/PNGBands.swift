@@ -127,12 +127,7 @@ public enum PNGBands {
             if png[(i + 4)..<(i + 8)].elementsEqual("IDAT".utf8) { stream += png[(i + 8)..<(i + 8 + length)] }
             i += 12 + length
         }
-        var out: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        let status = stream.withUnsafeBufferPointer { cpng_inflate($0.baseAddress, $0.count, limit, &out, &size) }
-        defer { cpng_free(out) }
-        guard status == 0, let out else { return nil }
-        return Array(UnsafeBufferPointer(start: out, count: size))
+        return PNGCodec.inflate(stream[...], limit: limit)
     }
 
     /// IDAT chunks of 1 MiB: few headers, and a reader's buffer stays small.

@@ -56,6 +56,17 @@ enum PNGCodec {
         }
     }
 
+    /// A zlib stream inflated to at most `limit` bytes, its Adler-32 checked;
+    /// nil when it is damaged or larger.
+    static func inflate(_ data: ArraySlice<UInt8>, limit: Int) -> [UInt8]? {
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        let status = data.withUnsafeBufferPointer { cpng_inflate($0.baseAddress, $0.count, limit, &out, &size) }
+        defer { cpng_free(out) }
+        guard status == 0, let out else { return nil }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+
     /// PNG of `image` (``PNGBands``), its segments compressed by `threads` threads.
     static func encode(_ image: Image, level: Int = PNGBands.defaultLevel, threads: Int = 1) throws(CodecError) -> [UInt8] {
         let band = try PNGBands.compress(image, y: 0, imageHeight: image.height, level: level, threads: threads)
