@@ -38,11 +38,44 @@ public struct Brightness: LookupOperation {
 public struct Contrast: LookupOperation {
     public let factor: Double
     let table: [UInt8]
+    /// Whether ``lane(_:factor:)`` gives every entry of the table: then samples
+    /// are computed sixteen at a time, faster than looking them up.
+    let lanesMatchTable: Bool
     public init(factor: Double) {
         self.factor = factor
-        table = (0...255).map { clampToByte((Double($0) - 128) * factor + 128) }
+        let table = (0...255).map { clampToByte((Double($0) - 128) * factor + 128) }
+        self.table = table
+        lanesMatchTable = (0...255).allSatisfy { Self.lane(UInt8($0), factor: Float(factor)) == table[$0] }
     }
     public var description: String { "contrast:\(formatNumber(factor))" }
+
+    /// One sample in single precision: `(v - 128) · f + 128`, clamped, rounded half up.
+    package static func lane(_ v: UInt8, factor f: Float) -> UInt8 {
+        let u = (Float(v) - 128) * f + 128
+        let r = u < 0 ? 0 : (u > 255 ? 255 : u)
+        return UInt8(truncatingIfNeeded: Int32(r + 0.5))
+    }
+
+    /// ``lane(_:factor:)`` over `count` samples, sixteen at a time with the same steps.
+    package static func lanes(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int, factor f: Float) {
+        var i = 0
+        while i &+ 16 <= n {
+            let v = floats(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self))
+            let u = (v - 128) * f + 128
+            let r = pointwiseMax(pointwiseMin(u, SIMD16(repeating: 255)), SIMD16(repeating: 0))
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: floorBytes(r + 0.5), as: SIMD16<UInt8>.self)
+            i &+= 16
+        }
+        while i < n {
+            dst[i] = lane(src[i], factor: f)
+            i &+= 1
+        }
+    }
+
+    func map(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, shape: Shape) {
+        guard lanesMatchTable, !shape.hasAlpha else { return mapThroughTable(src, dst, count: count, shape: shape) }
+        Self.lanes(src, dst, count: count * shape.channels, factor: Float(factor))
+    }
 }
 
 /// `gamma:G`: gamma correction, `v' = 255 * (v / 255)^(1/G)`; G > 1 brightens

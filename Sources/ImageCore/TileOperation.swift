@@ -59,6 +59,11 @@ protocol LookupOperation: PointOperation {
 
 extension LookupOperation {
     func map(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, shape: Shape) {
+        mapThroughTable(src, dst, count: count, shape: shape)
+    }
+
+    /// Colour samples through the table; alpha is copied.
+    func mapThroughTable(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, shape: Shape) {
         table.withUnsafeBufferPointer { lut in
             let t = lut.baseAddress!
             let ch = shape.channels

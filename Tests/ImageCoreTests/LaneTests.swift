@@ -76,6 +76,30 @@ struct LaneTests {
         #expect(out == source.map { table[Int($0)] })
     }
 
+    /// contrast computed sixteen samples at a time gives its one-at-a-time
+    /// steps for every byte in every lane, and the operation gives its table
+    /// (the definition) for every factor, computed or looked up.
+    @Test func contrastLanesGiveTheTable() throws {
+        // Every byte value in every lane position, and a tail.
+        let source = (0..<(256 * 17 + 5)).map { UInt8(truncatingIfNeeded: $0 * 7 / 3) }
+        for factor in [0.01, 0.3, 0.5, 1.0, 1.2, 1.5, 2.0, 3.7, 10.0, 0.999_999_9, 1.000_000_1] {
+            var out = [UInt8](repeating: 0, count: source.count)
+            source.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { Contrast.lanes(s.baseAddress!, $0.baseAddress!, count: s.count, factor: Float(factor)) }
+            }
+            #expect(out == source.map { Contrast.lane($0, factor: Float(factor)) }, "contrast:\(factor)")
+            let image = Image(width: source.count / 3, height: 1, channels: 3, pixels: Array(source.prefix(source.count / 3 * 3)))
+            let result = Runner.reference(image, plan: try Plan(try Pipeline(parsing: "contrast:\(factor)"), input: image.shape))
+            let definition = image.pixels.map { clampToByteForTest((Double($0) - 128) * factor + 128) }
+            #expect(result.pixels == definition, "contrast:\(factor) gives its definition")
+        }
+    }
+
+    func clampToByteForTest(_ v: Double) -> UInt8 {
+        let r = v.rounded(.toNearestOrAwayFromZero)
+        return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+    }
+
     @Test(arguments: [1, 2, 3, 4])
     func halvingGivesTheBilinearBytes(_ channels: Int) {
         // Widths around the 4-, 8- and 16-pixel steps of the vector paths, with tails.
