@@ -88,6 +88,37 @@ struct PillowComparisonTests {
         return false
     }
 
+    /// imgproc's own PNGs, several deflate segments long and every channel
+    /// count, read by Pillow and by OpenCV (each its own PNG reader) give
+    /// the pixels written (OpenCV reads gray with alpha as BGRA: its gray is
+    /// compared). `PNGWriterTests` checks the stream's Adler-32.
+    @Test(arguments: [1, 2, 3, 4])
+    func writtenPNGsReadBackInPillowAndOpenCV(_ channels: Int) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let image = testImage(width: 1500, height: 700, channels: channels, seed: UInt64(80 + channels))
+        let path = dir.path("ours.png")
+        try Data(Codec.encode(image, as: .png)).write(to: URL(fileURLWithPath: path))
+        let code = """
+            import sys, numpy as np, cv2
+            from PIL import Image
+            im = Image.open(sys.argv[1]); im.load()
+            a = np.array(im).reshape(-1)
+            b = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED)
+            if im.mode != "LA":  # OpenCV reads gray with alpha as BGRA
+                if b.ndim == 3 and b.shape[2] == 3: b = cv2.cvtColor(b, cv2.COLOR_BGR2RGB)
+                if b.ndim == 3 and b.shape[2] == 4: b = cv2.cvtColor(b, cv2.COLOR_BGRA2RGBA)
+                assert np.array_equal(a, b.reshape(-1)), "Pillow and OpenCV differ"
+            else:
+                assert np.array_equal(a.reshape(-1, 2)[:, 0], b[:, :, 0].reshape(-1)), "Pillow and OpenCV differ"
+            sys.stdout.buffer.write(a.tobytes())
+            """
+        let out = dir.path("read.raw")
+        let result = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "python3 -c '\(code)' \"$0\" > \"$1\"", path, out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: out))) == image.pixels, "\(channels) channels")
+    }
+
     @Test func pngSuiteDecodesAsPillowDoes() throws {
         let root = sharedTestData!.appendingPathComponent("png/pngsuite")
         let names = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasSuffix(".png") }.sorted()
