@@ -74,11 +74,13 @@ public enum Codec {
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
     /// - Parameters:
     ///   - quality: JPEG, WebP and AVIF quality 1...100 (ignored for PNG, which is lossless).
+    ///   - pngLevel: PNG's zlib level 0...9 (``PNGBands/defaultLevel`` by default).
     ///   - threads: threads compressing PNG segments at once (the bytes do not depend on it).
-    public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90, threads: Int = 1) throws(CodecError) -> [UInt8] {
+    public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90, pngLevel: Int = PNGBands.defaultLevel,
+                              threads: Int = 1) throws(CodecError) -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw CodecError(.encodeFailed, "cannot encode an empty image") }
         switch format {
-        case .png: return try PNGCodec.encode(image, threads: threads)
+        case .png: return try PNGCodec.encode(image, level: pngLevel, threads: threads)
         case .jpeg, .webp, .avif:
             guard (1...100).contains(quality) else { throw CodecError(.encodeFailed, "\(format.name) quality must be 1...100, not \(quality)") }
             switch format {

@@ -36,16 +36,17 @@ public enum StreamedRun {
     /// The encoded result of `plan` over the image `input` decodes.
     /// - Parameters:
     ///   - quality: JPEG quality 1...100.
+    ///   - pngLevel: PNG's zlib level 0...9.
     ///   - threads: above 1, each strip is encoded on another thread while the next is made
     ///     (a PNG strip's segments on this many).
     public static func run(_ input: RowCache, plan: Plan, as format: ImageFormat, quality: Int = 90,
-                           threads: Int = 1) throws(CodecError) -> [UInt8] {
+                           pngLevel: Int = PNGBands.defaultLevel, threads: Int = 1) throws(CodecError) -> [UInt8] {
         guard streams(plan, as: format), input.shape == plan.input else {
             throw CodecError(.encodeFailed, "this plan cannot run streamed to \(format.name)")
         }
         let stage = plan.stages[0], output = stage.output
         let strips = strips(of: output, format: format)
-        let bands = Bands(format: format, quality: quality, imageHeight: output.height, threads: threads)
+        let bands = Bands(format: format, quality: quality, pngLevel: pngLevel, imageHeight: output.height, threads: threads)
         for (k, strip) in strips.enumerated() {
             bands.encode(stage.process(try input.region(stage.inputRect(for: strip)), output: strip).image, y: strip.y)
             // Rows the next strip reads stay; those above them go.
@@ -57,7 +58,7 @@ public enum StreamedRun {
         input.dropAll()
         let (jpegs, pngs) = try bands.finished()
         if format == .png {
-            return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels)
+            return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels, level: pngLevel)
         }
         return try JPEGBands.join(jpegs, height: output.height)
     }
@@ -66,16 +67,17 @@ public enum StreamedRun {
     /// segments on `threads` threads); at most two made strips wait for it.
     private final class Bands: @unchecked Sendable {
         // @unchecked: the results are touched on `queue` only (or on the caller's thread when there is none).
-        let format: ImageFormat, quality: Int, imageHeight: Int, threads: Int
+        let format: ImageFormat, quality: Int, pngLevel: Int, imageHeight: Int, threads: Int
         private let queue: DispatchQueue?
         private let room = DispatchSemaphore(value: 2)
         private var jpegs: [(y: Int, bytes: [UInt8])] = []
         private var pngs: [PNGBands.Band] = []
         private var failure: CodecError?
 
-        init(format: ImageFormat, quality: Int, imageHeight: Int, threads: Int) {
+        init(format: ImageFormat, quality: Int, pngLevel: Int, imageHeight: Int, threads: Int) {
             self.format = format
             self.quality = quality
+            self.pngLevel = pngLevel
             self.imageHeight = imageHeight
             self.threads = threads
             queue = threads > 1 ? DispatchQueue(label: "imgproc.strip-encoder") : nil
@@ -94,7 +96,7 @@ public enum StreamedRun {
             guard failure == nil else { return }
             do {
                 if format == .png {
-                    pngs.append(try PNGBands.compress(strip, y: y, imageHeight: imageHeight, threads: threads))
+                    pngs.append(try PNGBands.compress(strip, y: y, imageHeight: imageHeight, level: pngLevel, threads: threads))
                 } else {
                     jpegs.append((y, try Codec.encode(strip, as: .jpeg, quality: quality)))
                 }

@@ -34,7 +34,7 @@ public struct JobSubmission: Sendable {
     /// Estimated seconds of one core the job takes (``Cost``).
     public let cost: Double
     /// What makes two uploads the same job: the bytes, the pipeline run (with
-    /// the orientation's steps) and the result's format, quality, metadata and colour space. The
+    /// the orientation's steps) and the result's format, quality, PNG level, metadata and colour space. The
     /// tiling is left out: it never changes the result.
     public let sameUploadDigest: String
     /// Seconds spent checking and laying out.
@@ -58,10 +58,12 @@ public struct JobSubmission: Sendable {
     ///     orientation (its steps come first in the job's `ops`).
     ///   - output: the result's format; nil keeps the source's.
     ///   - quality: JPEG quality 1...100 of the result; nil leaves it to the workers (90).
+    ///   - pngLevel: zlib level 0...9 of a PNG result; nil leaves the default (``PNGBands/defaultLevel``).
     ///   - metadata: what the result keeps of the source's metadata.
     ///   - toSRGB: convert the pixels to sRGB through the source's profile (`colorspace=srgb`).
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),
-                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil, metadata: Metadata.Policy = .profile, toSRGB: Bool = false,
+                autorotate: Bool = true, output: ImageFormat? = nil, quality: Int? = nil, pngLevel: Int? = nil,
+                metadata: Metadata.Policy = .profile, toSRGB: Bool = false,
                 id: String = TileStore.newJobID(), extra: [String: String] = [:]) throws(Refusal) {
         let started = Date()
         var pipeline: Pipeline
@@ -119,9 +121,10 @@ public struct JobSubmission: Sendable {
         if toSRGB { fields["colorspace"] = "srgb" }
         if shrink > 1 { fields["shrink_on_load"] = String(shrink) }
         if let quality { fields["quality"] = String(quality) }
+        if let pngLevel { fields["png_level"] = String(pngLevel) }
         self.fields = fields.merging(extra) { $1 }
         source = bytes
-        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)\n\(metadata)\n\(toSRGB)".utf8))
+        sameUploadDigest = ContentHash.hex(bytes) + ContentHash.hex(Array("\(pipeline)\n\(result.rawValue)\n\(quality ?? 0)\n\(pngLevel ?? -1)\n\(metadata)\n\(toSRGB)".utf8))
         format = info.format
         self.info = info
         cost = estimate.seconds

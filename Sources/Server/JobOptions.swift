@@ -14,6 +14,8 @@ struct JobOptions {
     /// Nil: the original's format.
     var output: ImageFormat?
     var quality: Int?
+    /// PNG's zlib level 0...9; nil: the default.
+    var pngLevel: Int?
     /// The colour profile only, unless `keep_metadata=true`.
     var metadata = Metadata.Policy.profile
     /// `colorspace=srgb`: pixels converted to sRGB through the source's profile, which is dropped.
@@ -45,6 +47,12 @@ struct JobOptions {
         if let text = value("quality") {
             guard let quality = Int(text), (1...100).contains(quality) else { throw Self.bad("quality", "an integer in 1...100 (JPEG, WebP, AVIF)", text) }
             self.quality = quality
+        }
+        if let text = value("png_level") {
+            guard let level = Int(text), (0...9).contains(level) else {
+                throw Self.bad("png_level", "an integer in 0...9 (zlib's level for PNG results: 0 stores, 9 packs tightest; default \(PNGBands.defaultLevel))", text)
+            }
+            pngLevel = level
         }
         autorotate = try Self.flag("autorotate", value) ?? true
         dedupe = try Self.flag("dedupe", value) ?? true

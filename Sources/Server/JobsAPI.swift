@@ -156,7 +156,7 @@ struct JobsAPI: Sendable {
                 do throws(JobSubmission.Refusal) {
                     job = try JobSubmission(bytes: file.data, ops: options.ops, tiling: tiling, limits: limits,
                                             autorotate: options.autorotate, output: options.output, quality: options.quality,
-                                            metadata: options.metadata, toSRGB: options.toSRGB, id: id ?? TileStore.newJobID())
+                                            pngLevel: options.pngLevel, metadata: options.metadata, toSRGB: options.toSRGB, id: id ?? TileStore.newJobID())
                 } catch {
                     throw Self.refusal(error, file: file, index: index, of: files.count)
                 }
@@ -312,7 +312,7 @@ struct JobsAPI: Sendable {
             var found: [String: String] = [:]
             for submission in submissions {
                 guard let id = try store.sameUpload(submission.sameUploadDigest), let job = try store.job(id), job.status == .done,
-                      ["ops", "format", "quality", "metadata", "colorspace"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
+                      ["ops", "format", "quality", "png_level", "metadata", "colorspace"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
                 let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
                 guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
                 let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.format).path)

@@ -13,8 +13,7 @@ import ImageCore
 /// blocks, so most of a band is usually the rank's own tiles already.
 struct BandEncoding {
     let cluster: ClusterLink
-    let format: ImageFormat
-    let quality: Int
+    let output: OutputEncoding
 
     /// Each rank's rows: the image cut at multiples of `step` rows, as evenly
     /// as that allows (empty when there are more ranks than strips).
@@ -40,7 +39,7 @@ struct BandEncoding {
     func run(_ held: inout [Int: Region], shape: Shape) throws -> Outcome {
         var outcome = Outcome()
         var clock = Date()
-        let bands = Self.bands(height: shape.height, world: cluster.size, step: EncodedBand.step(format, shape: shape))
+        let bands = Self.bands(height: shape.height, world: cluster.size, step: EncodedBand.step(output.format, shape: shape))
         let mine = bands[cluster.rank]
         // Not zero-filled: the tiles cover every pixel of the band.
         var band = Image(width: shape.width, height: mine.count, channels: shape.channels) { _ in }
@@ -70,7 +69,7 @@ struct BandEncoding {
         var w = ByteWriter(capacity: band.pixels.count / 2 + 64)
         if !mine.isEmpty {
             do {
-                let encoded = try EncodedBand(band, y: mine.lowerBound, of: shape, format: format, quality: quality)
+                let encoded = try EncodedBand(band, y: mine.lowerBound, of: shape, as: output)
                 w.text("")
                 encoded.write(to: &w)
             } catch {
@@ -93,7 +92,7 @@ struct BandEncoding {
             if why.isEmpty { pieces.append(try EncodedBand(from: &reader)) } else { outcome.failure = why }
         }
         if outcome.failure == nil {
-            do { outcome.bytes = try EncodedBand.join(pieces, shape: shape) } catch {
+            do { outcome.bytes = try EncodedBand.join(pieces, shape: shape, pngLevel: output.pngLevel) } catch {
                 outcome.failure = "\(error)"
             }
         }

@@ -37,9 +37,10 @@ struct JobHeader: Codable {
     var id: String
     var ops: String
     var shape: [Int]
-    /// The result's format, and its JPEG quality when the job chose one.
+    /// The result's format, and its quality and PNG level when the job chose them.
     var format: String
     var quality: Int?
+    var pngLevel: Int?
     var tile: String
     /// What the result keeps of the source's metadata, and whether the
     /// pipeline set the source upright by its EXIF orientation.
@@ -60,6 +61,7 @@ struct JobHeader: Codable {
         shape = [input.width, input.height, input.channels]
         format = job.format ?? "png"
         quality = job.quality
+        pngLevel = job.pngLevel
         tile = tiling.description
         metadata = job.metadataPolicy ?? Metadata.Policy.profile.rawValue
         upright = job.autorotates && (job.orientation ?? 1) != 1
@@ -69,6 +71,12 @@ struct JobHeader: Codable {
     }
 
     var input: Shape { Shape(width: shape[0], height: shape[1], channels: shape[2]) }
+
+    /// How the result is written; `quality` when the job chose none.
+    func output(defaultQuality quality: Int) -> OutputEncoding {
+        OutputEncoding(format: ImageFormat(rawValue: format) ?? .png, quality: self.quality ?? quality,
+                       pngLevel: pngLevel ?? PNGBands.defaultLevel)
+    }
     var tiling: Tiling { Tiling(tile) ?? .squares(256) }
 
     /// `encoded` with what the job keeps of `source`'s metadata.

@@ -16,11 +16,11 @@ enum EncodedBand {
     }
 
     /// `image`, rows `y...` of an image of `shape`, encoded.
-    init(_ image: Image, y: Int, of shape: Shape, format: ImageFormat, quality: Int) throws(CodecError) {
-        if format == .png {
-            self = .png(try PNGBands.compress(image, y: y, imageHeight: shape.height))
+    init(_ image: Image, y: Int, of shape: Shape, as output: OutputEncoding) throws(CodecError) {
+        if output.format == .png {
+            self = .png(try PNGBands.compress(image, y: y, imageHeight: shape.height, level: output.pngLevel))
         } else {
-            self = .jpeg(y: y, bytes: try Codec.encode(image, as: .jpeg, quality: quality))
+            self = .jpeg(y: y, bytes: try Codec.encode(image, as: .jpeg, quality: output.quality))
         }
     }
 
@@ -57,7 +57,7 @@ enum EncodedBand {
     }
 
     /// The result from every band of an image of `shape`, in any order.
-    static func join(_ bands: [EncodedBand], shape: Shape) throws(CodecError) -> [UInt8] {
+    static func join(_ bands: [EncodedBand], shape: Shape, pngLevel: Int) throws(CodecError) -> [UInt8] {
         var jpegs: [(y: Int, bytes: [UInt8])] = []
         var pngs: [PNGBands.Band] = []
         for band in bands {
@@ -68,6 +68,18 @@ enum EncodedBand {
         }
         guard jpegs.isEmpty || pngs.isEmpty else { throw CodecError(.encodeFailed, "JPEG and PNG bands of one image") }
         if pngs.isEmpty { return try JPEGBands.join(jpegs.sorted { $0.y < $1.y }, height: shape.height) }
-        return try PNGBands.join(pngs.sorted { $0.y < $1.y }, width: shape.width, height: shape.height, channels: shape.channels)
+        return try PNGBands.join(pngs.sorted { $0.y < $1.y }, width: shape.width, height: shape.height, channels: shape.channels,
+                                 level: pngLevel)
+    }
+}
+
+/// How a job's result is written: its format, JPEG/WebP/AVIF quality and PNG level.
+struct OutputEncoding {
+    let format: ImageFormat
+    let quality: Int
+    let pngLevel: Int
+
+    func encode(_ image: Image) throws(CodecError) -> [UInt8] {
+        try Codec.encode(image, as: format, quality: quality, pngLevel: pngLevel)
     }
 }

@@ -10,8 +10,7 @@ import ImageCore
 final class KeptTiles {
     /// How strips are encoded as they are made.
     struct Encoding {
-        let format: ImageFormat
-        let quality: Int
+        let output: OutputEncoding
         /// The shape of the image the strips are cut from.
         let shape: Shape
     }
@@ -27,10 +26,10 @@ final class KeptTiles {
 
     /// How a stage's last output can go out as bands: JPEG or PNG, no global
     /// step after it, full-width strips starting on the encoding's band rows.
-    static func encoding(_ stage: Stage, tiling: Tiling, format: ImageFormat, quality: Int) -> Encoding? {
-        guard EncodedBand.joins(format), stage.finish == nil, let rows = tiling.stripRows,
-              rows % EncodedBand.step(format, shape: stage.output) == 0 else { return nil }
-        return Encoding(format: format, quality: quality, shape: stage.output)
+    static func encoding(_ stage: Stage, tiling: Tiling, output: OutputEncoding) -> Encoding? {
+        guard EncodedBand.joins(output.format), stage.finish == nil, let rows = tiling.stripRows,
+              rows % EncodedBand.step(output.format, shape: stage.output) == 0 else { return nil }
+        return Encoding(output: output, shape: stage.output)
     }
 
     func keep(_ index: Int, _ region: Region) throws(CodecError) {
@@ -39,7 +38,7 @@ final class KeptTiles {
             return
         }
         let start = Date()
-        bands.append(try EncodedBand(region.image, y: region.y, of: encoding.shape, format: encoding.format, quality: encoding.quality))
+        bands.append(try EncodedBand(region.image, y: region.y, of: encoding.shape, as: encoding.output))
         encodeSeconds += Date().timeIntervalSince(start)
     }
 

@@ -71,12 +71,11 @@ struct TiledJob {
         }
         t.source = Date().timeIntervalSince(clock)
 
-        let format = ImageFormat(rawValue: header.format) ?? .png
+        let output = header.output(defaultQuality: rank.config.jpegQuality)
         for s in startStage..<plan.stages.count {
             let stage = plan.stages[s]
             let last = s == plan.stages.count - 1
-            let kept = KeptTiles(encoding: last ? KeptTiles.encoding(stage, tiling: header.tiling, format: format,
-                                                                    quality: header.quality ?? rank.config.jpegQuality) : nil)
+            let kept = KeptTiles(encoding: last ? KeptTiles.encoding(stage, tiling: header.tiling, output: output) : nil)
             guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, deadline: deadline,
                                  timings: &t) else { return }
             t.encode += kept.encodeSeconds
@@ -224,7 +223,7 @@ struct TiledJob {
 
     /// The last stage: the encoded result at rank 0, stored with the job's timings.
     private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], timings t: inout Timings, root: Root?) throws {
-        let format = ImageFormat(rawValue: header.format) ?? .png
+        let output = header.output(defaultQuality: rank.config.jpegQuality)
         var result: [UInt8]?
         var encodeFailure: String?
         if kept.encoding != nil {
@@ -241,14 +240,13 @@ struct TiledJob {
                     var r = ByteReader(part)
                     while !r.isAtEnd { bands.append(try EncodedBand(from: &r)) }
                 }
-                do { result = try EncodedBand.join(bands, shape: stage.output) } catch {
+                do { result = try EncodedBand.join(bands, shape: stage.output, pngLevel: output.pngLevel) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(joinClock)
             }
-        } else if EncodedBand.joins(format) && stage.finish == nil {
-            let bands = try BandEncoding(cluster: cluster, format: format, quality: header.quality ?? rank.config.jpegQuality)
-                .run(&held, shape: stage.output)
+        } else if EncodedBand.joins(output.format) && stage.finish == nil {
+            let bands = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output)
             result = bands.bytes
             encodeFailure = bands.failure
             t.gather += bands.exchangeSeconds
@@ -259,7 +257,7 @@ struct TiledJob {
             t.gather += Date().timeIntervalSince(clock)
             if let image {
                 let encodeClock = Date()
-                do { result = try Codec.encode(stage.finishing(image), as: format, quality: header.quality ?? rank.config.jpegQuality) } catch {
+                do { result = try output.encode(stage.finishing(image)) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(encodeClock)

@@ -90,8 +90,7 @@ struct WholeRound {
                 lap("decode")
                 let output = Runner.reference(image, plan: try header.plan())
                 lap("process")
-                result = try header.keepingMetadata(of: source, in: Codec.encode(output, as: ImageFormat(rawValue: header.format) ?? .png,
-                                                                                 quality: header.quality ?? rank.config.jpegQuality))
+                result = try header.keepingMetadata(of: source, in: header.output(defaultQuality: rank.config.jpegQuality).encode(output))
                 lap("encode")
             } catch {
                 failure = "\(error)"

@@ -46,6 +46,7 @@ struct EnqueueCommand: ParsableCommand {
         limits.maxCost = maxJobCost
         do { job = try JobSubmission(bytes: bytes, ops: ops, tiling: tile.flatMap(JobSubmission.tiling), limits: limits, autorotate: result.autorotate,
                                                   output: result.format.flatMap(ImageFormat.init(fileExtension:)), quality: result.quality,
+                                                  pngLevel: result.pngLevel,
                                                   metadata: result.keepMetadata ? .all : .profile,
                                                   toSRGB: result.colorspace == "srgb") } catch {
             throw CLIError(error.code == .badImage ? "\(input): \(error)" : "\(error)")

@@ -36,6 +36,9 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "JPEG, WebP and AVIF quality, 1...100.")
     var quality: Int = 90
 
+    @Option(help: "zlib level of a PNG result, 0 (stored) to 9 (smallest, slowest).")
+    var pngLevel: Int = PNGBands.defaultLevel
+
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")
     var maxMegapixels: Int = 100
 
@@ -52,6 +55,7 @@ struct ProcessCommand: ParsableCommand {
         if let tile, !(1...65536).contains(tile) { throw ValidationError("--tile must be 1...65536, not \(tile)") }
         if !["srgb", "source"].contains(colorspace) { throw ValidationError("--colorspace must be srgb or source, not '\(colorspace)'") }
         if !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
+        if !(0...9).contains(pngLevel) { throw ValidationError("--png-level must be 0...9, not \(pngLevel)") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
     }
 
@@ -85,11 +89,11 @@ struct ProcessCommand: ParsableCommand {
                 // Strip by strip: rows decoded as needed, each strip encoded as it is made.
                 let rows = try RowCache(SourceBytes(bytes), limits: limits, toSRGB: colorspace == "srgb", shrink: shrink)
                 encoded = try metadata.written(into: StreamedRun.run(rows, plan: plan, as: format, quality: quality,
-                                                                     threads: ProcessInfo.processInfo.activeProcessorCount))
+                                                                     pngLevel: pngLevel, threads: ProcessInfo.processInfo.activeProcessorCount))
             } else {
                 let image = try Codec.decode(bytes, limits: limits, toSRGB: colorspace == "srgb", shrink: shrink).image
                 let result = tile.map { Runner.tiled(image, plan: plan, tileSize: $0) } ?? Runner.reference(image, plan: plan)
-                encoded = try metadata.written(into: Codec.encode(result, as: format, quality: quality,
+                encoded = try metadata.written(into: Codec.encode(result, as: format, quality: quality, pngLevel: pngLevel,
                                                                   threads: ProcessInfo.processInfo.activeProcessorCount))
             }
         } catch { throw CLIError("\(input): \(error)") }

@@ -18,10 +18,14 @@ struct ResultOptions: ParsableArguments {
     @Option(help: "JPEG, WebP and AVIF quality of the results, 1...100 (default 90).")
     var quality: Int?
 
+    @Option(help: "zlib level of PNG results, 0 (stored) to 9 (smallest, slowest); default 2.")
+    var pngLevel: Int?
+
     func validate() throws {
         if let format, ImageFormat(fileExtension: format) == nil { throw ValidationError("--format must be png, jpeg, webp or avif, not '\(format)'") }
         if let colorspace, !["srgb", "source"].contains(colorspace) { throw ValidationError("--colorspace must be srgb or source, not '\(colorspace)'") }
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100, not \(quality)") }
+        if let pngLevel, !(0...9).contains(pngLevel) { throw ValidationError("--png-level must be 0...9, not \(pngLevel)") }
     }
 
     /// As the upload form's fields.
@@ -32,6 +36,7 @@ struct ResultOptions: ParsableArguments {
         if let colorspace { fields.append(("colorspace", colorspace)) }
         if let format { fields.append(("format", format)) }
         if let quality { fields.append(("quality", String(quality))) }
+        if let pngLevel { fields.append(("png_level", String(pngLevel))) }
         return fields
     }
 }

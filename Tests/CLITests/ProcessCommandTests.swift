@@ -40,11 +40,35 @@ struct ProcessCommandTests {
         #expect(try Codec.probe(read(dir.path("out.JPEG"))).format == .jpeg)
     }
 
+    /// `--png-level` trades time for size; the pixels are the same at every level.
+    @Test func pngLevelChangesTheSizeNotThePixels() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try write(testImage(width: 700, height: 500, channels: 3, seed: 3), dir.path("in.png"))
+        var sizes: [Int: Int] = [:]
+        var images: [Image] = []
+        for level in [0, 2, 9] {
+            let out = dir.path("out\(level).png")
+            let r = try run(imgproc, ["process", dir.path("in.png"), out, "--ops", "blur:1", "--png-level", String(level)])
+            #expect(r.status == 0, "\(r.stderr)")
+            let bytes = try read(out)
+            sizes[level] = bytes.count
+            images.append(try Codec.decode(bytes).image)
+        }
+        #expect(images.allSatisfy { $0 == images[0] })
+        #expect(sizes[0]! > sizes[2]! && sizes[2]! > sizes[9]!, "\(sizes)")
+        // The default is level 2.
+        let r = try run(imgproc, ["process", dir.path("in.png"), dir.path("default.png"), "--ops", "blur:1"])
+        let defaultSize = try read(dir.path("default.png")).count
+        #expect(r.status == 0 && defaultSize == sizes[2])
+    }
+
     @Test(arguments: [
         (["--ops", "blur:huge"], "blur:huge"),
         (["--ops", "grayscale,sharpn"], "sharpn"),
         (["--ops", "invert", "--tile", "0"], "--tile"),
         (["--ops", "invert", "--quality", "101"], "--quality"),
+        (["--ops", "invert", "--png-level", "10"], "--png-level"),
     ])
     func badArgumentsAreExplained(_ extra: [String], _ mention: String) throws {
         let dir = try TemporaryDirectory()

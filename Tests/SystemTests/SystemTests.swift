@@ -154,8 +154,8 @@ struct SystemTests {
         #expect(bad.status == 400 && String(decoding: bad.body, as: UTF8.self).contains("bad_option"))
     }
 
-    /// The result's format and quality are the upload's choice, in tiles
-    /// over the ranks, equal to `imgproc process` writing that format.
+    /// The result's format, quality and PNG level are the upload's choice, in
+    /// tiles over the ranks, equal to `imgproc process` writing that format.
     @Test func outputFormatIsChosenPerJob() throws {
         let system = try System(db: 59)
         let d = system.dir
@@ -166,6 +166,7 @@ struct SystemTests {
         let acceptsWebP = ["-H", "Accept: image/webp,*/*;q=0.8"]
         let cases = [("a.png", ["-F", "format=jpeg", "-F", "quality=75"], "jpg", ["--quality", "75"]),
                      ("b.jpg", ["-F", "format=png"], "png", []), ("b.jpg", ["-F", "format=source"], "jpg", []),
+                     ("b.jpg", ["-F", "format=png", "-F", "png_level=9"], "png", ["--png-level", "9"]),
                      ("a.png", ["-F", "format=webp", "-F", "quality=80"], "webp", ["--quality", "80"]),
                      ("c.webp", ["-F", "format=png"], "png", []), ("c.webp", [], "webp", []),
                      ("b.jpg", ["-F", "format=auto"] + acceptsWebP, "webp", []), ("b.jpg", ["-F", "format=auto"], "jpg", []),
@@ -184,7 +185,7 @@ struct SystemTests {
         }
         let tooWide = try system.curl(["-F", "ops=resize:17000x10", "-F", "format=webp", "-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
         #expect(tooWide.status == 400 && String(decoding: tooWide.body, as: UTF8.self).contains("16383"))
-        for bad in [["-F", "format=gif"], ["-F", "quality=0"], ["-F", "quality=high"]] {
+        for bad in [["-F", "format=gif"], ["-F", "quality=0"], ["-F", "quality=high"], ["-F", "png_level=10"]] {
             let reply = try system.curl(["-F", "ops=invert"] + bad + ["-F", "file=@\(d.path("a.png"))", system.base + "/api/jobs"])
             #expect(reply.status == 400 && String(decoding: reply.body, as: UTF8.self).contains("bad_option"), "\(bad)")
         }
@@ -210,7 +211,7 @@ struct SystemTests {
         let again = try upload(["-F", "tile=32"])
         #expect(again["id"] as? String == id && again["deduplicated"] as? Bool == true && again["status"] as? String == "done", "\(again)")
         #expect(try system.get("/api/jobs/\(id)/result").status == 200)
-        for different in [["-F", "dedupe=false"], ["-F", "format=jpeg"], ["-F", "ops=blur:3"]] {
+        for different in [["-F", "dedupe=false"], ["-F", "format=jpeg"], ["-F", "ops=blur:3"], ["-F", "png_level=9"]] {
             let other = try upload(different)
             #expect(other["id"] as? String != id && other["deduplicated"] == nil, "\(different)")
         }
@@ -311,7 +312,8 @@ struct SystemTests {
         #expect(home.stdout.contains("Upload and process") && home.stdout.contains("canny:LOW:HIGH"), "\(home.stderr.suffix(500))")
         #expect(home.stdout.contains(id), "recent jobs are listed")
         #expect(home.stdout.contains(#"<option value="jpeg">JPEG</option>"#) && home.stdout.contains(#"id="quality""#)
-                && home.stdout.contains(#"id="autorotate""#), "the result's format, quality and orientation can be chosen")
+                && home.stdout.contains(#"id="png_level""#) && home.stdout.contains(#"id="autorotate""#),
+                "the result's format, quality, PNG level and orientation can be chosen")
         let page = try chromium(["--dump-dom", system.base + "/jobs/\(id)"])
         #expect(page.stdout.contains("id=\"after\"") && page.stdout.range(of: #"id="after"[^>]*src="blob:"#, options: .regularExpression) != nil
                 || page.stdout.range(of: #"src="blob:[^"]*"[^>]*id="after""#, options: .regularExpression) != nil,
