@@ -130,6 +130,7 @@ struct JobsAPI: Sendable {
     }
 
     /// The job's options, from the form's fields or else the query; and a file must have come.
+    /// A query value a form field overrides must still be valid: a bad one is refused, not ignored.
     static func options(_ request: Request, parts: [UploadPart], files: [UploadPart]) throws(APIError) -> JobOptions {
         guard !files.isEmpty, files.contains(where: { !$0.data.isEmpty }) || files.count == 1 else {
             throw APIError(.badRequest, .noFile, "send images as multipart 'file' parts, or one image as the body")
@@ -139,7 +140,12 @@ struct JobsAPI: Sendable {
         for part in parts where part.filename == nil && part.name != "file" {
             fields[part.name] = String(decoding: part.data, as: UTF8.self)
         }
-        return try JobOptions(accept: request.headers[.accept]) { fields[$0] ?? query[Substring($0)].map(String.init) }
+        let accept = request.headers[.accept]
+        let options = try JobOptions(accept: accept) { fields[$0] ?? query[Substring($0)].map(String.init) }
+        if query.contains(where: { fields[String($0.key)] != nil }) {
+            _ = try JobOptions(accept: accept) { $0 == "ops" ? options.ops : query[Substring($0)].map(String.init) }
+        }
+        return options
     }
 
     /// Every file checked from its header and laid out as a job, off the event

@@ -36,10 +36,12 @@ func png(_ w: Int = 40, _ h: Int = 30, channels: Int = 3, seed: UInt64 = 1) thro
     try Codec.encode(testImage(width: w, height: h, channels: channels, seed: seed), as: .png)
 }
 
-func multipart(ops: String?, files: [(String, [UInt8])]) -> (ByteBuffer, String) {
+func multipart(ops: String?, files: [(String, [UInt8])], fields: [(String, String)] = []) -> (ByteBuffer, String) {
     let boundary = "test-boundary-\(UUID().uuidString)"
     var body = ByteBuffer()
-    if let ops { body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"ops\"\r\n\r\n\(ops)\r\n") }
+    for (name, value) in (ops.map { [("ops", $0)] } ?? []) + fields {
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+    }
     for (name, data) in files {
         body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n")
         body.writeBytes(data)
@@ -94,6 +96,13 @@ struct RouterTests {
             let (s, j) = try await post(client, mixed, type: type2)
             #expect(s == .unsupportedMediaType)
             #expect((j["message"] as? String)?.contains("file 2 (bad.png)") == true, "\(j)")
+            // A form field wins over the query, but a bad query value it overrides is still refused.
+            for query in ["?dedupe=maybe", "?png_level=12", "?format=gif"] {
+                let (form, type3) = multipart(ops: "blur", files: [("ok.png", good)],
+                                              fields: [("dedupe", "false"), ("png_level", "3"), ("format", "png")])
+                let (s3, j3) = try await post(client, form, type: type3, query: query)
+                #expect(s3 == .badRequest && j3["error"] as? String == "bad_option", "\(query): \(s3) \(j3)")
+            }
             // The server keeps serving.
             try await client.execute(uri: "/openapi.yaml", method: .get) { #expect($0.status == .ok) }
         }
