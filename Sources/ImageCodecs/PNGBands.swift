@@ -90,28 +90,39 @@ public enum PNGBands {
         }
         var next = 0
         var adler: UInt32 = 1
-        var stream: [UInt8] = [0x78, headerFlags(level)]
-        stream.reserveCapacity(bands.reduce(6) { $0 + $1.data.count })
         for band in bands {
             guard band.y == next else { throw CodecError(.encodeFailed, "PNG band at row \(band.y), expected \(next)") }
             next += band.rows
-            stream += band.data
             adler = cpng_adler32_combine(adler, band.adler, band.filteredCount)
         }
         guard next == height else { throw CodecError(.encodeFailed, "PNG bands end at row \(next) of \(height)") }
-        stream += be32(adler)
+        // The zlib stream: header, the bands' data, Adler-32; cut into IDAT chunks as it is copied.
+        let pieces = [[0x78, headerFlags(level)]] + bands.map(\.data) + [be32(adler)]
+        let total = pieces.reduce(0) { $0 + $1.count }
 
         let colourType: UInt8 = [0, 4, 2, 6][channels - 1]
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        png.reserveCapacity(stream.count + stream.count / chunkSize * 12 + 64)
+        png.reserveCapacity(total + total / chunkSize * 12 + 64)
         chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, colourType, 0, 0, 0], into: &png)
         chunk("sRGB", [0], into: &png)   // perceptual, as libpng's simplified writer says of 8-bit data
-        var start = 0
+        var piece = 0, offset = 0, left = total
         repeat {
-            let end = min(stream.count, start + chunkSize)
-            chunk("IDAT", stream[start..<end], into: &png)
-            start = end
-        } while start < stream.count
+            let length = min(left, chunkSize)
+            let start = png.count
+            png += be32(UInt32(length))
+            png += Array("IDAT".utf8)
+            var needed = length
+            while needed > 0 {
+                let take = min(needed, pieces[piece].count - offset)
+                png += pieces[piece][offset..<(offset + take)]
+                offset += take
+                needed -= take
+                if offset == pieces[piece].count { piece += 1; offset = 0 }
+            }
+            left -= length
+            let crc = png.withUnsafeBufferPointer { cpng_crc32($0.baseAddress! + start + 4, $0.count - start - 4) }
+            png += be32(crc)
+        } while left > 0
         chunk("IEND", [], into: &png)
         return png
     }

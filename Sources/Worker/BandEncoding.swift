@@ -17,7 +17,7 @@ struct BandEncoding {
 
     /// Each rank's rows: the image cut at multiples of `step` rows, as evenly
     /// as that allows (empty when there are more ranks than strips).
-    static func bands(height: Int, world: Int, step: Int = JPEGBands.rowAlignment) -> [Range<Int>] {
+    static func bands(height: Int, world: Int, step: Int) -> [Range<Int>] {
         let strips = (height + step - 1) / step
         return (0..<world).map { r in
             let lower = min(height, step * (strips * r / world))

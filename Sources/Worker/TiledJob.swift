@@ -93,7 +93,7 @@ struct TiledJob {
             input = nil
 
             if last {
-                try finish(stage, kept: kept, held: &held, timings: &t, root: root)
+                try finish(stage, kept: kept, held: &held, output: output, timings: &t, root: root)
                 return
             }
             clock = Date()
@@ -222,8 +222,8 @@ struct TiledJob {
     }
 
     /// The last stage: the encoded result at rank 0, stored with the job's timings.
-    private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], timings t: inout Timings, root: Root?) throws {
-        let output = header.output(defaultQuality: rank.config.jpegQuality)
+    private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], output: OutputEncoding, timings t: inout Timings,
+                        root: Root?) throws {
         var result: [UInt8]?
         var encodeFailure: String?
         if kept.encoding != nil {
