@@ -3,8 +3,9 @@
 # each with its own address 10.77.0.1N on a bridge imgproc-br0 (10.77.0.1),
 # so MPI ranks and their Redis/RabbitMQ traffic really cross TCP links.
 #
-# usage: Tests/netns-hosts.sh up N | down N | cut I | mend I
-#   cut/mend take host I's link down / up (a failing host, a flaky network).
+# usage: Tests/netns-hosts.sh up N | down N | cut I | mend I | kill I
+#   cut/mend take host I's link down / up (a failing host, a flaky network);
+#   kill ends every process in host I at once (a machine that dies).
 set -euo pipefail
 bridge=imgproc-br0
 case "${1:-}" in
@@ -35,6 +36,7 @@ down)
     ip link del "$bridge" 2>/dev/null || true
     ;;
 cut) ip link set "imgproc-v$2" down ;;
+kill) for pid in $(ip netns pids "imgproc-h$2"); do kill -9 "$pid" 2>/dev/null || true; done ;;
 mend) ip link set "imgproc-v$2" up ;;
-*) echo "usage: $0 up N | down N | cut I | mend I" >&2; exit 2 ;;
+*) echo "usage: $0 up N | down N | cut I | mend I | kill I" >&2; exit 2 ;;
 esac

@@ -152,10 +152,14 @@ public struct JobSubmission: Sendable {
 
     /// Stores the original and the tile descriptors and publishes the job
     /// (atomically, see `submit.lua`).
-    /// - Parameter staged: the original is in Redis already (``TileStore/stageSource(id:_:)``).
-    public func submit(to store: TileStore, staged: Bool = false) throws(RedisError) {
+    /// - Parameters:
+    ///   - staged: the original is in Redis already (``TileStore/stageSource(id:_:)``).
+    ///   - keepSource: Redis keeps the original after the job ends, until
+    ///     retention deletes the job (stateless servers read it from there).
+    public func submit(to store: TileStore, staged: Bool = false, keepSource: Bool = false) throws(RedisError) {
         var fields = self.fields
         fields["t_prepare_ms"] = String(Int(preparationSeconds * 1000))
+        if keepSource { fields["keep_source"] = "1" }
         try store.submit(id: id, fields: fields, tiles: tiles, source: staged ? nil : source)
     }
 }

@@ -21,7 +21,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     try FileManager.default.createDirectory(at: config.processed, withIntermediateDirectories: true)
     let pool = StorePool(url: config.redis, threads: config.redisConnections)
     let metrics = Metrics()
-    let keeper = ResultKeeper(directory: config.processed, metrics: metrics, logger: logger)
+    let keeper = ResultKeeper(directory: config.processed, shared: config.stateless, metrics: metrics, logger: logger)
     let events = EventPublisher(url: config.amqp, logger: logger)
     let watch = JobWatch(url: config.redis)
     let health = HealthCheck()

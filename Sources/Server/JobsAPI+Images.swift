@@ -5,7 +5,7 @@ import ImageCodecs
 import TileStore
 
 /// A job's images: the result (from the kept file, or Redis before it is
-/// kept) and the uploaded original, as ``Download``s.
+/// kept, or always with stateless servers) and the uploaded original, as ``Download``s.
 extension JobsAPI {
     func result(_ id: String, _ request: HTTPFields) async throws -> Response {
         let keeper = self.keeper
@@ -14,7 +14,9 @@ extension JobsAPI {
             guard job.status == .done else { return (job, nil, false) }
             let file = keeper.file(for: id, format: job.format)
             if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
-            return (job, try store.result(id), false)
+            let bytes = try store.result(id)
+            if let bytes, keeper.shared, job.isStored { keeper.cache(bytes, for: id, format: job.format) }
+            return (job, bytes, false)
         }
         guard let job else {
             if expired { throw APIError.expired(id) }

@@ -198,7 +198,7 @@ struct JobsAPI: Sendable {
             // own copy of the original (for /source) is written meanwhile,
             // before the answer. Written first, its disk writes delayed Redis's.
             let keep = config.retention > 0 ? Int(config.retention) : nil
-            try await pool.run { store in try job.submit(to: store, staged: staged) }
+            try await pool.run { [config] store in try job.submit(to: store, staged: staged, keepSource: config.stateless) }
             staging?.keep()
             try await pool.run { store in try store.rememberUpload(job.sameUploadDigest, id: job.id, seconds: keep) }
             events.publish(JobEvent(id: job.id, status: "queued"))
@@ -319,8 +319,10 @@ struct JobsAPI: Sendable {
             for submission in submissions {
                 guard let id = try store.sameUpload(submission.sameUploadDigest), let job = try store.job(id), job.status == .done,
                       ["ops", "format", "quality", "png_level", "metadata", "colorspace"].allSatisfy({ job.fields[$0] == submission.fields[$0] }) else { continue }
+                // This server's copy of the original, or (stateless servers) Redis's.
                 let original = uploads.appendingPathComponent("\(id).\(submission.format.fileExtension)")
-                guard FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) == submission.source }) == true else { continue }
+                guard try FileManager.default.contents(atPath: original.path).map({ [UInt8]($0) }) ?? store.source(id) == submission.source
+                else { continue }
                 let kept = FileManager.default.fileExists(atPath: keeper.file(for: id, format: job.format).path)
                 if try kept || store.result(id) != nil { found[submission.id] = id }
             }

@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var uploads = URL(fileURLWithPath: "uploaded_imgs")
     /// Results are stored here as ID.EXT when their job is done.
     public var processed = URL(fileURLWithPath: "processed_imgs")
+    /// Results and originals stay in Redis until retention deletes their job,
+    /// so that any of several servers answers for any job; the two folders
+    /// are then this server's caches (README, "Scaling out").
+    public var stateless = false
     /// Largest request body; refused with 413 while it is being read.
     public var maxUploadBytes = 50 * 1024 * 1024
     /// Pixels (input and every stage), estimated work and what runs whole,

@@ -5,10 +5,16 @@ extension TileStore {
     /// The Redis this store talks to.
     public var url: RedisURL { connection.configuration.url }
 
-    /// Records that the server keeps the job's result on disk and deletes the
+    /// Records that a server keeps the job's result on disk and deletes the
     /// copy in Redis (a crash in between only repeats the server's write).
-    public func markStored(_ id: String) throws(RedisError) {
-        _ = try checked(connection.pipeline([["HSET", .text(JobKeys(id).job), "stored", "1"], ["DEL", .text(JobKeys(id).result)]]))
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - keepResult: Redis keeps its copy too, until retention deletes the
+    ///     job (stateless servers, which all read results from Redis).
+    public func markStored(_ id: String, keepResult: Bool = false) throws(RedisError) {
+        var commands: [[RedisArgument]] = [["HSET", .text(JobKeys(id).job), "stored", "1"]]
+        if !keepResult { commands.append(["DEL", .text(JobKeys(id).result)]) }
+        _ = try checked(connection.pipeline(commands))
     }
 
     /// Whether Redis at `url` answers, on a connection of its own that waits

@@ -17,12 +17,14 @@ enum SystemBench {
         let port: Int
         let store: TileStore
         let dir: URL
+        let amqpPort: Int
 
         init(redis base: RedisURL, db: Int, amqp: String) throws {
             var redis = base
             redis.database = db
             store = try TileStore(url: redis)
             try store.flushDatabase()
+            amqpPort = URLComponents(string: amqp)?.port ?? 5672
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-system-bench-\(getpid())-\(db)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -138,6 +140,7 @@ enum SystemBench {
 
         let seconds = 10.0
         let counts = Counts()
+        let usage = try Usage(system)
         let deadline = Date().addingTimeInterval(seconds)
         let group = DispatchGroup()
         let port = system.port
@@ -162,6 +165,7 @@ enum SystemBench {
         let (ok, failed) = counts.values
         let rate = Double(ok) / seconds
         print(String(format: "8 concurrent clients, %.0f s: %.1f jobs/s, %d errors", seconds, rate, failed))
+        try usage.report(system, jobs: ok)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("opencv_small.py").path
         if let opencv = python(script, [path, "512", "288", "5"]).flatMap(Double.init) {
             print(String(format: "two OpenCV processes (cv2.setNumThreads(1)), decode + resize + encode in memory: %.1f images/s; imgproc/OpenCV rate %.2f",
@@ -219,6 +223,59 @@ enum SystemBench {
         for (rank, pid) in try system.rankPIDs().sorted(by: { $0.key < $1.key }) {
             let peak = Double(peakRSS(pid)) / 1e6
             print(String(format: "rank %d peak RSS %.0f MB, %.2fx the raw image (limit 1.5x = %.0f MB)", rank, peak, peak / raw, 1.5 * raw))
+        }
+    }
+
+    /// What a run of jobs cost each part, for the sizing in README ("Scaling
+    /// out"): CPU of the server, the ranks and Redis, and bytes through Redis
+    /// and RabbitMQ (the TCP counters of every connection to its port).
+    struct Usage {
+        let server: Double, ranks: Double, redis: Double, redisBytes: Int, amqpBytes: Int?
+
+        init(_ system: System) throws {
+            server = Self.cpuSeconds(system.server.pid)
+            ranks = try system.rankPIDs().values.map(Self.cpuSeconds).reduce(0, +)
+            redis = try Self.redisCPU(system.store)
+            redisBytes = try system.redisBytes()
+            amqpBytes = Self.amqpBytes(system.amqpPort)
+        }
+
+        func report(_ system: System, jobs: Int) throws {
+            guard jobs > 0 else { return }
+            let now = try Usage(system), n = Double(jobs)
+            print(String(format: "per job (sizing): CPU server %.1f ms, ranks %.1f ms, Redis %.1f ms; through Redis %.0f KB",
+                         (now.server - server) * 1000 / n, (now.ranks - ranks) * 1000 / n, (now.redis - redis) * 1000 / n,
+                         Double(now.redisBytes - redisBytes) / 1000 / n), terminator: "")
+            if let before = amqpBytes, let after = now.amqpBytes {
+                print(String(format: ", through RabbitMQ %.0f bytes", Double(after - before) / n), terminator: "")
+            }
+            print("; MPI: one round command per round of jobs, no pixels")
+        }
+
+        /// User + system CPU seconds of a process, all its threads.
+        static func cpuSeconds(_ pid: pid_t) -> Double {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+            guard let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        static func redisCPU(_ store: TileStore) throws -> Double {
+            let cpu = try store.info("cpu")
+            return (Double(cpu["used_cpu_user"] ?? "") ?? 0) + (Double(cpu["used_cpu_sys"] ?? "") ?? 0)
+        }
+
+        /// Bytes sent and received on every TCP connection to RabbitMQ's port
+        /// (`ss -ti`), nil without `ss`.
+        static func amqpBytes(_ port: Int) -> Int? {
+            guard let text = SystemBench.output("/usr/bin/env", ["ss", "-tinH", "state", "established", "( dport = :\(port) )"]) else { return nil }
+            var total = 0
+            for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+                for key in ["bytes_sent:", "bytes_received:"] where word.hasPrefix(key) { total += Int(word.dropFirst(key.count)) ?? 0 }
+            }
+            return total
         }
     }
 
@@ -341,9 +398,14 @@ enum SystemBench {
 
     /// A Python helper's output, or nil when it cannot run.
     static func python(_ script: String, _ arguments: [String]) -> String? {
+        output("/usr/bin/env", ["python3", script] + arguments)
+    }
+
+    /// What a command prints, trimmed; nil when it cannot run or fails.
+    static func output(_ path: String, _ arguments: [String]) -> String? {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

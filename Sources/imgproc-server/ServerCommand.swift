@@ -89,6 +89,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Folder for processed results.")
     var processed = "processed_imgs"
 
+    @Flag(help: "Keep results and originals in Redis until --retention-hours, so that any of several servers behind a load balancer answers for any job; the two folders become this server's caches.")
+    var stateless = false
+
     static func main() async {
         // Before any thread starts: after a burst of requests, glibc's
         // defaults leave the server 15-20% larger than before it.
@@ -125,6 +128,7 @@ struct ServerCommand: AsyncParsableCommand {
         config.metricsPublic = metricsPublic
         config.uploads = URL(fileURLWithPath: uploads)
         config.processed = URL(fileURLWithPath: processed)
+        config.stateless = stateless
         var logger = Logger(label: "imgproc.server")
         logger.logLevel = .info
         let app = try buildApplication(config, logger: logger)

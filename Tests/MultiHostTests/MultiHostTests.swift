@@ -12,9 +12,9 @@ let testHostsAvailable: Bool = {
     return (try? run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "list"]).status) == 0
 }()
 
-/// Three test hosts 10.77.0.11–13 on a bridge 10.77.0.1, with Redis and
-/// RabbitMQ listening on the bridge, and the environment that makes mpirun
-/// launch one rank per host over TCP.
+/// Test hosts 10.77.0.11–1N (three unless told) on a bridge 10.77.0.1, with
+/// Redis and RabbitMQ listening on the bridge, and the environment that makes
+/// mpirun launch one rank per host over TCP.
 final class TestHosts: @unchecked Sendable {
     // @unchecked: fields are set once in init.
     static let script = packageRoot.appendingPathComponent("Tests/netns-hosts.sh").path
@@ -23,6 +23,7 @@ final class TestHosts: @unchecked Sendable {
     let store: TileStore
     let dir: TemporaryDirectory
     let hostfile: String
+    let count: Int
 
     var environment: [String: String] {
         ["OMPI_MCA_plm_rsh_agent": packageRoot.appendingPathComponent("Tests/netns-rsh.sh").path,
@@ -30,9 +31,10 @@ final class TestHosts: @unchecked Sendable {
          "OMPI_MCA_btl": "tcp,self", "AMQP_URL": rabbit.url]
     }
 
-    init() throws {
-        _ = try spawnAndWait(Self.script, ["down", "3"])
-        guard try spawnAndWait(Self.script, ["up", "3"]) == 0 else { throw TestServerError("cannot make test hosts") }
+    init(count: Int = 3) throws {
+        self.count = count
+        _ = try spawnAndWait(Self.script, ["down", "9"])
+        guard try spawnAndWait(Self.script, ["up", String(count)]) == 0 else { throw TestServerError("cannot make test hosts") }
         redis = try RedisTestServer(host: "10.77.0.1")
         rabbit = try RabbitTestServer(host: "10.77.0.1")
         store = try TileStore(url: RedisURL(redis.url))
@@ -42,12 +44,14 @@ final class TestHosts: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? spawnAndWait(Self.script, ["down", "3"])
+        _ = try? spawnAndWait(Self.script, ["down", String(count)])
         dir.remove()
     }
 
     func cut(_ host: Int) throws { _ = try spawnAndWait(Self.script, ["cut", String(host)]) }
     func mend(_ host: Int) throws { _ = try spawnAndWait(Self.script, ["mend", String(host)]) }
+    /// Every process in host `host` killed at once, as when the machine dies.
+    func killAll(_ host: Int) throws { _ = try spawnAndWait(Self.script, ["kill", String(host)]) }
 
     /// `imgproc workers --np 3 --hostfile` with the test hosts' environment.
     func workers(_ extra: [String] = [], environment more: [String: String] = [:]) throws -> Background {

@@ -236,6 +236,27 @@ struct ConnectionTests {
         #expect(try store.job(id)?.fields["stored"] == "1" && store.result(id) == nil)
     }
 
+    /// Stateless servers: the original and the result stay in Redis after the
+    /// job ends, finished or failed, until retention forgets the job.
+    @Test func keptOriginalsAndResultsLastUntilRetention() throws {
+        let store = try makeStore()
+        let done = try submitFake(store, tiles: 1, extra: ["keep_source": "1"])
+        let failed = try submitFake(store, tiles: 1, extra: ["keep_source": "1"])
+        let plain = try submitFake(store, tiles: 1)
+        try store.finish(id: done, result: [7, 8], world: 1)
+        try store.fail(id: failed, reason: "bad", world: 1)
+        try store.finish(id: plain, result: [9], world: 1)
+        try store.markStored(done, keepResult: true)
+        #expect(try store.source(done) == [1, 2, 3] && store.source(failed) == [1, 2, 3])
+        #expect(try store.source(plain) == nil, "without keep_source the original goes with the job's working keys")
+        #expect(try !store.exists(JobKeys(done).tiles) && !store.exists(JobKeys(failed).tiles))
+        #expect(try store.job(done)?.isStored == true && store.result(done) == [7, 8])
+        for id in [done, failed] {
+            try store.forget(id)
+            #expect(try store.source(id) == nil && store.result(id) == nil)
+        }
+    }
+
     @Test func theConnectionComesBackAfterRedisRestarts() throws {
         let server = try RedisTestServer()
         let store = try TileStore(url: RedisURL(server.url))

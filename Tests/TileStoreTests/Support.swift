@@ -24,10 +24,10 @@ func fakeOutput(_ index: Int) -> [UInt8] {
 }
 
 /// Submits a job of `count` fake tiles and returns its id.
-func submitFake(_ store: TileStore, tiles count: Int) throws -> String {
+func submitFake(_ store: TileStore, tiles count: Int, extra: [String: String] = [:]) throws -> String {
     let id = TileStore.newJobID()
     try store.submit(id: id, fields: ["ops": "invert", "width": "\(count)", "height": "1", "channels": "1",
-                                      "format": "png", "tile_size": "1", "stages": "1"],
+                                      "format": "png", "tile_size": "1", "stages": "1"].merging(extra) { $1 },
                      tiles: fakeTiles(count), source: [1, 2, 3])
     return id
 }
