@@ -18,6 +18,9 @@ private let sigpipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 /// (it may or may not have run: only the caller knows whether to resend it);
 /// the next command first reconnects, retrying with backoff for up to
 /// ``Configuration/reconnectFor``.
+///
+/// A `redis+cluster://` URL makes it a connection to a Redis Cluster: a
+/// ``ClusterRouter`` sends each command to the node that holds its key.
 public final class RedisConnection {
     public struct Configuration: Sendable {
         public var url: RedisURL
@@ -34,6 +37,8 @@ public final class RedisConnection {
     public let configuration: Configuration
     private var context: UnsafeMutablePointer<redisContext>?
     private let logger: Logger
+    /// Set on a cluster: it holds one connection per node.
+    private var router: ClusterRouter?
 
     /// Connects, authenticates and selects the database.
     /// - Throws: ``RedisError`` `.connectionRefused`, `.authFailed`, `.timeout`.
@@ -43,7 +48,11 @@ public final class RedisConnection {
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "imgproc.redis")) throws(RedisError) {
         self.configuration = configuration
         self.logger = logger
-        try connect()
+        if configuration.url.isCluster {
+            router = try ClusterRouter(configuration, logger: logger)
+        } else {
+            try connect()
+        }
     }
 
     public convenience init(url: RedisURL) throws(RedisError) {
@@ -116,8 +125,13 @@ public final class RedisConnection {
     /// - Throws: ``RedisError``: `.server` for an error reply, `.connectionLost`, `.timeout`.
     @discardableResult
     public func command(_ args: [RedisArgument]) throws(RedisError) -> RedisReply {
-        try ensureConnected()
-        let reply = try send(args)
+        let reply: RedisReply
+        if let router {
+            reply = try router.reply(args)
+        } else {
+            try ensureConnected()
+            reply = try send(args)
+        }
         if case let .error(message) = reply {
             if message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
                 throw RedisError(.authFailed, "Redis at \(configuration.url) wants a password: \(message)")
@@ -130,6 +144,7 @@ public final class RedisConnection {
     /// Sends several commands in one round trip and returns their replies in
     /// order; error replies are returned, not thrown.
     public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {
+        if let router { return try router.pipeline(commands) }
         try ensureConnected()
         guard let c = context else { throw RedisError(.connectionLost, "not connected") }
         for args in commands {
@@ -150,6 +165,14 @@ public final class RedisConnection {
     /// - Returns: the string, or nil for a nil reply.
     /// - Throws: ``RedisError``: `.server` for an error reply, `.connectionLost`, `.timeout`.
     public func bulk(_ args: [RedisArgument]) throws(RedisError) -> [UInt8]? {
+        if let router, args.count > 1 {
+            let key: [UInt8]
+            switch args[1] { case let .text(s): key = Array(s.utf8); case let .bytes(b): key = b }
+            do { return try router.connection(forKey: key).bulk(args) } catch where error.code == .server {
+                // Redirected (the slot moved): the router follows it.
+                return try command(args).bytes
+            }
+        }
         try ensureConnected()
         guard let c = context, let reader = c.pointee.reader, reader.pointee.pos == reader.pointee.len else {
             return try command(args).bytes
@@ -219,6 +242,7 @@ public final class RedisConnection {
 
     /// Closes the connection; the next command reconnects.
     public func close() {
+        router?.close()
         if let context { redisFree(context) }
         context = nil
     }

@@ -26,6 +26,9 @@ public final class RedisSubscription: @unchecked Sendable {
     private var closed = false
     private var socket: Int32 = -1
     private var announced = false
+    /// Connections tried: on a cluster, each try takes the next seed node
+    /// (a message published on any node reaches the subscribers of every node).
+    private var tries = 0
 
     /// - Parameters:
     ///   - url: the Redis to subscribe on.
@@ -43,7 +46,8 @@ public final class RedisSubscription: @unchecked Sendable {
             if lock.withLock({ closed }) { throw RedisError(.connectionLost, "subscription closed") }
             do {
                 if connection == nil {
-                    var configuration = RedisConnection.Configuration(url: url)
+                    tries += 1
+                    var configuration = RedisConnection.Configuration(url: url.isCluster ? url.node(url.seeds[tries % url.seeds.count]) : url)
                     configuration.commandTimeout = 0
                     configuration.reconnectFor = 0
                     let c = try RedisConnection(configuration)

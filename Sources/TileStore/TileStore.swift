@@ -63,8 +63,11 @@ public final class TileStore {
         let keys = JobKeys(id)
         var args: [RedisArgument] = [.text(id), Self.now, "tiles_total", .int(tiles.count)]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) where k != "tiles_total" { args += [.text(k), .text(v)] }
-        let submitKeys: [RedisArgument] = [.text(keys.job), .text(keys.tiles), .text(keys.source),
-                                           .text(JobKeys.queue), .text(JobKeys.index)]
+        // On a cluster the queue and the index are in other slots: the script
+        // writes the job alone, and it is queued after (see submit.lua).
+        let cluster = connection.configuration.url.isCluster
+        let submitKeys: [RedisArgument] = [.text(keys.job), .text(keys.tiles), .text(keys.source)]
+            + (cluster ? [] : [.text(JobKeys.queue), .text(JobKeys.index)])
         // Unpublished data expires, so an upload abandoned half way cleans itself up.
         var commands: [[RedisArgument]] = [["DEL", .text(keys.tiles)]]
         if let source { commands.append(["SET", .text(keys.source), .bytes(source), "EX", "86400"]) }
@@ -84,6 +87,12 @@ public final class TileStore {
             guard message.hasPrefix("NOSCRIPT") else { throw RedisError.script("submit", message) }
             runner.forget("submit")
             entry = try runner.run("submit", keys: submitKeys, args: args).text ?? ""
+        }
+        if cluster {
+            let queued = try checked(connection.pipeline([["ZADD", .text(JobKeys.index), args[1], .text(id)],
+                                                          ["XADD", .text(JobKeys.queue), "*", "id", .text(id)]]))
+            entry = queued[1].text ?? ""
+            try connection.command(["PERSIST", .text(keys.job)])
         }
         try connection.command(["HINCRBY", .text(Self.statsKey), "created", "1"])
         return entry

@@ -26,7 +26,7 @@ final class System: @unchecked Sendable {
         dir = try TemporaryDirectory()
         var url = try RedisURL(sharedRedisURL)
         url.database = db
-        redis = "redis://\(url.host):\(url.port)/\(db)"
+        redis = url.full
         self.amqp = amqp ?? sharedAMQPURL!
         store = try TileStore(url: url)
         try store.flushDatabase()

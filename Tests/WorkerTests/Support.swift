@@ -18,7 +18,7 @@ func isolatedRedis(_ db: Int) throws -> (url: String, store: TileStore) {
     url.database = db
     let store = try TileStore(url: url)
     try store.flushDatabase()
-    return ("redis://\(url.host):\(url.port)/\(db)", store)
+    return (url.full, store)
 }
 
 /// Writes `image` to `dir` as `name` and enqueues it with `imgproc enqueue`.
