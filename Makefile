@@ -80,9 +80,15 @@ run: build
 ## test: every test, in release mode (pixel loops are 10-50x slower in debug),
 ## against a redis-server and a rabbitmq-server of its own (Tests/with-services.sh
 ## starts and stops them).
+## The store, worker and system tests run a second time against a three-master
+## Redis Cluster (one test at a time: a cluster has one database, which each test empties).
+CLUSTER_TESTS ?= TileStoreTests|WorkerTests|SystemTests
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
-	Tests/with-services.sh $(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	Tests/with-services.sh sh -c '$(SWIFT) test $(SWIFT_FLAGS) --skip-build && \
+	    echo "again against the Redis Cluster at $$IMGPROC_TEST_REDIS_CLUSTER" && \
+	    REDIS_URL="$$IMGPROC_TEST_REDIS_CLUSTER" $(SWIFT) test $(SWIFT_FLAGS) --skip-build --no-parallel \
+	        --filter "$(CLUSTER_TESTS)" --skip APISpecTests'
 
 ## bench: speed figures (release build), printed.
 bench: build

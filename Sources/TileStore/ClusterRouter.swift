@@ -12,7 +12,7 @@ import Logging
 /// imgproc's keys are laid out for this: a job's keys share the hash tag
 /// `{ID}`, a round's `{round:CONSUMER}`, and no script touches two slots.
 /// Belongs to its ``RedisConnection``, and so to one thread at a time.
-final class ClusterRouter {
+package final class ClusterRouter {
     private let configuration: RedisConnection.Configuration
     private let logger: Logger
     /// The master of each slot, nil until learnt.
@@ -31,7 +31,7 @@ final class ClusterRouter {
 
     /// The slot of a key: CRC16 (XMODEM) of its hash tag (the text between
     /// the first `{` and the next `}`, when not empty) or of the whole key, mod 16384.
-    static func slot(_ key: [UInt8]) -> Int {
+    package static func slot(_ key: [UInt8]) -> Int {
         var part = key[...]
         if let open = key.firstIndex(of: UInt8(ascii: "{")),
            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {

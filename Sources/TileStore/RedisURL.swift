@@ -60,7 +60,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             guard url.path.isEmpty || url.path == "0" else { throw bad("a cluster has database 0 only") }
             var seeds: [Node] = []
             for item in (url.host + (url.port.map { ":\($0)" } ?? "")).split(separator: ",") {
-                let parts = item.split(separator: ":")
+                let parts = item.split(separator: ":", omittingEmptySubsequences: false)
                 guard let host = parts.first, !host.isEmpty, parts.count <= 2 else { throw bad("each node is HOST or HOST:PORT") }
                 guard let port = parts.count == 2 ? Int(parts[1]) : 6379, (1...65535).contains(port) else { throw bad("port must be 1...65535") }
                 seeds.append(Node(host: String(host), port: port))

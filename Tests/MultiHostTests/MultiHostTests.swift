@@ -19,6 +19,8 @@ final class TestHosts: @unchecked Sendable {
     // @unchecked: fields are set once in init.
     static let script = packageRoot.appendingPathComponent("Tests/netns-hosts.sh").path
     let redis: RedisTestServer
+    /// With `cluster`, a three-master Redis Cluster on the bridge, which ``store`` and ``redisURL`` use.
+    let cluster: RedisClusterTestServer?
     let rabbit: RabbitTestServer
     let store: TileStore
     let dir: TemporaryDirectory
@@ -31,13 +33,16 @@ final class TestHosts: @unchecked Sendable {
          "OMPI_MCA_btl": "tcp,self", "AMQP_URL": rabbit.url]
     }
 
-    init(count: Int = 3) throws {
+    var redisURL: String { cluster?.url ?? redis.url }
+
+    init(count: Int = 3, cluster: Bool = false) throws {
         self.count = count
         _ = try spawnAndWait(Self.script, ["down", "9"])
         guard try spawnAndWait(Self.script, ["up", String(count)]) == 0 else { throw TestServerError("cannot make test hosts") }
         redis = try RedisTestServer(host: "10.77.0.1")
+        self.cluster = cluster ? try RedisClusterTestServer(host: "10.77.0.1") : nil
         rabbit = try RabbitTestServer(host: "10.77.0.1")
-        store = try TileStore(url: RedisURL(redis.url))
+        store = try TileStore(url: RedisURL(self.cluster?.url ?? redis.url))
         dir = try TemporaryDirectory()
         hostfile = dir.path("hosts")
         try "10.77.0.11 slots=1\n10.77.0.12 slots=1\n10.77.0.13 slots=1\n".write(toFile: hostfile, atomically: true, encoding: .utf8)

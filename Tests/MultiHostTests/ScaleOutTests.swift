@@ -5,8 +5,8 @@ import Testing
 import TestSupport
 import TileStore
 
-/// Several servers and several worlds on one Redis and one RabbitMQ, each on
-/// hosts of its own (README, "Scaling out").
+/// Several servers and several worlds on one Redis Cluster and one RabbitMQ,
+/// each on hosts of its own (README, "Scaling out").
 @Suite("Scaling out", .serialized,
        .enabled(if: testHostsAvailable, "needs root, ip (iproute2) and mpirun to make test hosts in network namespaces"))
 struct ScaleOutTests {
@@ -16,7 +16,7 @@ struct ScaleOutTests {
     static func server(_ hosts: TestHosts, on host: Int) throws -> (process: Background, base: String) {
         let address = "10.77.0.1\(host)"
         let process = try Background(ip, ["netns", "exec", "imgproc-h\(host)", builtProduct("imgproc-server").path,
-                                          "--host", address, "--port", "8080", "--redis", hosts.redis.url, "--amqp", hosts.rabbit.url,
+                                          "--host", address, "--port", "8080", "--redis", hosts.redisURL, "--amqp", hosts.rabbit.url,
                                           "--uploads", hosts.dir.path("uploads-\(host)"), "--processed", hosts.dir.path("processed-\(host)"),
                                           "--stateless"],
                                      log: hosts.dir.url.appendingPathComponent("server-\(host).log"))
@@ -29,7 +29,7 @@ struct ScaleOutTests {
         let hostfile = hosts.dir.path("hosts-\(name)")
         try ranks.map { "10.77.0.1\($0) slots=1\n" }.joined().write(toFile: hostfile, atomically: true, encoding: .utf8)
         return try Background(builtProduct("imgproc").path,
-                              ["workers", "--np", String(ranks.count), "--hostfile", hostfile, "--redis", hosts.redis.url,
+                              ["workers", "--np", String(ranks.count), "--hostfile", hostfile, "--redis", hosts.redisURL,
                                "--consumer", name, "--reclaim-after", "3", "--stall-timeout", "60"],
                               environment: hosts.environment.merging(["IMGPROC_TEST_TILE_DELAY_MS": "250"]) { $1 },
                               log: hosts.dir.url.appendingPathComponent("world-\(name).log"))
@@ -42,13 +42,14 @@ struct ScaleOutTests {
         return (Int(r.stdout) ?? 0, [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()))
     }
 
-    /// 50 uploads alternately to two stateless servers on two hosts, run by two
+    /// 50 uploads alternately to two stateless servers on two hosts, a Redis
+    /// Cluster of three masters on the bridge, run by two
     /// worlds (two ranks on hosts 3–4, one rank on host 5; a job's `world`
     /// field, its rank count, tells which ran it). World A dies mid-run; world B
     /// takes over its jobs. Every job is then read from the server that did
     /// *not* accept it: status, result (equal to `imgproc process`) and original.
     @Test func twoServersTwoWorldsOneDies() throws {
-        let hosts = try TestHosts(count: 5)
+        let hosts = try TestHosts(count: 5, cluster: true)
         let servers = try [1, 2].map { try Self.server(hosts, on: $0) }
         defer { servers.forEach { $0.process.stop() } }
         for server in servers {
@@ -104,6 +105,11 @@ struct ScaleOutTests {
             #expect(result.body == (try hosts.reference("in-\(i).png", ops: ops)), "result of \(id) equals imgproc process")
             let source = try Self.curl([other + "/api/jobs/\(id)/source"])
             #expect(source.body == [UInt8](try Data(contentsOf: URL(fileURLWithPath: hosts.dir.path("in-\(i).png")))))
+        }
+        // The jobs are spread over the cluster's three masters.
+        for node in try #require(hosts.cluster).nodes {
+            let jobsHere = try RedisConnection(url: RedisURL(node.url)).command(["KEYS", "imgproc:{*}:job"]).array?.count ?? 0
+            #expect(jobsHere > 0, "master \(node.port) holds some of the jobs")
         }
         // The other server cached what it served; Redis keeps the shared copy until retention.
         #expect(FileManager.default.fileExists(atPath: hosts.dir.path("processed-2/\(ids[0]).png")))

@@ -2,6 +2,34 @@ import Foundation
 import Supervision
 import TileStore
 
+/// A Redis Cluster of a test's own: three masters (no replicas) on free ports
+/// of `host`, every slot assigned, stopped with the test.
+public final class RedisClusterTestServer: @unchecked Sendable {
+    // @unchecked: set once in init.
+    public let nodes: [RedisTestServer]
+
+    public init(host: String = "127.0.0.1") throws {
+        // Each node's cluster bus port is given, since the default (port + 10000) may pass 65535.
+        nodes = try (0..<3).map { _ in
+            try RedisTestServer(host: host, extra: ["--cluster-enabled", "yes", "--cluster-port", String(freePort()),
+                                                    "--cluster-config-file", "nodes.conf"])
+        }
+        let create = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                             ["redis-cli", "--cluster", "create"] + nodes.map { "\(host):\($0.port)" } + ["--cluster-replicas", "0", "--cluster-yes"])
+        guard create.status == 0 else { throw TestServerError("redis-cli --cluster create failed: \(create.stdout) \(create.stderr)") }
+        for node in nodes {
+            let connection = try RedisConnection(url: RedisURL(node.url))
+            try waitUntil(seconds: 30) { (try? connection.command(["CLUSTER", "INFO"]).text)?.contains("cluster_state:ok") == true }
+        }
+    }
+
+    deinit { stop() }
+
+    public var url: String { "redis+cluster://" + nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",") + "/" }
+
+    public func stop() { nodes.forEach { $0.stop() } }
+}
+
 /// A redis-server of a test's own, on a free port, stopped by its pid.
 public final class RedisTestServer: @unchecked Sendable {
     // @unchecked: the fields are set once in init and only read afterwards.

@@ -193,6 +193,14 @@ struct ConnectionTests {
         let odd = try RedisURL("redis://us%40er:p%3A%2F%40x@h:1/2")
         #expect(odd.user == "us@er" && odd.password == "p:/@x")
         #expect(try RedisURL(odd.full) == odd && !odd.description.contains("p:/@x"))
+        // A cluster by some of its nodes.
+        let cluster = try RedisURL("redis+cluster://:pw@h1:7000,h2,10.0.0.3:7002/")
+        #expect(cluster.isCluster && cluster.seeds.map(\.port) == [7000, 6379, 7002] && cluster.seeds[1].host == "h2")
+        #expect(cluster.host == "h1" && cluster.port == 7000 && cluster.password == "pw" && cluster.database == 0)
+        #expect(try RedisURL(cluster.full) == cluster && cluster.description == "redis+cluster://:***@h1:7000,h2:6379,10.0.0.3:7002/")
+        for bad in ["redis+cluster://h1:7000,:7001/", "redis+cluster://h1:7000/3", "redis+cluster://h1:0"] {
+            #expect(throws: RedisError.self, "\(bad)") { try RedisURL(bad) }
+        }
     }
 
     @Test func stringsAreReadStraightFromTheSocket() throws {
