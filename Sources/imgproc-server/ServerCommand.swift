@@ -23,7 +23,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port = 8080
 
-    @Option(help: "Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
+    @Option(help: "Redis URL, or redis+cluster://host:port,host:port/ for a Redis Cluster (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
     var redis: String?
 
     @Option(help: "RabbitMQ URL (default: $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/).")

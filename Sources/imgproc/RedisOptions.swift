@@ -4,7 +4,7 @@ import TileStore
 
 /// `--redis URL`, defaulting to `REDIS_URL`, else `redis://127.0.0.1:6379/0`.
 struct RedisOptions: ParsableArguments {
-    @Option(name: .customLong("redis"), help: "Redis URL, redis://[:password@]host:port/db (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
+    @Option(name: .customLong("redis"), help: "Redis URL, redis://[:password@]host:port/db or redis+cluster://[:password@]host:port,host:port/ (default: $REDIS_URL or redis://127.0.0.1:6379/0).")
     var url: String?
 
     func resolved() throws -> RedisURL {
