@@ -85,10 +85,11 @@ run: build
 CLUSTER_TESTS ?= TileStoreTests|WorkerTests|SystemTests
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
-	Tests/with-services.sh sh -c '$(SWIFT) test $(SWIFT_FLAGS) --skip-build && \
-	    echo "again against the Redis Cluster at $$IMGPROC_TEST_REDIS_CLUSTER" && \
+	Tests/with-services.sh sh -c '$(SWIFT) test $(SWIFT_FLAGS) --skip-build; single=$$?; \
+	    echo "again against the Redis Cluster at $$IMGPROC_TEST_REDIS_CLUSTER"; \
 	    REDIS_URL="$$IMGPROC_TEST_REDIS_CLUSTER" $(SWIFT) test $(SWIFT_FLAGS) --skip-build --no-parallel \
-	        --filter "$(CLUSTER_TESTS)" --skip APISpecTests'
+	        --filter "$(CLUSTER_TESTS)" --skip APISpecTests; cluster=$$?; \
+	    [ $$single -eq 0 ] && [ $$cluster -eq 0 ]'
 
 ## bench: speed figures (release build), printed.
 bench: build

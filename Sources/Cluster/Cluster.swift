@@ -19,6 +19,14 @@ public final class Cluster {
     /// (idle ranks waiting for the next job).
     public var pollInterval: Double = 0.002
 
+    /// Payload bytes this process has handed MPI for other ranks (a
+    /// broadcast counts once per receiver): what the heartbeat reports, for
+    /// the sizing figures. Read from any thread.
+    public static var bytesSent: Int { sentLock.withLock { sent } }
+    private static let sentLock = NSLock()
+    nonisolated(unsafe) private static var sent = 0
+    private static func count(_ bytes: Int) { sentLock.withLock { sent += bytes } }
+
     /// Initialises MPI (`MPI_Init_thread`, funnelled) and reads rank and size.
     public init() throws(MPIError) {
         var provided: Int32 = 0
@@ -72,6 +80,7 @@ public final class Cluster {
     /// - Returns: `root`'s bytes, on every rank.
     public func broadcast(_ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
         var length = UInt64(bytes.count)
+        if rank == root { Self.count((8 + bytes.count) * (size - 1)) }
         var request: MPI_Request? = cmpi_request_null()
         try Self.check("MPI_Ibcast", MPI_Ibcast(&length, 1, cmpi_uint64(), Int32(root), cmpi_comm_world(), &request))
         try wait("MPI_Ibcast", &request)
@@ -93,6 +102,7 @@ public final class Cluster {
     public func gatherv(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]] {
         // Counts first (MPI_Gather), then the variable-length data.
         var count = Int32(bytes.count)
+        if rank != root { Self.count(4 + bytes.count) }
         var counts = [Int32](repeating: 0, count: rank == root ? size : 1)
         var request: MPI_Request? = cmpi_request_null()
         try Self.check("MPI_Igather", MPI_Igather(&count, 1, cmpi_int(), &counts, 1, cmpi_int(), Int32(root),
@@ -128,6 +138,7 @@ public final class Cluster {
     public func alltoallv(_ parts: [[UInt8]]) throws -> [[UInt8]] {
         precondition(parts.count == size, "one part per rank")
         var sendCounts = parts.map { Int32($0.count) }
+        Self.count(parts.indices.reduce(0) { $0 + ($1 == rank ? 0 : 4 + parts[$1].count) })
         var recvCounts = [Int32](repeating: 0, count: size)
         var request: MPI_Request? = cmpi_request_null()
         try Self.check("MPI_Ialltoall", MPI_Ialltoall(&sendCounts, 1, cmpi_int(), &recvCounts, 1, cmpi_int(),
@@ -165,6 +176,7 @@ public final class Cluster {
     /// The element-wise sum of every rank's `values` (MPI_Allreduce), on every rank.
     public func allreduceSum(_ values: [UInt32]) throws -> [UInt32] {
         var input = values
+        Self.count(4 * values.count)
         var output = [UInt32](repeating: 0, count: values.count)
         var request: MPI_Request? = cmpi_request_null()
         try input.withUnsafeMutableBytes { (i: UnsafeMutableRawBufferPointer) in
@@ -180,6 +192,7 @@ public final class Cluster {
     /// The element-wise largest of every rank's `values`, on every rank.
     public func allreduceMax(_ values: [Double]) throws -> [Double] {
         var input = values
+        Self.count(8 * values.count)
         var output = [Double](repeating: 0, count: values.count)
         var request: MPI_Request? = cmpi_request_null()
         try input.withUnsafeMutableBytes { (i: UnsafeMutableRawBufferPointer) in

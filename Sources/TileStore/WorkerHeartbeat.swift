@@ -12,7 +12,7 @@ public enum ThisHost {
 /// A rank's entry in `imgproc:workers` (field `HOST:PID`), kept fresh by its
 /// heartbeat every 2 s and read by rank 0 (to drop silent ones), the
 /// supervisor (to find a stalled world) and the tools. Stored as
-/// `rank=R world=N id=WORLD host=H pid=P epoch=S last_seen=MS job=ID`.
+/// `rank=R world=N id=WORLD host=H pid=P epoch=S last_seen=MS job=ID mpi_bytes=B`.
 public struct WorkerHeartbeat: Sendable, Equatable {
     public var rank: Int
     public var world: Int
@@ -26,6 +26,8 @@ public struct WorkerHeartbeat: Sendable, Equatable {
     public var lastSeen: Int
     /// The job the rank works on; "" when idle.
     public var job: String
+    /// Payload bytes the rank has sent other ranks over MPI since it started.
+    public var mpiBytes = 0
 
     /// - Parameters:
     ///   - rank: the rank.
@@ -45,7 +47,7 @@ public struct WorkerHeartbeat: Sendable, Equatable {
     public var field: String { "\(host):\(pid)" }
 
     public var text: String {
-        "rank=\(rank) world=\(world) id=\(worldID) host=\(host) pid=\(pid) epoch=\(epoch) last_seen=\(lastSeen) job=\(job)"
+        "rank=\(rank) world=\(world) id=\(worldID) host=\(host) pid=\(pid) epoch=\(epoch) last_seen=\(lastSeen) job=\(job) mpi_bytes=\(mpiBytes)"
     }
 
     /// Reads `text`; nil when a part is missing or not a number.
@@ -60,6 +62,7 @@ public struct WorkerHeartbeat: Sendable, Equatable {
               let host = f["host"], let id = f["id"] else { return nil }
         self.init(rank: rank, world: world, worldID: String(id), host: String(host), pid: pid,
                   epoch: f["epoch"].flatMap { Int($0) } ?? 0, lastSeen: lastSeen, job: String(f["job"] ?? ""))
+        mpiBytes = f["mpi_bytes"].flatMap { Int($0) } ?? 0
     }
 }
 

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import Logging
 import TileStore
@@ -57,6 +58,7 @@ package final class Heartbeat: @unchecked Sendable {
                     var now = beat
                     now.lastSeen = Int(Date().timeIntervalSince1970 * 1000)
                     now.job = current
+                    now.mpiBytes = Cluster.bytesSent
                     try store!.beat(now, holding: held, consumer: consumer)
                     if prune { try store!.dropHeartbeats(silentFor: 60, now: now.lastSeen) }
                 } catch {

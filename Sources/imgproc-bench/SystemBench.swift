@@ -228,9 +228,10 @@ enum SystemBench {
 
     /// What a run of jobs cost each part, for the sizing in README ("Scaling
     /// out"): CPU of the server, the ranks and Redis, and bytes through Redis
-    /// and RabbitMQ (the TCP counters of every connection to its port).
+    /// and RabbitMQ (the TCP counters of every connection to its port) and MPI
+    /// (what the ranks' heartbeats report, every 2 s).
     struct Usage {
-        let server: Double, ranks: Double, redis: Double, redisBytes: Int, amqpBytes: Int?
+        let server: Double, ranks: Double, redis: Double, redisBytes: Int, amqpBytes: Int?, mpiBytes: Int
 
         init(_ system: System) throws {
             server = Self.cpuSeconds(system.server.pid)
@@ -238,10 +239,12 @@ enum SystemBench {
             redis = try Self.redisCPU(system.store)
             redisBytes = try system.redisBytes()
             amqpBytes = Self.amqpBytes(system.amqpPort)
+            mpiBytes = try system.store.heartbeats().values.reduce(0) { $0 + $1.mpiBytes }
         }
 
         func report(_ system: System, jobs: Int) throws {
             guard jobs > 0 else { return }
+            Thread.sleep(forTimeInterval: 2.5)   // a heartbeat with the last MPI count
             let now = try Usage(system), n = Double(jobs)
             print(String(format: "per job (sizing): CPU server %.1f ms, ranks %.1f ms, Redis %.1f ms; through Redis %.0f KB",
                          (now.server - server) * 1000 / n, (now.ranks - ranks) * 1000 / n, (now.redis - redis) * 1000 / n,
@@ -249,7 +252,7 @@ enum SystemBench {
             if let before = amqpBytes, let after = now.amqpBytes {
                 print(String(format: ", through RabbitMQ %.0f bytes", Double(after - before) / n), terminator: "")
             }
-            print("; MPI: one round command per round of jobs, no pixels")
+            print(String(format: ", through MPI %.0f bytes", Double(now.mpiBytes - mpiBytes) / n))
         }
 
         /// User + system CPU seconds of a process, all its threads.

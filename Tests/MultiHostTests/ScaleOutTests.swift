@@ -6,10 +6,10 @@ import TestSupport
 import TileStore
 
 /// Several servers and several worlds on one Redis Cluster and one RabbitMQ,
-/// each on hosts of its own (README, "Scaling out").
-@Suite("Scaling out", .serialized,
-       .enabled(if: testHostsAvailable, "needs root, ip (iproute2) and mpirun to make test hosts in network namespaces"))
-struct ScaleOutTests {
+/// each on hosts of its own (README, "Scaling out"). The test belongs to the
+/// suite of the other test-host tests, which runs one test at a time: they
+/// all make and remove the same network namespaces.
+enum ScaleOut {
     static let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
 
     /// `imgproc-server --stateless` inside test host `host`, listening on its address.
@@ -42,6 +42,9 @@ struct ScaleOutTests {
         return (Int(r.stdout) ?? 0, [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()))
     }
 
+}
+
+extension MultiHostTests {
     /// 50 uploads alternately to two stateless servers on two hosts, a Redis
     /// Cluster of three masters on the bridge, run by two
     /// worlds (two ranks on hosts 3–4, one rank on host 5; a job's `world`
@@ -50,13 +53,13 @@ struct ScaleOutTests {
     /// *not* accept it: status, result (equal to `imgproc process`) and original.
     @Test func twoServersTwoWorldsOneDies() throws {
         let hosts = try TestHosts(count: 5, cluster: true)
-        let servers = try [1, 2].map { try Self.server(hosts, on: $0) }
+        let servers = try [1, 2].map { try ScaleOut.server(hosts, on: $0) }
         defer { servers.forEach { $0.process.stop() } }
         for server in servers {
-            try waitUntil(seconds: 60) { (try? Self.curl([server.base + "/healthz"]).status) == 200 }
+            try waitUntil(seconds: 60) { (try? ScaleOut.curl([server.base + "/healthz"]).status) == 200 }
         }
-        let worldA = try Self.world(hosts, "world-a", ranks: [3, 4])
-        let worldB = try Self.world(hosts, "world-b", ranks: [5])
+        let worldA = try ScaleOut.world(hosts, "world-a", ranks: [3, 4])
+        let worldB = try ScaleOut.world(hosts, "world-b", ranks: [5])
         defer { worldA.stop(grace: 1); worldB.stop() }
 
         let ops = "blur:1,sobel"
@@ -65,7 +68,7 @@ struct ScaleOutTests {
             let file = hosts.dir.path("in-\(i).png")
             try Data(Codec.encode(testImage(width: 96 + i, height: 72, channels: 3, seed: UInt64(300 + i)), as: .png))
                 .write(to: URL(fileURLWithPath: file))
-            let r = try Self.curl(["-F", "ops=\(ops)", "-F", "file=@\(file)", servers[i % 2].base + "/api/jobs"])
+            let r = try ScaleOut.curl(["-F", "ops=\(ops)", "-F", "file=@\(file)", servers[i % 2].base + "/api/jobs"])
             let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
             let id = try #require((json?["jobs"] as? [[String: Any]])?.first?["id"] as? String, "\(r.status) \(String(decoding: r.body, as: UTF8.self))")
             ids.append(id)
@@ -98,12 +101,12 @@ struct ScaleOutTests {
 
         for (i, id) in ids.enumerated() {
             let other = servers[(i + 1) % 2].base
-            let status = try Self.curl([other + "/api/jobs/\(id)"])
+            let status = try ScaleOut.curl([other + "/api/jobs/\(id)"])
             #expect(status.status == 200 && String(decoding: status.body, as: UTF8.self).contains("\"done\""))
-            let result = try Self.curl([other + "/api/jobs/\(id)/result"])
+            let result = try ScaleOut.curl([other + "/api/jobs/\(id)/result"])
             #expect(result.status == 200, "result of \(id) from the other server: \(result.status)")
             #expect(result.body == (try hosts.reference("in-\(i).png", ops: ops)), "result of \(id) equals imgproc process")
-            let source = try Self.curl([other + "/api/jobs/\(id)/source"])
+            let source = try ScaleOut.curl([other + "/api/jobs/\(id)/source"])
             #expect(source.body == [UInt8](try Data(contentsOf: URL(fileURLWithPath: hosts.dir.path("in-\(i).png")))))
         }
         // The jobs are spread over the cluster's three masters.
@@ -114,7 +117,7 @@ struct ScaleOutTests {
         // The other server cached what it served; Redis keeps the shared copy until retention.
         #expect(FileManager.default.fileExists(atPath: hosts.dir.path("processed-2/\(ids[0]).png")))
         #expect(try hosts.store.result(ids[0]) != nil)
-        let events = try Self.curl(["--max-time", "5", servers[1].base + "/api/jobs/\(ids[0])/events"])
+        let events = try ScaleOut.curl(["--max-time", "5", servers[1].base + "/api/jobs/\(ids[0])/events"])
         #expect(String(decoding: events.body, as: UTF8.self).contains("done"), "the other server's event stream")
     }
 }
