@@ -29,7 +29,7 @@ enum SystemBench {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             port = 18_000 + Int(getpid() % 1000) + db
-            let redisText = "redis://\(redis.host):\(redis.port)/\(db)"
+            let redisText = redis.full
             server = try ChildProcess(binaries.appendingPathComponent("imgproc-server").path,
                                       ["--port", String(port), "--host", "127.0.0.1", "--redis", redisText, "--amqp", amqp,
                                        "--uploads", dir.appendingPathComponent("u").path, "--processed", dir.appendingPathComponent("p").path],
@@ -114,6 +114,7 @@ enum SystemBench {
         try thumbnail(system, big, path: bigPath, connection: connection)
         try pngOutput(system, big, path: bigPath)
         try smallImages(system, image: image)
+        try smallImagesOnACluster(amqp: amqp, image: image)
         try halo(system)
         try HostileBench.run(system, image: image)
         try memory(redis: redis, amqp: amqp)
@@ -173,6 +174,14 @@ enum SystemBench {
         } else {
             print("(OpenCV figure left out: python3 with cv2 not found; run make deps)")
         }
+    }
+
+    /// The small jobs again with Redis Cluster (`IMGPROC_TEST_REDIS_CLUSTER`,
+    /// which make bench's services start: three masters on this machine).
+    static func smallImagesOnACluster(amqp: String, image: Image) throws {
+        guard let text = ProcessInfo.processInfo.environment["IMGPROC_TEST_REDIS_CLUSTER"], !text.isEmpty else { return }
+        print("\nthe same on a Redis Cluster of three masters (\(text)); Redis CPU and bytes summed over them:", terminator: "")
+        try alone(redis: try RedisURL(text), amqp: amqp, image: image) { system, _, _ in try smallImages(system, image: image) }
     }
 
     /// A 1000x1000 gray PNG, blur:100 in 16-pixel tiles: every tile's halo is
@@ -236,8 +245,11 @@ enum SystemBench {
         init(_ system: System) throws {
             server = Self.cpuSeconds(system.server.pid)
             ranks = try system.rankPIDs().values.map(Self.cpuSeconds).reduce(0, +)
-            redis = try Self.redisCPU(system.store)
-            redisBytes = try system.redisBytes()
+            // On a cluster, every node the URL names (the test cluster names them all).
+            let url = system.store.url
+            let nodes = url.isCluster ? try url.seeds.map { try TileStore(url: url.node($0)) } : [system.store]
+            redis = try nodes.reduce(0) { $0 + (try Self.redisCPU($1)) }
+            redisBytes = try nodes.reduce(0) { $0 + (try $1.networkBytes()) }
             amqpBytes = Self.amqpBytes(system.amqpPort)
             mpiBytes = try system.store.heartbeats().values.reduce(0) { $0 + $1.mpiBytes }
         }

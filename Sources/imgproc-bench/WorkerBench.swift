@@ -52,7 +52,7 @@ enum WorkerBench {
     static func startWorkers(ranks: Int, url: RedisURL, store: TileStore, extra: [String] = []) throws -> ChildProcess {
         let imgproc = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("imgproc").path
-        let workers = try ChildProcess(imgproc, ["workers", "--np", String(ranks), "--redis", "redis://\(url.host):\(url.port)/\(url.database)"]
+        let workers = try ChildProcess(imgproc, ["workers", "--np", String(ranks), "--redis", url.full]
                                        + extra, output: FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-bench-workers.log").path)
         try waitFor(seconds: 30) { try store.heartbeats().count >= ranks }
         Thread.sleep(forTimeInterval: 0.5)

@@ -85,6 +85,7 @@ if arguments.dropFirst().first == "--small", let url = redisURL, let amqp = Proc
     try SystemBench.alone(redis: try RedisURL(url), amqp: amqp, image: benchImage()) { system, _, _ in
         try SystemBench.smallImages(system, image: benchImage())
     }
+    try SystemBench.smallImagesOnACluster(amqp: amqp, image: benchImage())
     exit(0)
 }
 if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
