@@ -48,7 +48,9 @@ package final class ClusterRouter {
     /// Reads the slot map from the masters known, else from the seeds.
     private func learnSlots() throws(RedisError) {
         var last = RedisError(.connectionRefused, "no node of the Redis Cluster \(configuration.url) answered")
-        for node in masters + configuration.url.seeds {
+        var candidates: [RedisURL.Node] = []
+        for node in masters + configuration.url.seeds where !candidates.contains(node) { candidates.append(node) }
+        for node in candidates {
             do throws(RedisError) {
                 let reply = try connection(node).command(["CLUSTER", "SLOTS"])
                 var table = [RedisURL.Node?](repeating: nil, count: 16384)
@@ -69,6 +71,7 @@ package final class ClusterRouter {
                 mapped = true
                 return
             } catch {
+                lost(node, error)
                 last = error
             }
         }
@@ -159,7 +162,7 @@ package final class ClusterRouter {
                 let c = try connection(node)
                 reply = asking ? try c.pipeline([["ASKING"], args])[1] : try c.pipeline([args])[0]
             } catch {
-                if error.code == .connectionRefused || error.code == .connectionLost || error.code == .timeout { mapped = false }
+                lost(node, error)
                 throw error
             }
             guard let redirect = Self.redirection(reply) else { return reply }
@@ -218,7 +221,7 @@ package final class ClusterRouter {
                 let indexes = byNode[node]!
                 let got: [RedisReply]
                 do { got = try connection(node).pipeline(indexes.map { commands[$0] }) } catch {
-                    mapped = false
+                    lost(node, error)
                     throw error
                 }
                 for (i, reply) in zip(indexes, got) {
@@ -239,6 +242,26 @@ package final class ClusterRouter {
             byNode[node, default: []].append(i)
         }
         try flush()
+        return replies
+    }
+
+    /// A node that could not be reached, or broke the connection: its
+    /// connection is dropped (a new one fails at once if it is down, where the
+    /// old one would keep trying to reconnect) and the slot map is read again
+    /// before the next command, from the nodes still up: after a failover it
+    /// names the replica that took over.
+    private func lost(_ node: RedisURL.Node, _ error: RedisError) {
+        guard error.code == .connectionRefused || error.code == .connectionLost || error.code == .timeout else { return }
+        connections[node]?.close()
+        connections[node] = nil
+        mapped = false
+    }
+
+    /// `args` on every master, one reply each (error replies included).
+    func replies(onEveryMaster args: [RedisArgument]) throws(RedisError) -> [RedisReply] {
+        if !mapped { try learnSlots() }
+        var replies: [RedisReply] = []
+        for node in masters { replies.append(try send(args, to: node)) }
         return replies
     }
 

@@ -141,6 +141,15 @@ public final class RedisConnection {
         return reply
     }
 
+    /// A command without a key on every master of a cluster (on the one
+    /// Redis otherwise), one reply each: for figures to add up (INFO).
+    public func commandOnEveryMaster(_ args: [RedisArgument]) throws(RedisError) -> [RedisReply] {
+        guard let router else { return [try command(args)] }
+        let replies = try router.replies(onEveryMaster: args)
+        for case let .error(message) in replies { throw RedisError(.server, message) }
+        return replies
+    }
+
     /// Sends several commands in one round trip and returns their replies in
     /// order; error replies are returned, not thrown.
     public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {

@@ -30,9 +30,18 @@ extension TileStore {
         try RedisConnection(configuration).command(["PING"])
     }
 
-    /// The fields of one section of Redis's INFO (`stats`, `memory`, `commandstats`, ...).
+    /// The fields of one section of Redis's INFO (`stats`, `memory`, `commandstats`, ...);
+    /// on a cluster, one master's.
     public func info(_ section: String) throws(RedisError) -> [String: String] {
-        let text = try connection.command(["INFO", .text(section)]).text ?? ""
+        Self.fields(try connection.command(["INFO", .text(section)]).text ?? "")
+    }
+
+    /// The section of every master of a cluster (of the one Redis otherwise).
+    public func infoOfEveryMaster(_ section: String) throws(RedisError) -> [[String: String]] {
+        try connection.commandOnEveryMaster(["INFO", .text(section)]).map { Self.fields($0.text ?? "") }
+    }
+
+    private static func fields(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -41,24 +50,26 @@ extension TileStore {
         return fields
     }
 
-    /// An INFO field as a number (bytes, counts).
+    /// An INFO field as a number (bytes, counts), added up over a cluster's masters.
     /// - Parameters:
     ///   - section: the INFO section.
     ///   - field: the field (0 when missing or not a number).
     public func info(_ section: String, _ field: String) throws(RedisError) -> Int {
-        Int(try info(section)[field] ?? "") ?? 0
+        try infoOfEveryMaster(section).reduce(0) { $0 + (Int($1[field] ?? "") ?? 0) }
     }
 
-    /// How many times Redis has run `command` (lower case, e.g. `evalsha`) since it started.
+    /// How many times Redis (every master of a cluster) has run `command`
+    /// (lower case, e.g. `evalsha`) since it started.
     public func calls(of command: String) throws(RedisError) -> Int {
-        let line = try info("commandstats")["cmdstat_\(command)"] ?? ""
-        return Int(line.split(separator: ",").first?.split(separator: "=").last ?? "") ?? 0
+        try infoOfEveryMaster("commandstats").reduce(0) { total, fields in
+            let line = fields["cmdstat_\(command)"] ?? ""
+            return total + (Int(line.split(separator: ",").first?.split(separator: "=").last ?? "") ?? 0)
+        }
     }
 
-    /// Bytes Redis has received and sent since it started.
+    /// Bytes Redis (every master of a cluster) has received and sent since it started.
     public func networkBytes() throws(RedisError) -> Int {
-        let stats = try info("stats")
-        return (Int(stats["total_net_input_bytes"] ?? "") ?? 0) + (Int(stats["total_net_output_bytes"] ?? "") ?? 0)
+        try info("stats", "total_net_input_bytes") + info("stats", "total_net_output_bytes")
     }
 
     /// Deletes every key of this store's database: for benchmarks and tests

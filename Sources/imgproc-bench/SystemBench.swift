@@ -245,11 +245,8 @@ enum SystemBench {
         init(_ system: System) throws {
             server = Self.cpuSeconds(system.server.pid)
             ranks = try system.rankPIDs().values.map(Self.cpuSeconds).reduce(0, +)
-            // On a cluster, every node the URL names (the test cluster names them all).
-            let url = system.store.url
-            let nodes = url.isCluster ? try url.seeds.map { try TileStore(url: url.node($0)) } : [system.store]
-            redis = try nodes.reduce(0) { $0 + (try Self.redisCPU($1)) }
-            redisBytes = try nodes.reduce(0) { $0 + (try $1.networkBytes()) }
+            redis = try Self.redisCPU(system.store)
+            redisBytes = try system.redisBytes()
             amqpBytes = Self.amqpBytes(system.amqpPort)
             mpiBytes = try system.store.heartbeats().values.reduce(0) { $0 + $1.mpiBytes }
         }
@@ -277,9 +274,11 @@ enum SystemBench {
             return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
+        /// CPU seconds of Redis, of every master on a cluster.
         static func redisCPU(_ store: TileStore) throws -> Double {
-            let cpu = try store.info("cpu")
-            return (Double(cpu["used_cpu_user"] ?? "") ?? 0) + (Double(cpu["used_cpu_sys"] ?? "") ?? 0)
+            try store.infoOfEveryMaster("cpu").reduce(0) {
+                $0 + (Double($1["used_cpu_user"] ?? "") ?? 0) + (Double($1["used_cpu_sys"] ?? "") ?? 0)
+            }
         }
 
         /// Bytes sent and received on every TCP connection to RabbitMQ's port

@@ -2,20 +2,24 @@ import Foundation
 import Supervision
 import TileStore
 
-/// A Redis Cluster of a test's own: three masters (no replicas) on free ports
-/// of `host`, every slot assigned, stopped with the test.
+/// A Redis Cluster of a test's own: three masters on free ports of `host`,
+/// each with `replicas` replicas, every slot assigned, stopped with the test.
 public final class RedisClusterTestServer: @unchecked Sendable {
     // @unchecked: set once in init.
     public let nodes: [RedisTestServer]
 
-    public init(host: String = "127.0.0.1") throws {
+    /// - Parameters:
+    ///   - replicas: replicas per master.
+    ///   - nodeTimeout: milliseconds before a silent master is failed over (Redis's default is 15000).
+    public init(host: String = "127.0.0.1", replicas: Int = 0, nodeTimeout: Int = 15000) throws {
         // Each node's cluster bus port is given, since the default (port + 10000) may pass 65535.
-        nodes = try (0..<3).map { _ in
+        nodes = try (0..<(3 * (1 + replicas))).map { _ in
             try RedisTestServer(host: host, extra: ["--cluster-enabled", "yes", "--cluster-port", String(freePort()),
-                                                    "--cluster-config-file", "nodes.conf"])
+                                                    "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(nodeTimeout)])
         }
         let create = try run(URL(fileURLWithPath: "/usr/bin/env"),
-                             ["redis-cli", "--cluster", "create"] + nodes.map { "\(host):\($0.port)" } + ["--cluster-replicas", "0", "--cluster-yes"])
+                             ["redis-cli", "--cluster", "create"] + nodes.map { "\(host):\($0.port)" }
+                                + ["--cluster-replicas", String(replicas), "--cluster-yes"])
         guard create.status == 0 else { throw TestServerError("redis-cli --cluster create failed: \(create.stdout) \(create.stderr)") }
         for node in nodes {
             let connection = try RedisConnection(url: RedisURL(node.url))
@@ -26,6 +30,23 @@ public final class RedisClusterTestServer: @unchecked Sendable {
     deinit { stop() }
 
     public var url: String { "redis+cluster://" + nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",") + "/" }
+
+    /// The node that is the master of `key`'s slot now (the others answer MOVED).
+    public func master(of key: String) -> RedisTestServer? {
+        nodes.first { node in
+            guard let connection = try? RedisConnection(url: RedisURL(node.url)) else { return false }
+            return (try? connection.command(["GET", .text(key)])) != nil
+        }
+    }
+
+    /// How many nodes hold `key` with `value` (masters and, read with READONLY, replicas).
+    public func copies(of key: String, value: String) -> Int {
+        nodes.filter { node in
+            guard let connection = try? RedisConnection(url: RedisURL(node.url)) else { return false }
+            _ = try? connection.command(["READONLY"])
+            return (try? connection.command(["GET", .text(key)]).text) == value
+        }.count
+    }
 
     public func stop() { nodes.forEach { $0.stop() } }
 }

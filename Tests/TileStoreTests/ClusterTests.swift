@@ -53,4 +53,32 @@ struct ClusterTests {
         #expect(try nodes[other].connection.command(["CLUSTER", "COUNTKEYSINSLOT", .int(slot)]).int == 1, "the key went to the new master")
         #expect(try client.pipeline([["GET", .text(key)], ["DEL", .text(key)]]).map(\.int) == [nil, 1])
     }
+
+    /// A master dies: its replica takes over (after the cluster's node
+    /// timeout) and the client, retrying as the ranks and the server do,
+    /// finds the new master through the slot map; what was written stays.
+    @Test func aMasterFailsOverAndTheClientFollows() throws {
+        let cluster = try RedisClusterTestServer(replicas: 1, nodeTimeout: 1000)
+        let client = try RedisConnection(url: RedisURL(cluster.url))
+        let key = "imgproc:{failover}:x"
+        try client.command(["SET", .text(key), "before"])
+        try waitUntil(seconds: 10) { cluster.copies(of: key, value: "before") == 2 }   // the replica has it too
+        let master = try #require(cluster.master(of: key))
+        master.crash()
+        let start = Date()
+        var written = false
+        while !written && Date().timeIntervalSince(start) < 30 {
+            do {
+                try client.command(["SET", .text(key + ":after"), "after"])
+                written = true
+            } catch {
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+        #expect(written, "a write succeeded after the failover")
+        #expect(Date().timeIntervalSince(start) < 15, "within seconds of the cluster's failover")
+        #expect(try client.command(["GET", .text(key)]).text == "before")
+        let now = try #require(cluster.master(of: key))
+        #expect(now.port != master.port, "the replica is the master now")
+    }
 }
