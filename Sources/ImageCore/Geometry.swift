@@ -386,14 +386,21 @@ func mirrorRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, 
     case 2:
         for x in 0..<w { to.storeBytes(of: from.loadUnaligned(fromByteOffset: (w &- 1 &- x) &* 2, as: UInt16.self), toByteOffset: x &* 2, as: UInt16.self) }
     case 3:
-        // 16 pixels at a time: 64 bytes read ending where the 16th pixel ends
-        // (never past the row), three shuffles, 48 bytes written.
+        // 16 pixels (48 bytes) at a time. Each 16 bytes written draw on two
+        // 16-byte loads of the block, so that every one is a two-source byte
+        // shuffle (pshufb and a blend) on any x86 with SSSE3, not a chain of
+        // byte extracts.
+        typealias V = SIMD16<UInt8>
         var x = 0
-        while x &+ 22 <= w {
-            let v = from.loadUnaligned(fromByteOffset: (w &- 16 &- x) &* 3 &- 16, as: SIMD64<UInt8>.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[61], v[62], v[63], v[58], v[59], v[60], v[55], v[56], v[57], v[52], v[53], v[54], v[49], v[50], v[51], v[46]), toByteOffset: x &* 3, as: SIMD16<UInt8>.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[47], v[48], v[43], v[44], v[45], v[40], v[41], v[42], v[37], v[38], v[39], v[34], v[35], v[36], v[31], v[32]), toByteOffset: x &* 3 &+ 16, as: SIMD16<UInt8>.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[33], v[28], v[29], v[30], v[25], v[26], v[27], v[22], v[23], v[24], v[19], v[20], v[21], v[16], v[17], v[18]), toByteOffset: x &* 3 &+ 32, as: SIMD16<UInt8>.self)
+        while x &+ 16 <= w {
+            let p = from + (w &- 16 &- x) &* 3
+            let a = p.loadUnaligned(as: V.self), b = p.loadUnaligned(fromByteOffset: 16, as: V.self)
+            let c = p.loadUnaligned(fromByteOffset: 32, as: V.self)
+            let m = p.loadUnaligned(fromByteOffset: 15, as: V.self), n = p.loadUnaligned(fromByteOffset: 17, as: V.self)
+            let q = to + x &* 3
+            q.storeBytes(of: V(c[13], c[14], c[15], c[10], c[11], c[12], c[7], c[8], c[9], c[4], c[5], c[6], c[1], c[2], c[3], b[14]), as: V.self)
+            q.storeBytes(of: V(n[14], n[15], m[12], m[13], m[14], m[9], m[10], m[11], m[6], m[7], m[8], m[3], m[4], m[5], m[0], m[1]), toByteOffset: 16, as: V.self)
+            q.storeBytes(of: V(b[1], a[12], a[13], a[14], a[9], a[10], a[11], a[6], a[7], a[8], a[3], a[4], a[5], a[0], a[1], a[2]), toByteOffset: 32, as: V.self)
             x &+= 16
         }
         while x < w { copyPixel(src + (w &- 1 &- x) &* 3, dst + x &* 3, 3); x &+= 1 }
