@@ -18,6 +18,27 @@ public struct BoxBlur: TileOperation {
     }
 
     public func apply(_ source: Region, output: Rect, input: Shape) -> Region {
+        let taps = 2 * radius + 1, area = taps * taps
+        let image: Image
+        if 255 * area <= Int(UInt16.max) {
+            // Column sums fit 16 bits up to radius 7: half the memory traffic of
+            // 32-bit sums, and means in single precision 16 lanes at a time.
+            let inverse = 1 / Float(area)
+            image = blur(source, output: output, input: input, sums: UInt16.self) { Self.means($0, $1, count: $2, inverse: inverse) }
+        } else {
+            let inverse = 1 / Double(area)
+            image = blur(source, output: output, input: input, sums: UInt32.self) { Self.means($0, $1, count: $2, inverse: inverse) }
+        }
+        return Region(image: image, x: output.x, y: output.y)
+    }
+
+    /// The window sums of every output sample, one output row at a time, in
+    /// `Sum`s wide enough for the whole window; `means` turns a row of them into bytes.
+    @inline(__always)
+    private func blur<Sum: FixedWidthInteger & UnsignedInteger>(
+        _ source: Region, output: Rect, input: Shape, sums _: Sum.Type,
+        means: (UnsafePointer<Sum>, UnsafeMutablePointer<UInt8>, Int) -> Void
+    ) -> Image {
         let hood = neighbourhood(output, input)
         let ch = input.channels, r = radius, n = output.width * ch, taps = 2 * r + 1
         let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
@@ -30,8 +51,7 @@ public struct BoxBlur: TileOperation {
         var held = [Int](repeating: -1, count: slots)
         let padded = RowBuffer<UInt8>(rows: 1, length: (output.width + 2 * r) * ch + 64)
         let srcRowBytes = source.image.rowBytes
-        let inverse = 1 / Double(taps * taps)
-        let image = source.image.pixels.withUnsafeBufferPointer { sp in
+        return source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { runs in
                 Image(width: output.width, height: output.height, channels: ch) { dst in
                     func rowSums(_ row: Int) -> UnsafeMutablePointer<UInt16> {
@@ -43,27 +63,48 @@ public struct BoxBlur: TileOperation {
                         }
                         return ring.row(slot)
                     }
-                    let column = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+                    let column = UnsafeMutablePointer<Sum>.allocate(capacity: n)
                     defer { column.deallocate() }
                     column.initialize(repeating: 0, count: n)
                     for k in 0..<taps {
                         let s = rowSums(rowMap[k])
-                        for i in 0..<n { column[i] &+= UInt32(s[i]) }
+                        for i in 0..<n { column[i] &+= Sum(truncatingIfNeeded: s[i]) }
                     }
                     for y in 0..<output.height {
                         if y > 0 {
                             let drop = rowSums(rowMap[y - 1]), add = rowSums(rowMap[y + taps - 1])
-                            for i in 0..<n { column[i] = column[i] &+ UInt32(add[i]) &- UInt32(drop[i]) }
+                            for i in 0..<n {
+                                column[i] = column[i] &+ Sum(truncatingIfNeeded: add[i]) &- Sum(truncatingIfNeeded: drop[i])
+                            }
                         }
-                        let d = dst + y * n
-                        // The exact mean is never halfway (the area is odd): it is at least
-                        // 1/(2·area) from a half, far more than double rounding can move it.
-                        Self.means(column, d, count: n, inverse: inverse)
+                        means(column, dst + y * n, n)
                     }
                 }
             }
         }
-        return Region(image: image, x: output.x, y: output.y)
+    }
+
+    /// `out[i] = sum[i] / area`, rounded, sixteen lanes at a time in single
+    /// precision, for sums of at most 16 bits (radius 7 or less). The exact
+    /// mean is never within 1/(2·area) ≥ 1/450 of a half, and the float
+    /// product is within 255·2⁻²³ of it, so rounding it to nearest (by adding
+    /// 1.5·2²³, whose last bits are then the integer) gives the same bytes as
+    /// adding 0.5 to the exact mean and truncating.
+    @inline(__always)
+    package static func means(_ sum: UnsafePointer<UInt16>, _ out: UnsafeMutablePointer<UInt8>, count n: Int, inverse: Float) {
+        let magic = SIMD16<Float>(repeating: 12_582_912)
+        var i = 0
+        while i &+ 16 <= n {
+            let s = load16(sum + i)
+            let v = SIMD16<Float>(Float(s[0]), Float(s[1]), Float(s[2]), Float(s[3]), Float(s[4]), Float(s[5]), Float(s[6]), Float(s[7]),
+                                  Float(s[8]), Float(s[9]), Float(s[10]), Float(s[11]), Float(s[12]), Float(s[13]), Float(s[14]), Float(s[15]))
+            store16(lowBytes(unsafeBitCast(v * inverse + magic, to: SIMD16<UInt32>.self)), UnsafeMutableRawPointer(out + i))
+            i &+= 16
+        }
+        while i < n {
+            out[i] = UInt8(truncatingIfNeeded: Int32((Float(sum[i]) * inverse).rounded(.toNearestOrEven)))
+            i &+= 1
+        }
     }
 
     /// `out[i] = sum[i] / area`, rounded, eight lanes at a time. The exact
@@ -92,7 +133,8 @@ public struct BoxBlur: TileOperation {
     /// windows; as a running sum for large ones.
     static func rowPass(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt16>, count n: Int,
                         channels ch: Int, taps: Int) {
-        if taps <= 9 {
+        // Direct sums with the tap count a constant, so that the taps are unrolled.
+        @inline(__always) func direct(_ taps: Int) {
             var i = 0
             while i < n {
                 var s = SIMD16<UInt16>()
@@ -103,7 +145,13 @@ public struct BoxBlur: TileOperation {
                 UnsafeMutableRawPointer(out + i).storeBytes(of: s, as: SIMD16<UInt16>.self)
                 i += 16
             }
-            return
+        }
+        switch taps {
+        case 3: return direct(3)
+        case 5: return direct(5)
+        case 7: return direct(7)
+        case 9: return direct(9)
+        default: break
         }
         for c in 0..<ch {
             var s: UInt16 = 0

@@ -76,16 +76,23 @@ public struct Median: TileOperation {
         return Region(image: image, x: output.x, y: output.y)
     }
 
-    /// 3×3 median with a 19-exchange sorting network on 16 samples at a time;
-    /// each source row is padded once, into a ring of three.
+    /// 3×3 median from sorted columns: each padded row is padded once (a ring
+    /// of three); for each output row the three rows are sorted column by
+    /// column (low, middle, high), and a pixel's median is the median of the
+    /// highest of its three lows, the median of its middles and the lowest of
+    /// its highs (Paeth): 32 samples at a time, with about half the compares of
+    /// a 19-exchange network.
     func median3x3(_ source: Region, output: Rect, input: Shape) -> Region {
-        typealias Lanes = SIMD16<UInt8>
+        typealias Lanes = Bytes32
         let hood = neighbourhood(output, input)
-        let ch = input.channels, n = output.width * ch
+        let ch = input.channels, n = output.width * ch, m = n + 2 * ch
         let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
         let rowMap = hood.rows(originY: source.y)
         let srcRowBytes = source.image.rowBytes
-        let padded = RowBuffer<UInt8>(rows: 3, length: (output.width + 2) * ch + 32)
+        let padded = RowBuffer<UInt8>(rows: 3, length: m + 64)
+        let strip = 1024
+        let sorted = RowBuffer<UInt8>(rows: 3, length: strip + 2 * ch + 64)
+        let lows = sorted.row(0), middles = sorted.row(1), highs = sorted.row(2)
         var held = [-1, -1, -1]
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
             columns.withUnsafeBufferPointer { runs in
@@ -99,35 +106,39 @@ public struct Median: TileOperation {
                         }
                         return padded.row(slot)
                     }
-                    @inline(__always) func load(_ p: UnsafePointer<UInt8>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
-                    // One compare and two blends (the generic pointwiseMin/Max are not turned into min/max instructions).
-                    @inline(__always) func sort(_ x: inout Lanes, _ y: inout Lanes) {
-                        let greater = y .< x
-                        let low = x.replacing(with: y, where: greater)
-                        y.replace(with: x, where: greater)
-                        x = low
+                    let load = load32, lower = minimum, upper = maximum
+                    @inline(__always) func store(_ v: Lanes, _ p: UnsafeMutablePointer<UInt8>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
+                    @inline(__always) func middle(_ x: Lanes, _ y: Lanes, _ z: Lanes) -> Lanes {
+                        upper(lower(x, y), lower(upper(x, y), z))
                     }
                     for y in 0..<output.height {
                         let a = row(y), b = row(y + 1), c = row(y + 2)
-                        let d = dst + y * n
-                        var i = 0
-                        while i < n {
-                            var p0 = load(a + i), p1 = load(a + i + ch), p2 = load(a + i + 2 * ch)
-                            var p3 = load(b + i), p4 = load(b + i + ch), p5 = load(b + i + 2 * ch)
-                            var p6 = load(c + i), p7 = load(c + i + ch), p8 = load(c + i + 2 * ch)
-                            sort(&p1, &p2); sort(&p4, &p5); sort(&p7, &p8)
-                            sort(&p0, &p1); sort(&p3, &p4); sort(&p6, &p7)
-                            sort(&p1, &p2); sort(&p4, &p5); sort(&p7, &p8)
-                            sort(&p0, &p3); sort(&p5, &p8); sort(&p4, &p7)
-                            sort(&p3, &p6); sort(&p1, &p4); sort(&p2, &p5)
-                            sort(&p4, &p7); sort(&p4, &p2); sort(&p6, &p4)
-                            sort(&p4, &p2)
-                            if i + Lanes.scalarCount <= n {
-                                UnsafeMutableRawPointer(d + i).storeBytes(of: p4, as: Lanes.self)
-                            } else {
-                                for j in 0..<(n - i) { d[i + j] = p4[j] }
+                        // A strip at a time, so that the sorted columns stay in the L1 cache.
+                        for start in stride(from: 0, to: n, by: strip) {
+                            let count = min(strip, n - start)
+                            var j = 0
+                            while j < count + 2 * ch {
+                                let p = load(a + start + j), q = load(b + start + j), r = load(c + start + j)
+                                let low = lower(p, q), high = upper(p, q)
+                                store(lower(low, r), lows + j)
+                                store(upper(high, r), highs + j)
+                                store(upper(low, lower(high, r)), middles + j)
+                                j += Lanes.scalarCount
                             }
-                            i += Lanes.scalarCount
+                            let d = dst + y * n + start
+                            var i = 0
+                            while i < count {
+                                let low = upper(upper(load(lows + i), load(lows + i + ch)), load(lows + i + 2 * ch))
+                                let high = lower(lower(load(highs + i), load(highs + i + ch)), load(highs + i + 2 * ch))
+                                let mid = middle(load(middles + i), load(middles + i + ch), load(middles + i + 2 * ch))
+                                let median = middle(low, mid, high)
+                                if i + Lanes.scalarCount <= count {
+                                    store(median, d + i)
+                                } else {
+                                    for k in 0..<(count - i) { d[i + k] = median[k] }
+                                }
+                                i += Lanes.scalarCount
+                            }
                         }
                     }
                 }

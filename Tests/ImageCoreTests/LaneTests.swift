@@ -36,6 +36,32 @@ struct LaneTests {
         }
     }
 
+    @Test(arguments: [1, 2, 3, 4])
+    func threeByThreeMedianIsTheMiddleOfTheNineSortedSamples(_ channels: Int) throws {
+        // Widths around the 32-sample vectors (and their tails), rows at the top and bottom edges,
+        // and values packed into a few levels so that ties are common.
+        for (w, h) in [(1, 1), (2, 3), (10, 4), (11, 5), (33, 3), (70, 9)] {
+            var image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 3 + h))
+            if w == 70 { image.pixels = image.pixels.map { $0 & 0xC0 } }
+            let plan = try Plan(try Pipeline(parsing: "median:1"), input: image.shape)
+            let want = Image(width: w, height: h, channels: channels) { p in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        for c in 0..<channels {
+                            var nine: [UInt8] = []
+                            for dy in -1...1 {
+                                for dx in -1...1 { nine.append(image[min(max(x + dx, 0), w - 1), min(max(y + dy, 0), h - 1), c]) }
+                            }
+                            p[(y * w + x) * channels + c] = nine.sorted()[4]
+                        }
+                    }
+                }
+            }
+            #expect(Runner.reference(image, plan: plan) == want, "\(w)x\(h)x\(channels)")
+            #expect(Runner.tiled(image, plan: plan, tileSize: 4) == want, "\(w)x\(h)x\(channels) in tiles")
+        }
+    }
+
     @Test func unsharpMaskingMatchesTheScalarStepsForEveryPair() {
         // Every (original, blurred) pair, in an order that puts each in every lane.
         var original: [UInt8] = [], blurred: [UInt8] = []
@@ -51,17 +77,26 @@ struct LaneTests {
         }
     }
 
-    @Test(arguments: [1, 2, 7, 128])
+    @Test(arguments: [1, 2, 7, 8, 128])
     func boxMeansMatchTheScalarRoundingForEverySum(_ radius: Int) {
         let area = (2 * radius + 1) * (2 * radius + 1)
         let sums = (0...(255 * area)).map(UInt32.init) + [17]
         let inverse = 1 / Double(area)
+        let want = sums.map { UInt8(truncatingIfNeeded: Int32(Double($0) * inverse + 0.5)) }
         var out = [UInt8](repeating: 0, count: sums.count)
         sums.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { BoxBlur.means(s.baseAddress!, $0.baseAddress!, count: s.count, inverse: inverse) }
         }
-        let mismatches = (0..<sums.count).filter { out[$0] != UInt8(truncatingIfNeeded: Int32(Double(sums[$0]) * inverse + 0.5)) }
+        let mismatches = (0..<sums.count).filter { out[$0] != want[$0] }
         #expect(mismatches.isEmpty, "radius \(radius): first at sum \(mismatches.first.map { sums[$0] } ?? 0)")
+        // Sums of 16 bits (radius 7 or less) take the single-precision lanes.
+        guard 255 * area <= Int(UInt16.max) else { return }
+        let narrow = sums.map { UInt16($0) }
+        narrow.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { BoxBlur.means(s.baseAddress!, $0.baseAddress!, count: s.count, inverse: 1 / Float(area)) }
+        }
+        let narrowMismatches = (0..<sums.count).filter { out[$0] != want[$0] }
+        #expect(narrowMismatches.isEmpty, "radius \(radius), 16-bit sums: first at sum \(narrowMismatches.first.map { sums[$0] } ?? 0)")
     }
 
     @Test func tableLookupsMapEveryByteAndTheTail() {

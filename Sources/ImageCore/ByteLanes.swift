@@ -1,0 +1,22 @@
+/// 32 bytes at a time: one AVX2 register.
+///
+/// The standard library builds SIMD32's compares and wrapping arithmetic
+/// from vector instructions, but its `replacing(with:where:)`, `&`, `|` and
+/// `pointwiseMin` are loops the compiler leaves as 32 byte steps. The
+/// minimum and maximum here are written in the vector operations only —
+/// `y + (x - y)·[x < y]` — which the compiler folds into one `vpminub` or
+/// `vpmaxub`.
+typealias Bytes32 = SIMD32<UInt8>
+
+/// 0xFF where the mask is set, 0 elsewhere.
+@inline(__always)
+func bytes(_ mask: SIMDMask<Bytes32.MaskStorage>) -> Bytes32 { unsafeBitCast(mask, to: Bytes32.self) }
+
+@inline(__always)
+func minimum(_ x: Bytes32, _ y: Bytes32) -> Bytes32 { y &+ (x &- y) &* (Bytes32() &- bytes(x .< y)) }
+
+@inline(__always)
+func maximum(_ x: Bytes32, _ y: Bytes32) -> Bytes32 { y &+ (x &- y) &* (Bytes32() &- bytes(y .< x)) }
+
+@inline(__always)
+func load32(_ p: UnsafePointer<UInt8>) -> Bytes32 { UnsafeRawPointer(p).loadUnaligned(as: Bytes32.self) }
