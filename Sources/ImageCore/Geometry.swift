@@ -175,17 +175,11 @@ public struct Resize: TileOperation {
         let yt = Self.taps(from: o.y, count: o.height, inSize: input.height, outSize: out.height)
         let src = source.image
         let rowLen = o.width * ch
-        // Per output sample: the offset of its first tap in a source row, and its weight.
-        var offsets = [Int](repeating: 0, count: rowLen), weights = [Int32](repeating: 0, count: rowLen)
-        var steps = [Int](repeating: 0, count: rowLen)
-        for k in 0..<o.width {
-            for c in 0..<ch {
-                offsets[k * ch + c] = (xt.index[k] - source.x) * ch + c
-                weights[k * ch + c] = xt.weight[k]
-                // At the last column the second weight is 0 and its tap is never read.
-                steps[k * ch + c] = xt.weight[k] == 2048 ? 0 : ch
-            }
-        }
+        // Per output pixel: the offset of its first tap in a source row, and its weight. The
+        // second tap is `ch` bytes on; pixels from `paired` on have their first tap on the
+        // region's last column (weight 2048), where there is no second tap to read.
+        let offsets = (0..<o.width).map { (xt.index[$0] - source.x) * ch }, weights = xt.weight
+        let paired = (0..<o.width).first { xt.index[$0] - source.x + 1 >= src.width } ?? o.width
         // Horizontal results for the two source rows of an output row, cached by source row.
         var rowA = [Int32](repeating: 0, count: rowLen), rowB = rowA
         var rowAIndex = -1, rowBIndex = -1
@@ -195,12 +189,23 @@ public struct Resize: TileOperation {
                     let line = sp.baseAddress! + (sy - source.y) * src.rowBytes
                     offsets.withUnsafeBufferPointer { off in
                         weights.withUnsafeBufferPointer { w in
-                            steps.withUnsafeBufferPointer { st in
-                                row.withUnsafeMutableBufferPointer { r in
-                                    for i in 0..<rowLen {
-                                        let p = line + off[i]
-                                        r[i] = Int32(p[0]) &* w[i] &+ Int32(p[st[i]]) &* (2048 &- w[i])
+                            row.withUnsafeMutableBufferPointer { r in
+                                // The channel count a constant, so that each pixel's samples are unrolled.
+                                @inline(__always) func taps(_ ch: Int) {
+                                    for k in 0..<paired {
+                                        let p = line + off[k], w0 = w[k], w1 = 2048 &- w[k], q = k &* ch
+                                        for c in 0..<ch { r[q &+ c] = Int32(p[c]) &* w0 &+ Int32(p[c &+ ch]) &* w1 }
                                     }
+                                    for k in paired..<o.width {
+                                        let p = line + off[k], q = k &* ch
+                                        for c in 0..<ch { r[q &+ c] = Int32(p[c]) &* 2048 }
+                                    }
+                                }
+                                switch ch {
+                                case 1: taps(1)
+                                case 2: taps(2)
+                                case 3: taps(3)
+                                default: taps(4)
                                 }
                             }
                         }
@@ -240,7 +245,7 @@ extension Resize {
         let src = source.image, rowLen = o.width * ch, pairLen = 2 * rowLen
         let left = (2 * o.x - source.x) * ch, top = 2 * o.y - source.y
         let sums = UnsafeMutablePointer<UInt16>.allocate(capacity: pairLen + 16)
-        let means = UnsafeMutablePointer<UInt16>.allocate(capacity: pairLen + 64)
+        let means = UnsafeMutablePointer<UInt8>.allocate(capacity: pairLen + 64)
         defer { sums.deallocate(); means.deallocate() }
         return src.pixels.withUnsafeBufferPointer { sp in
             Image(width: o.width, height: o.height, channels: ch) { d in
@@ -261,14 +266,14 @@ extension Resize {
                     while i &+ 16 <= pairLen &- ch {
                         let left: SIMD16<UInt16> = load16(sums + i), right: SIMD16<UInt16> = load16(sums + (i &+ ch))
                         let m = (left &+ right &+ 2) &>> 2
-                        UnsafeMutableRawPointer(means + i).storeBytes(of: m, as: SIMD16<UInt16>.self)
+                        UnsafeMutableRawPointer(means + i).storeBytes(of: lowBytes(m), as: SIMD16<UInt8>.self)
                         i &+= 16
                     }
-                    while i < pairLen &- ch { means[i] = (sums[i] &+ sums[i &+ ch] &+ 2) &>> 2; i &+= 1 }
+                    while i < pairLen &- ch { means[i] = UInt8(truncatingIfNeeded: (sums[i] &+ sums[i &+ ch] &+ 2) &>> 2); i &+= 1 }
                     let dr = d + y * rowLen
                     let done = pickMeans(means, dr, width: o.width, channels: ch)
                     for k in done..<o.width {
-                        for c in 0..<ch { dr[k &* ch &+ c] = UInt8(truncatingIfNeeded: means[2 &* k &* ch &+ c]) }
+                        for c in 0..<ch { dr[k &* ch &+ c] = means[2 &* k &* ch &+ c] }
                     }
                 }
             }
@@ -276,57 +281,61 @@ extension Resize {
     }
 }
 
-/// Output samples of a halved row from the means of sample pairs (a 16-bit
-/// lane each, below 256): sample `c` of pixel `k` is the mean at `2k·ch + c`.
-/// Sixteen bytes at a time are gathered from a 64-byte window by a fixed
-/// shuffle (three windows per 16 RGB pixels). Returns the pixels written;
-/// the rest are the caller's.
+/// Output samples of a halved row from the means of sample pairs (a byte
+/// each): sample `c` of pixel `k` is the mean at `2k·ch + c`. Each 16 bytes
+/// written are a fixed pick from two 16-byte loads, which the compiler makes
+/// a two-source byte shuffle (pshufb and a blend on AVX2). Returns the pixels
+/// written; the rest are the caller's.
 @inline(__always)
-func pickMeans(_ means: UnsafeMutablePointer<UInt16>, _ dr: UnsafeMutablePointer<UInt8>, width: Int, channels ch: Int) -> Int {
+func pickMeans(_ means: UnsafeMutablePointer<UInt8>, _ dr: UnsafeMutablePointer<UInt8>, width: Int, channels ch: Int) -> Int {
+    typealias V = SIMD16<UInt8>
     let m = UnsafeRawPointer(means), to = UnsafeMutableRawPointer(dr)
-    typealias Window = SIMD64<UInt8>
+    @inline(__always) func two(_ offset: Int) -> (V, V) {
+        (m.loadUnaligned(fromByteOffset: offset, as: V.self), m.loadUnaligned(fromByteOffset: offset &+ 16, as: V.self))
+    }
     var k = 0
     switch ch {
     case 1:
         while k &+ 16 <= width {
-            let v = m.loadUnaligned(fromByteOffset: 4 &* k, as: Window.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[0], v[4], v[8], v[12], v[16], v[20], v[24], v[28],
-                                            v[32], v[36], v[40], v[44], v[48], v[52], v[56], v[60]), toByteOffset: k, as: SIMD16<UInt8>.self)
+            let (x, y) = two(2 &* k)
+            to.storeBytes(of: pick(x, y, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), toByteOffset: k, as: V.self)
             k &+= 16
         }
     case 2:
         while k &+ 8 <= width {
-            let v = m.loadUnaligned(fromByteOffset: 8 &* k, as: Window.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[0], v[2], v[8], v[10], v[16], v[18], v[24], v[26],
-                                            v[32], v[34], v[40], v[42], v[48], v[50], v[56], v[58]), toByteOffset: 2 &* k, as: SIMD16<UInt8>.self)
+            let (x, y) = two(4 &* k)
+            to.storeBytes(of: pick(x, y, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), toByteOffset: 2 &* k, as: V.self)
             k &+= 8
         }
     case 3:
+        // 16 pixels: 48 bytes from means 0...92 of the block, read as 0..<32, 31..<63 and 62..<94.
         while k &+ 16 <= width {
-            let base = 12 &* k
-            let v0 = m.loadUnaligned(fromByteOffset: base, as: Window.self)
-            let v1 = m.loadUnaligned(fromByteOffset: base &+ 62, as: Window.self)
-            let v2 = m.loadUnaligned(fromByteOffset: base &+ 124, as: Window.self)
-            to.storeBytes(of: SIMD16<UInt8>(v0[0], v0[2], v0[4], v0[12], v0[14], v0[16], v0[24], v0[26],
-                                            v0[28], v0[36], v0[38], v0[40], v0[48], v0[50], v0[52], v0[60]),
-                          toByteOffset: 3 &* k, as: SIMD16<UInt8>.self)
-            to.storeBytes(of: SIMD16<UInt8>(v1[0], v1[2], v1[10], v1[12], v1[14], v1[22], v1[24], v1[26],
-                                            v1[34], v1[36], v1[38], v1[46], v1[48], v1[50], v1[58], v1[60]),
-                          toByteOffset: 3 &* k &+ 16, as: SIMD16<UInt8>.self)
-            to.storeBytes(of: SIMD16<UInt8>(v2[0], v2[8], v2[10], v2[12], v2[20], v2[22], v2[24], v2[32],
-                                            v2[34], v2[36], v2[44], v2[46], v2[48], v2[56], v2[58], v2[60]),
-                          toByteOffset: 3 &* k &+ 32, as: SIMD16<UInt8>.self)
+            let base = 6 &* k
+            let (x, y) = two(base)
+            to.storeBytes(of: pick(x, y, 0, 1, 2, 6, 7, 8, 12, 13, 14, 18, 19, 20, 24, 25, 26, 30), toByteOffset: 3 &* k, as: V.self)
+            let (x1, y1) = two(base &+ 31)
+            to.storeBytes(of: pick(x1, y1, 0, 1, 5, 6, 7, 11, 12, 13, 17, 18, 19, 23, 24, 25, 29, 30), toByteOffset: 3 &* k &+ 16, as: V.self)
+            let (x2, y2) = two(base &+ 62)
+            to.storeBytes(of: pick(x2, y2, 0, 4, 5, 6, 10, 11, 12, 16, 17, 18, 22, 23, 24, 28, 29, 30), toByteOffset: 3 &* k &+ 32, as: V.self)
             k &+= 16
         }
     default:
         while k &+ 4 <= width {
-            let v = m.loadUnaligned(fromByteOffset: 16 &* k, as: Window.self)
-            to.storeBytes(of: SIMD16<UInt8>(v[0], v[2], v[4], v[6], v[16], v[18], v[20], v[22],
-                                            v[32], v[34], v[36], v[38], v[48], v[50], v[52], v[54]), toByteOffset: 4 &* k, as: SIMD16<UInt8>.self)
+            let (x, y) = two(8 &* k)
+            to.storeBytes(of: pick(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27), toByteOffset: 4 &* k, as: V.self)
             k &+= 4
         }
     }
     return k
+}
+
+/// Bytes of `x` (indices 0..<16) and `y` (16..<32) at fixed places.
+@inline(__always)
+func pick(_ x: SIMD16<UInt8>, _ y: SIMD16<UInt8>, _ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int, _ i4: Int, _ i5: Int, _ i6: Int, _ i7: Int,
+          _ i8: Int, _ i9: Int, _ i10: Int, _ i11: Int, _ i12: Int, _ i13: Int, _ i14: Int, _ i15: Int) -> SIMD16<UInt8> {
+    @inline(__always) func at(_ i: Int) -> UInt8 { i < 16 ? x[i] : y[i &- 16] }
+    return SIMD16<UInt8>(at(i0), at(i1), at(i2), at(i3), at(i4), at(i5), at(i6), at(i7),
+                         at(i8), at(i9), at(i10), at(i11), at(i12), at(i13), at(i14), at(i15))
 }
 
 /// Copies one pixel of `ch` samples; a switch beats a variable-length copy call.

@@ -136,6 +136,40 @@ struct LaneTests {
     }
 
     @Test(arguments: [1, 2, 3, 4])
+    func bilinearResizeGivesTheFixedPointDefinition(_ channels: Int) throws {
+        // The taps of cv2.resize(INTER_LINEAR) on 8-bit images: 11-bit weights per axis.
+        func taps(_ d: Int, inSize: Int, outSize: Int) -> (Int, Int32) {
+            var f = (Double(d) + 0.5) * Double(inSize) / Double(outSize) - 0.5
+            var s = Int(f.rounded(.down))
+            f -= Double(s)
+            if s < 0 { s = 0; f = 0 }
+            if s >= inSize - 1 { s = inSize - 1; f = 0 }
+            return (s, Int32((1 - f) * 2048 + 0.5))
+        }
+        for (w, h, spec) in [(7, 5, "resize:1.5"), (33, 9, "resize:0.37"), (40, 12, "resize:2.3"), (17, 17, "resize:9x31")] {
+            let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 5 + h))
+            let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
+            let out = plan.output
+            let want = Image(width: out.width, height: out.height, channels: channels) { p in
+                for y in 0..<out.height {
+                    let (sy, b0) = taps(y, inSize: h, outSize: out.height)
+                    for x in 0..<out.width {
+                        let (sx, a0) = taps(x, inSize: w, outSize: out.width)
+                        for c in 0..<channels {
+                            func v(_ x: Int, _ y: Int) -> Int32 { Int32(image[min(x, w - 1), min(y, h - 1), c]) }
+                            let top = v(sx, sy) * a0 + v(sx + 1, sy) * (2048 - a0)
+                            let bottom = v(sx, sy + 1) * a0 + v(sx + 1, sy + 1) * (2048 - a0)
+                            p[(y * out.width + x) * channels + c] = UInt8((top * b0 + bottom * (2048 - b0) + (1 << 21)) >> 22)
+                        }
+                    }
+                }
+            }
+            #expect(Runner.reference(image, plan: plan) == want, "\(spec) \(w)x\(h)x\(channels)")
+            #expect(Runner.tiled(image, plan: plan, tileSize: 8) == want, "\(spec) \(w)x\(h)x\(channels) in tiles")
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4])
     func halvingGivesTheBilinearBytes(_ channels: Int) {
         // Widths around the 4-, 8- and 16-pixel steps of the vector paths, with tails.
         for (w, h) in [(2, 2), (6, 4), (34, 10), (70, 18), (202, 10)] {
