@@ -49,21 +49,23 @@ public struct Contrast: LookupOperation {
     }
     public var description: String { "contrast:\(formatNumber(factor))" }
 
-    /// One sample in single precision: `(v - 128) · f + 128`, clamped, rounded half up.
+    /// One sample in single precision: `(v - 128) · f + 128`, clamped, rounded to nearest (ties to even).
     package static func lane(_ v: UInt8, factor f: Float) -> UInt8 {
         let u = (Float(v) - 128) * f + 128
         let r = u < 0 ? 0 : (u > 255 ? 255 : u)
-        return UInt8(truncatingIfNeeded: Int32(r + 0.5))
+        return UInt8(r.rounded(.toNearestOrEven))
     }
 
-    /// ``lane(_:factor:)`` over `count` samples, sixteen at a time with the same steps.
+    /// ``lane(_:factor:)`` over `count` samples, sixteen at a time with the same
+    /// steps; the rounding adds 1.5·2²³, after which the low bits are the integer.
     package static func lanes(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int, factor f: Float) {
+        let magic = SIMD16<Float>(repeating: 12_582_912)
         var i = 0
         while i &+ 16 <= n {
             let v = floats(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self))
             let u = (v - 128) * f + 128
             let r = pointwiseMax(pointwiseMin(u, SIMD16(repeating: 255)), SIMD16(repeating: 0))
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: floorBytes(r + 0.5), as: SIMD16<UInt8>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: lowBytes(unsafeBitCast(r + magic, to: SIMD16<UInt32>.self)), as: SIMD16<UInt8>.self)
             i &+= 16
         }
         while i < n {
