@@ -61,12 +61,20 @@ public struct ClaheSettings: Sendable, Hashable, CustomStringConvertible {
         }
         let colCells = cells(r.x, r.maxX, size: shape.width, padded: pw, cell: cw)
         let rowCells = cells(r.y, r.maxY, size: shape.height, padded: ph, cell: chh)
+        // Each pixel counts in its own cell; the few that padding mirrors count again in the padding's cells.
+        let ownColumn = colCells.map { $0[0] }, mirroredColumns = colCells.indices.filter { colCells[$0].count > 1 }
         hist.withUnsafeMutableBufferPointer { h in
-            for y in 0..<r.height {
-                for x in 0..<r.width {
-                    let v = Int(lightness[y * r.width + x])
-                    for cy in rowCells[y] {
-                        for cx in colCells[x] { h[(cy * grid + cx) * Self.bins + v] += 1 }
+            lightness.withUnsafeBufferPointer { l in
+                ownColumn.withUnsafeBufferPointer { own in
+                    for y in 0..<r.height {
+                        let line = l.baseAddress! + y * r.width
+                        for cy in rowCells[y] {
+                            let cells = h.baseAddress! + cy * grid * Self.bins
+                            for x in 0..<r.width { cells[own[x] &* Self.bins &+ Int(line[x])] &+= 1 }
+                            for x in mirroredColumns {
+                                for cx in colCells[x].dropFirst() { cells[cx * Self.bins + Int(line[x])] += 1 }
+                            }
+                        }
                     }
                 }
             }
@@ -146,8 +154,11 @@ public struct ClaheApply: TileOperation {
         let ch = input.channels, w = output.width
         let invW = 1 / Float(tables.cellWidth), invH = 1 / Float(tables.cellHeight)
         // Per column: the two cell columns and their weights.
-        var c1 = [Int](repeating: 0, count: w), c2 = c1
-        var xa = [Float](repeating: 0, count: w), xa1 = xa
+        let c1 = UnsafeMutablePointer<Int>.allocate(capacity: w), c2 = UnsafeMutablePointer<Int>.allocate(capacity: w)
+        let xa = UnsafeMutablePointer<Float>.allocate(capacity: w), xa1 = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        // One row's lightness, a and b, and its equalised lightness.
+        let planes = RowBuffer<UInt8>(rows: 4, length: w)
+        defer { c1.deallocate(); c2.deallocate(); xa.deallocate(); xa1.deallocate() }
         for x in 0..<w {
             let txf = Float(output.x + x) * invW - 0.5
             let t1 = Int(txf.rounded(.down))
@@ -157,37 +168,48 @@ public struct ClaheApply: TileOperation {
             c2[x] = min(t1 + 1, grid - 1) * ClaheSettings.bins
         }
         let out = LabTables.with { labTables in
-                tables.tables.withUnsafeBufferPointer { lut in
-                    src.pixels.withUnsafeBufferPointer { sp in
-                        Image(width: w, height: output.height, channels: ch) { d in
-                            for y in 0..<output.height {
-                                let tyf = Float(output.y + y) * invH - 0.5
-                                let ty1 = Int(tyf.rounded(.down))
-                                let ya = tyf - Float(ty1), ya1 = 1 - ya
-                                let p1 = lut.baseAddress! + max(ty1, 0) * grid * ClaheSettings.bins
-                                let p2 = lut.baseAddress! + min(ty1 + 1, grid - 1) * grid * ClaheSettings.bins
+            tables.tables.withUnsafeBufferPointer { lut in
+                src.pixels.withUnsafeBufferPointer { sp in
+                    Image(width: w, height: output.height, channels: ch) { d in
+                        let lightness = planes.row(0), aPlane = planes.row(1), bPlane = planes.row(2), equalised = planes.row(3)
+                        for y in 0..<output.height {
+                            let s = sp.baseAddress! + y * w * ch, o = d + y * w * ch
+                            // The row in passes, each a simple loop: lightness (and a, b) of every
+                            // pixel, then the equalised lightness, then back to RGB.
+                            if ch >= 3 {
                                 for x in 0..<w {
-                                    let i = (y * w + x) * ch
-                                    @inline(__always) func equalise(_ v: UInt8) -> UInt8 {
-                                        let v = Int(v)
-                                        let res = (Float(p1[c1[x] + v]) * xa1[x] + Float(p1[c2[x] + v]) * xa[x]) * ya1
-                                            + (Float(p2[c1[x] + v]) * xa1[x] + Float(p2[c2[x] + v]) * xa[x]) * ya
-                                        return Lab.byte(res)
-                                    }
-                                    if ch < 3 {
-                                        d[i] = equalise(sp[i])
-                                        if ch == 2 { d[i + 1] = sp[i + 1] }
-                                    } else {
-                                        let (l, a, b) = Lab.fromRGB(sp[i], sp[i + 1], sp[i + 2], tables: labTables)
-                                        let (r, g, bl) = Lab.toRGB(equalise(l), a, b, tables: labTables)
-                                        d[i] = r; d[i + 1] = g; d[i + 2] = bl
-                                        if ch == 4 { d[i + 3] = sp[i + 3] }
-                                    }
+                                    (lightness[x], aPlane[x], bPlane[x]) = Lab.fromRGB(s[x &* ch], s[x &* ch &+ 1], s[x &* ch &+ 2], tables: labTables)
+                                }
+                            } else {
+                                for x in 0..<w { lightness[x] = s[x &* ch] }
+                            }
+                            let tyf = Float(output.y + y) * invH - 0.5
+                            let ty1 = Int(tyf.rounded(.down))
+                            let ya = tyf - Float(ty1), ya1 = 1 - ya
+                            let p1 = lut.baseAddress! + max(ty1, 0) * grid * ClaheSettings.bins
+                            let p2 = lut.baseAddress! + min(ty1 + 1, grid - 1) * grid * ClaheSettings.bins
+                            for x in 0..<w {
+                                let v = Int(lightness[x])
+                                let res = (Float(p1[c1[x] &+ v]) * xa1[x] + Float(p1[c2[x] &+ v]) * xa[x]) * ya1
+                                    + (Float(p2[c1[x] &+ v]) * xa1[x] + Float(p2[c2[x] &+ v]) * xa[x]) * ya
+                                equalised[x] = Lab.byte(res)
+                            }
+                            switch ch {
+                            case 1:
+                                o.update(from: equalised, count: w)
+                            case 2:
+                                for x in 0..<w { o[2 &* x] = equalised[x]; o[2 &* x &+ 1] = s[2 &* x &+ 1] }
+                            default:
+                                for x in 0..<w {
+                                    let (r, g, bl) = Lab.toRGB(equalised[x], aPlane[x], bPlane[x], tables: labTables)
+                                    o[x &* ch] = r; o[x &* ch &+ 1] = g; o[x &* ch &+ 2] = bl
+                                    if ch == 4 { o[x &* 4 &+ 3] = s[x &* 4 &+ 3] }
                                 }
                             }
                         }
                     }
                 }
+            }
         }
         return Region(image: out, x: output.x, y: output.y)
     }

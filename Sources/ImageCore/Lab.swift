@@ -20,8 +20,8 @@ enum Lab {
 
     @inline(__always)
     static func byte(_ v: Float) -> UInt8 {
-        let r = v.rounded(.toNearestOrEven)
-        return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+        // Clamped first, so that the conversion needs no range check.
+        UInt8(truncatingIfNeeded: Int32(min(max(v, 0), 255).rounded(.toNearestOrEven)))
     }
 
     // RGB to Lab follows OpenCV's 8-bit integer path (RGB2Lab_b) so that
@@ -55,7 +55,7 @@ enum Lab {
     }()
 
     @inline(__always)
-    static func descale(_ v: Int32, _ n: Int) -> Int32 { (v + (1 << (n - 1))) >> n }
+    static func descale(_ v: Int32, _ n: Int) -> Int32 { (v &+ (1 << (n - 1))) &>> n }
 
     @inline(__always)
     static func saturate(_ v: Int32) -> UInt8 { v < 0 ? 0 : (v > 255 ? 255 : UInt8(v)) }
@@ -65,14 +65,14 @@ enum Lab {
     static func fromRGB(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> (UInt8, UInt8, UInt8) {
         let c = t.coefficients, g = t.gamma, cb = t.cbrt
         let r = g[Int(r8)], gg = g[Int(g8)], b = g[Int(b8)]
-        let fx = cb[Int(descale(r * c[0] + gg * c[1] + b * c[2], labShift))]
-        let fy = cb[Int(descale(r * c[3] + gg * c[4] + b * c[5], labShift))]
-        let fz = cb[Int(descale(r * c[6] + gg * c[7] + b * c[8], labShift))]
+        let fx = cb[Int(descale(r &* c[0] &+ gg &* c[1] &+ b &* c[2], labShift))]
+        let fy = cb[Int(descale(r &* c[3] &+ gg &* c[4] &+ b &* c[5], labShift))]
+        let fz = cb[Int(descale(r &* c[6] &+ gg &* c[7] &+ b &* c[8], labShift))]
         let lScale: Int32 = (116 * 255 + 50) / 100
         let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
-        let l = descale(lScale * fy + lShift, labShift2)
-        let a = descale(500 * (fx - fy) + 128 * (1 << 15), labShift2)
-        let bb = descale(200 * (fy - fz) + 128 * (1 << 15), labShift2)
+        let l = descale(lScale &* fy &+ lShift, labShift2)
+        let a = descale(500 &* (fx &- fy) &+ 128 &* (1 << 15), labShift2)
+        let bb = descale(200 &* (fy &- fz) &+ 128 &* (1 << 15), labShift2)
         return (saturate(l), saturate(a), saturate(bb))
     }
 
@@ -80,10 +80,10 @@ enum Lab {
     @inline(__always)
     static func lightness(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> UInt8 {
         let c = t.coefficients, g = t.gamma
-        let fy = t.cbrt[Int(descale(g[Int(r8)] * c[3] + g[Int(g8)] * c[4] + g[Int(b8)] * c[5], labShift))]
+        let fy = t.cbrt[Int(descale(g[Int(r8)] &* c[3] &+ g[Int(g8)] &* c[4] &+ g[Int(b8)] &* c[5], labShift))]
         let lScale: Int32 = (116 * 255 + 50) / 100
         let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
-        return saturate(descale(lScale * fy + lShift, labShift2))
+        return saturate(descale(lScale &* fy &+ lShift, labShift2))
     }
 
     /// The sRGB pixel of 8-bit L, a, b.
@@ -137,9 +137,14 @@ enum Lab {
     /// slope of the encoding is 0.4 bytes per bucket) lies at or below `v`.
     @inline(__always)
     static func encode(_ v: Float, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
-        let j = Int(min(max(v, 0), 1) * Float(encodeBuckets - 1))
-        let e = start[j]
-        return e &+ (t[Int(e)] <= v ? 1 : 0)
+        let c = max(v, 0)
+        let e = start[Int(Int32(min(c, 1) * Float(encodeBuckets - 1)))]
+        // `t[e] <= c` without a branch (which way it goes is not predictable): both are
+        // non-negative, so their bit patterns order as they do; c's is at least t[e]'s
+        // exactly when t[e]'s - c's - 1 wraps below zero. (Every threshold is above 0,
+        // so clamping v at 0 changes no answer.)
+        let below = (t[Int(e)].bitPattern &- c.bitPattern &- 1) >> 31
+        return e &+ UInt8(truncatingIfNeeded: below)
     }
 
     /// The value clahe equalises for every pixel: gray, or 8-bit Lab lightness.
