@@ -28,48 +28,59 @@ public struct Median: TileOperation {
         let half = taps * taps / 2
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
             Image(width: output.width, height: output.height, channels: ch) { dst in
-                // Huang's sliding histogram: one 256-bin histogram per channel.
+                // Huang's sliding histogram: one 256-bin histogram per channel, and per
+                // channel the current median and the count of window samples below it.
                 let hist = UnsafeMutablePointer<Int32>.allocate(capacity: 256 * ch)
                 let lines = UnsafeMutablePointer<UnsafePointer<UInt8>>.allocate(capacity: taps)
-                defer { hist.deallocate(); lines.deallocate() }
-                var median = [Int](repeating: 0, count: ch)
-                var below = [Int](repeating: 0, count: ch)
-                for y in 0..<output.height {
-                    for k in 0..<taps { lines[k] = sp.baseAddress! + rowMap[y + k] * srcRowBytes }
-                    hist.initialize(repeating: 0, count: 256 * ch)
-                    for j in 0..<taps {
-                        let off = columns[j] * ch
-                        for k in 0..<taps {
-                            for c in 0..<ch { hist[c * 256 + Int(lines[k][off + c])] += 1 }
-                        }
-                    }
-                    for c in 0..<ch { median[c] = 0; below[c] = 0 }
-                    let d = dst + y * output.width * ch
-                    for x in 0..<output.width {
-                        if x > 0 {
-                            let drop = columns[x - 1] * ch, add = columns[x - 1 + taps] * ch
+                let median = UnsafeMutablePointer<Int>.allocate(capacity: ch), below = UnsafeMutablePointer<Int>.allocate(capacity: ch)
+                defer { hist.deallocate(); lines.deallocate(); median.deallocate(); below.deallocate() }
+                // The channel count a constant, so that the channel loops unroll.
+                @inline(__always) func rows(_ ch: Int) {
+                    for y in 0..<output.height {
+                        for k in 0..<taps { lines[k] = sp.baseAddress! + rowMap[y + k] * srcRowBytes }
+                        hist.initialize(repeating: 0, count: 256 * ch)
+                        for j in 0..<taps {
+                            let off = columns[j] * ch
                             for k in 0..<taps {
-                                let line = lines[k]
-                                for c in 0..<ch {
-                                    let h = hist + c * 256
-                                    let vo = Int(line[drop + c]), vi = Int(line[add + c])
-                                    h[vo] -= 1
-                                    if vo < median[c] { below[c] -= 1 }
-                                    h[vi] += 1
-                                    if vi < median[c] { below[c] += 1 }
-                                }
+                                for c in 0..<ch { hist[c &* 256 &+ Int(lines[k][off &+ c])] &+= 1 }
                             }
                         }
-                        for c in 0..<ch {
-                            let h = hist + c * 256
-                            var m = median[c], b = below[c]
-                            // Move m until exactly `b <= half < b + h[m]`.
-                            while b > half { m -= 1; b -= Int(h[m]) }
-                            while b + Int(h[m]) <= half { b += Int(h[m]); m += 1 }
-                            median[c] = m; below[c] = b
-                            d[x * ch + c] = UInt8(m)
+                        for c in 0..<ch { median[c] = 0; below[c] = 0 }
+                        let d = dst + y * output.width * ch
+                        for x in 0..<output.width {
+                            if x > 0 {
+                                let drop = columns[x - 1] * ch, add = columns[x - 1 + taps] * ch
+                                // Consecutive updates go to different channels' histograms, so
+                                // that a repeated value does not wait on its own last update.
+                                for k in 0..<taps {
+                                    let line = lines[k]
+                                    for c in 0..<ch {
+                                        let h = hist + c &* 256
+                                        let vo = Int(line[drop &+ c]), vi = Int(line[add &+ c])
+                                        h[vo] &-= 1
+                                        if vo < median[c] { below[c] &-= 1 }
+                                        h[vi] &+= 1
+                                        if vi < median[c] { below[c] &+= 1 }
+                                    }
+                                }
+                            }
+                            for c in 0..<ch {
+                                let h = hist + c &* 256
+                                var m = median[c], b = below[c]
+                                // Move m until exactly `b <= half < b + h[m]`.
+                                while b > half { m &-= 1; b &-= Int(h[m]) }
+                                while b &+ Int(h[m]) <= half { b &+= Int(h[m]); m &+= 1 }
+                                median[c] = m; below[c] = b
+                                d[x &* ch &+ c] = UInt8(truncatingIfNeeded: m)
+                            }
                         }
                     }
+                }
+                switch ch {
+                case 1: rows(1)
+                case 2: rows(2)
+                case 3: rows(3)
+                default: rows(4)
                 }
             }
         }
