@@ -34,11 +34,24 @@ enum SystemBench {
                                       ["--port", String(port), "--host", "127.0.0.1", "--redis", redisText, "--amqp", amqp,
                                        "--uploads", dir.appendingPathComponent("u").path, "--processed", dir.appendingPathComponent("p").path],
                                       output: dir.appendingPathComponent("server.log").path)
-            workers = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["workers", "--np", "2", "--redis", redisText],
-                                       environment: ["AMQP_URL": amqp], output: dir.appendingPathComponent("workers.log").path)
+            // The children must not outlive a bench that could not start them all.
+            func stopping(_ children: [ChildProcess], after error: any Error) -> any Error {
+                for child in children { child.signal(SIGTERM); _ = child.wait() }
+                return error
+            }
+            do {
+                workers = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["workers", "--np", "2", "--redis", redisText],
+                                           environment: ["AMQP_URL": amqp], output: dir.appendingPathComponent("workers.log").path)
+            } catch {
+                throw stopping([server], after: error)
+            }
             let port = self.port, store = self.store
-            try WorkerBench.waitFor(seconds: 30) { (try? HTTPConnection(port: port).request("GET", "/healthz").status) == 200 }
-            try WorkerBench.waitFor(seconds: 30) { try store.heartbeats().count >= 2 }
+            do {
+                try WorkerBench.waitFor(seconds: 30) { (try? HTTPConnection(port: port).request("GET", "/healthz").status) == 200 }
+                try WorkerBench.waitFor(seconds: 30) { try store.heartbeats().count >= 2 }
+            } catch {
+                throw stopping([workers, server], after: error)
+            }
             Thread.sleep(forTimeInterval: 0.5)
         }
 
