@@ -97,7 +97,7 @@ package final class ClusterRouter {
         case split(name: RedisArgument, keys: [RedisArgument])
     }
 
-    private static func bytes(_ argument: RedisArgument) -> [UInt8] {
+    static func bytes(_ argument: RedisArgument) -> [UInt8] {
         switch argument {
         case let .text(s): return Array(s.utf8)
         case let .bytes(b): return b
@@ -185,9 +185,7 @@ package final class ClusterRouter {
         case .anyNode:
             return try send(args, to: try anyNode())
         case .everyMaster:
-            if !mapped { try learnSlots() }
-            var replies: [RedisReply] = []
-            for node in masters { replies.append(try send(args, to: node)) }
+            let replies = try replies(onEveryMaster: args)
             if let failed = replies.first(where: { if case .error = $0 { return true } else { return false } }) { return failed }
             // KEYS: every master's keys; DBSIZE: their sum; others: one reply stands for all.
             if case .array = replies.first { return .array(replies.flatMap { $0.array ?? [] }) }

@@ -175,9 +175,7 @@ public final class RedisConnection {
     /// - Throws: ``RedisError``: `.server` for an error reply, `.connectionLost`, `.timeout`.
     public func bulk(_ args: [RedisArgument]) throws(RedisError) -> [UInt8]? {
         if let router, args.count > 1 {
-            let key: [UInt8]
-            switch args[1] { case let .text(s): key = Array(s.utf8); case let .bytes(b): key = b }
-            do { return try router.connection(forKey: key).bulk(args) } catch where error.code == .server {
+            do { return try router.connection(forKey: ClusterRouter.bytes(args[1])).bulk(args) } catch where error.code == .server {
                 // Redirected (the slot moved): the router follows it.
                 return try command(args).bytes
             }
