@@ -68,7 +68,15 @@ extension LookupOperation {
             let t = lut.baseAddress!
             let ch = shape.channels
             if !shape.hasAlpha {
-                lookUp(src, dst, count: count &* ch, table: t)
+                let n = count &* ch
+                guard n >= 1 << 20 else { return lookUp(src, dst, count: n, table: t) }
+                // Large images: two bytes to a lookup, in a 128 KB table of pairs (built in
+                // about 50 µs): half the loads, and L2 serves them as fast as L1 would.
+                let pairs = [UInt16](unsafeUninitializedCapacity: 1 << 16) { p, initialized in
+                    for i in 0..<(1 << 16) { p[i] = UInt16(t[i & 0xFF]) | UInt16(t[i >> 8]) << 8 }
+                    initialized = 1 << 16
+                }
+                pairs.withUnsafeBufferPointer { lookUpPairs(src, dst, count: n, pairs: $0.baseAddress!, table: t) }
                 return
             }
             for p in 0..<count {
@@ -90,6 +98,22 @@ package func lookUp(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UIn
         let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
         var o: UInt64 = 0
         for k in 0..<8 { o |= UInt64(t[Int(truncatingIfNeeded: (v &>> UInt64(8 &* k)) & 0xff)]) &<< UInt64(8 &* k) }
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: o, as: UInt64.self)
+        i &+= 8
+    }
+    while i < n { dst[i] = t[Int(src[i])]; i &+= 1 }
+}
+
+/// ``lookUp(_:_:count:table:)`` two bytes at a time: `pairs[b0 | b1 << 8]` is
+/// `table[b0] | table[b1] << 8`.
+@inline(__always)
+package func lookUpPairs(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int,
+                         pairs: UnsafePointer<UInt16>, table t: UnsafePointer<UInt8>) {
+    var i = 0
+    while i &+ 8 <= n {
+        let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+        var o: UInt64 = 0
+        for k in 0..<4 { o |= UInt64(pairs[Int(truncatingIfNeeded: (v &>> UInt64(16 &* k)) & 0xffff)]) &<< UInt64(16 &* k) }
         UnsafeMutableRawPointer(dst + i).storeBytes(of: o, as: UInt64.self)
         i &+= 8
     }

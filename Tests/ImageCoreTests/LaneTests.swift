@@ -1,3 +1,4 @@
+import Foundation
 import ImageCore
 import Testing
 import TestSupport
@@ -102,7 +103,7 @@ struct LaneTests {
         #expect(narrowMismatches.isEmpty, "radius \(radius), 16-bit sums: first at sum \(narrowMismatches.first.map { sums[$0] } ?? 0)")
     }
 
-    @Test func tableLookupsMapEveryByteAndTheTail() {
+    @Test func tableLookupsMapEveryByteAndTheTail() throws {
         let table = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }
         let source = (0..<(256 * 3 + 5)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         var out = [UInt8](repeating: 0, count: source.count)
@@ -112,6 +113,27 @@ struct LaneTests {
             }
         }
         #expect(out == source.map { table[Int($0)] })
+        // Two bytes to a lookup: every pair of bytes, in both halves of every 8-byte word, and a tail.
+        var everyPair: [UInt8] = []
+        for v in 0..<(1 << 16) { everyPair += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        for v in 0..<(1 << 16) { everyPair += [1, UInt8(v & 0xFF), UInt8(v >> 8), 7] }
+        everyPair += [9, 200, 31]
+        let pairs = (0..<(1 << 16)).map { UInt16(table[$0 & 0xFF]) | UInt16(table[$0 >> 8]) << 8 }
+        var paired = [UInt8](repeating: 0, count: everyPair.count)
+        table.withUnsafeBufferPointer { t in
+            pairs.withUnsafeBufferPointer { p in
+                everyPair.withUnsafeBufferPointer { s in
+                    paired.withUnsafeMutableBufferPointer {
+                        lookUpPairs(s.baseAddress!, $0.baseAddress!, count: s.count, pairs: p.baseAddress!, table: t.baseAddress!)
+                    }
+                }
+            }
+        }
+        #expect(paired == everyPair.map { table[Int($0)] })
+        // An image large enough to take the pairs (a million samples and more), through the operation.
+        let large = testImage(width: 701, height: 500, channels: 3, seed: 5)
+        let gamma = Runner.reference(large, plan: try Plan(try Pipeline(parsing: "gamma:2.2"), input: large.shape))
+        #expect(gamma.pixels == large.pixels.map { v in UInt8((255 * pow(Double(v) / 255, 1 / 2.2)).rounded()) })
     }
 
     /// contrast computed sixteen samples at a time gives its one-at-a-time
