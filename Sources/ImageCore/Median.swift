@@ -87,69 +87,77 @@ public struct Median: TileOperation {
         return Region(image: image, x: output.x, y: output.y)
     }
 
-    /// 3×3 median from sorted columns: each padded row is padded once (a ring
-    /// of three); for each output row the three rows are sorted column by
-    /// column (low, middle, high), and a pixel's median is the median of the
-    /// highest of its three lows, the median of its middles and the lowest of
-    /// its highs (Paeth): 32 samples at a time, with about half the compares of
-    /// a 19-exchange network.
+    /// 3×3 median from sorted columns: for each output row the three rows are
+    /// sorted column by column (low, middle, high), and a pixel's median is the
+    /// median of the highest of its three lows, the median of its middles and
+    /// the lowest of its highs (Paeth): 32 samples at a time, with about half
+    /// the compares of a 19-exchange network. A strip of the row at a time, so
+    /// that the sorted columns stay in the L1 cache; strips inside the source
+    /// rows read them in place, and only strips at a border copy their rows
+    /// with the border applied.
     func median3x3(_ source: Region, output: Rect, input: Shape) -> Region {
         typealias Lanes = Bytes32
         let hood = neighbourhood(output, input)
         let ch = input.channels, n = output.width * ch, m = n + 2 * ch
         let columns = ColumnRun.runs(hood.columns(originX: source.x), channels: ch)
+        let inPlace = columns.max { $0.count < $1.count }!
         let rowMap = hood.rows(originY: source.y)
         let srcRowBytes = source.image.rowBytes
-        let padded = RowBuffer<UInt8>(rows: 3, length: m + 64)
-        let strip = 1024
-        let sorted = RowBuffer<UInt8>(rows: 3, length: strip + 2 * ch + 64)
+        let strip = 1024, span = strip + 2 * ch + Lanes.scalarCount
+        let copies = RowBuffer<UInt8>(rows: 3, length: span)
+        let sorted = RowBuffer<UInt8>(rows: 3, length: span)
         let lows = sorted.row(0), middles = sorted.row(1), highs = sorted.row(2)
-        var held = [-1, -1, -1]
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
-            columns.withUnsafeBufferPointer { runs in
-                Image(width: output.width, height: output.height, channels: ch) { dst in
-                    func row(_ k: Int) -> UnsafeMutablePointer<UInt8> {
-                        // Padded rows k, k+1, k+2 of three consecutive ones never share a slot.
-                        let slot = k % 3
-                        if held[slot] != k {
-                            fillPaddedRow(sp.baseAddress! + rowMap[k] * srcRowBytes, padded.row(slot), runs: runs)
-                            held[slot] = k
+            Image(width: output.width, height: output.height, channels: ch) { dst in
+                let load = load32, lower = minimum, upper = maximum
+                @inline(__always) func store(_ v: Lanes, _ p: UnsafeMutablePointer<UInt8>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
+                @inline(__always) func middle(_ x: Lanes, _ y: Lanes, _ z: Lanes) -> Lanes {
+                    upper(lower(x, y), lower(upper(x, y), z))
+                }
+                /// Padded row `k` from padded column `start` on, for `length` bytes: in
+                /// place when the one long run covers them, else copied with the border.
+                func paddedRow(_ k: Int, from start: Int, length: Int, slot: Int) -> UnsafePointer<UInt8> {
+                    let line = sp.baseAddress! + rowMap[k] * srcRowBytes
+                    if start >= inPlace.to && start + length <= inPlace.to + inPlace.count {
+                        return line + inPlace.from + (start - inPlace.to)
+                    }
+                    let copy = copies.row(slot)
+                    for run in columns {
+                        let lower = max(run.to, start), upper = min(run.to + run.count, start + length)
+                        if lower < upper { (copy + (lower - start)).update(from: line + run.from + (lower - run.to), count: upper - lower) }
+                    }
+                    return UnsafePointer(copy)
+                }
+                for y in 0..<output.height {
+                    for start in stride(from: 0, to: n, by: strip) {
+                        let count = min(strip, n - start)
+                        // Bytes read: whole vectors over the strip and its two border pixels.
+                        let length = (count + 2 * ch + Lanes.scalarCount - 1) / Lanes.scalarCount * Lanes.scalarCount
+                        let a = paddedRow(y, from: start, length: length, slot: 0)
+                        let b = paddedRow(y + 1, from: start, length: length, slot: 1)
+                        let c = paddedRow(y + 2, from: start, length: length, slot: 2)
+                        var j = 0
+                        while j < count + 2 * ch {
+                            let p = load(a + j), q = load(b + j), r = load(c + j)
+                            let low = lower(p, q), high = upper(p, q)
+                            store(lower(low, r), lows + j)
+                            store(upper(high, r), highs + j)
+                            store(upper(low, lower(high, r)), middles + j)
+                            j += Lanes.scalarCount
                         }
-                        return padded.row(slot)
-                    }
-                    let load = load32, lower = minimum, upper = maximum
-                    @inline(__always) func store(_ v: Lanes, _ p: UnsafeMutablePointer<UInt8>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
-                    @inline(__always) func middle(_ x: Lanes, _ y: Lanes, _ z: Lanes) -> Lanes {
-                        upper(lower(x, y), lower(upper(x, y), z))
-                    }
-                    for y in 0..<output.height {
-                        let a = row(y), b = row(y + 1), c = row(y + 2)
-                        // A strip at a time, so that the sorted columns stay in the L1 cache.
-                        for start in stride(from: 0, to: n, by: strip) {
-                            let count = min(strip, n - start)
-                            var j = 0
-                            while j < count + 2 * ch {
-                                let p = load(a + start + j), q = load(b + start + j), r = load(c + start + j)
-                                let low = lower(p, q), high = upper(p, q)
-                                store(lower(low, r), lows + j)
-                                store(upper(high, r), highs + j)
-                                store(upper(low, lower(high, r)), middles + j)
-                                j += Lanes.scalarCount
+                        let d = dst + y * n + start
+                        var i = 0
+                        while i < count {
+                            let low = upper(upper(load(lows + i), load(lows + i + ch)), load(lows + i + 2 * ch))
+                            let high = lower(lower(load(highs + i), load(highs + i + ch)), load(highs + i + 2 * ch))
+                            let mid = middle(load(middles + i), load(middles + i + ch), load(middles + i + 2 * ch))
+                            let median = middle(low, mid, high)
+                            if i + Lanes.scalarCount <= count {
+                                store(median, d + i)
+                            } else {
+                                for k in 0..<(count - i) { d[i + k] = median[k] }
                             }
-                            let d = dst + y * n + start
-                            var i = 0
-                            while i < count {
-                                let low = upper(upper(load(lows + i), load(lows + i + ch)), load(lows + i + 2 * ch))
-                                let high = lower(lower(load(highs + i), load(highs + i + ch)), load(highs + i + 2 * ch))
-                                let mid = middle(load(middles + i), load(middles + i + ch), load(middles + i + 2 * ch))
-                                let median = middle(low, mid, high)
-                                if i + Lanes.scalarCount <= count {
-                                    store(median, d + i)
-                                } else {
-                                    for k in 0..<(count - i) { d[i + k] = median[k] }
-                                }
-                                i += Lanes.scalarCount
-                            }
+                            i += Lanes.scalarCount
                         }
                     }
                 }

@@ -43,7 +43,8 @@ struct LaneTests {
         // Widths around the 32-sample vectors (and their tails), rows at the top and bottom
         // edges, and values packed into a few levels so that ties are common.
         for radius in 1...3 {
-            for (w, h) in [(1, 1), (2, 3), (10, 4), (11, 5), (33, 3), (70, 9)] {
+            // Rows of 700 pixels span several 1024-byte strips of the 3×3 path, some read in place.
+            for (w, h) in [(1, 1), (2, 3), (10, 4), (11, 5), (33, 3), (70, 9), (700, 4)] {
                 var image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 3 + h))
                 if w == 70 { image.pixels = image.pixels.map { $0 & 0xC0 } }
                 let plan = try Plan(try Pipeline(parsing: "median:\(radius)"), input: image.shape)
@@ -62,6 +63,9 @@ struct LaneTests {
                 }
                 #expect(Runner.reference(image, plan: plan) == want, "median:\(radius) \(w)x\(h)x\(channels)")
                 #expect(Runner.tiled(image, plan: plan, tileSize: 4) == want, "median:\(radius) \(w)x\(h)x\(channels) in tiles")
+                if w == 700 {
+                    #expect(Runner.tiled(image, plan: plan, tileSize: 400) == want, "median:\(radius) \(w)x\(h)x\(channels) in large tiles")
+                }
             }
         }
     }
