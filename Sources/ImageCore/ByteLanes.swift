@@ -21,9 +21,11 @@ func maximum(_ x: Bytes32, _ y: Bytes32) -> Bytes32 { y &+ (x &- y) &* (Bytes32(
 @inline(__always)
 func load32(_ p: UnsafePointer<UInt8>) -> Bytes32 { UnsafeRawPointer(p).loadUnaligned(as: Bytes32.self) }
 
-/// The low byte of each 16-bit lane, element by element (one pack instruction).
+/// The low byte of each lane, element by element (which the compiler turns
+/// into narrowing instructions; the generic truncating initialiser is a call,
+/// not inlined, in the loops that use this).
 @inline(__always)
-func lowBytes(_ v: SIMD16<UInt16>) -> SIMD16<UInt8> {
+func lowBytes<Lane: FixedWidthInteger & SIMDScalar>(_ v: SIMD16<Lane>) -> SIMD16<UInt8> {
     SIMD16<UInt8>(UInt8(truncatingIfNeeded: v[0]), UInt8(truncatingIfNeeded: v[1]), UInt8(truncatingIfNeeded: v[2]),
                   UInt8(truncatingIfNeeded: v[3]), UInt8(truncatingIfNeeded: v[4]), UInt8(truncatingIfNeeded: v[5]),
                   UInt8(truncatingIfNeeded: v[6]), UInt8(truncatingIfNeeded: v[7]), UInt8(truncatingIfNeeded: v[8]),

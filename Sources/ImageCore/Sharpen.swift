@@ -85,16 +85,3 @@ func floorBytes(_ t: SIMD16<Float>) -> SIMD16<UInt8> {
     q.replace(with: q - 1, where: q .> t)
     return lowBytes(unsafeBitCast(q + magic, to: SIMD16<UInt32>.self))
 }
-
-/// The low byte of each lane, element by element (which the compiler turns
-/// into one narrowing instruction; the generic truncating initialiser is a
-/// call, not inlined, in the loops that use this).
-@inline(__always)
-func lowBytes(_ v: SIMD16<UInt32>) -> SIMD16<UInt8> {
-    SIMD16<UInt8>(UInt8(truncatingIfNeeded: v[0]), UInt8(truncatingIfNeeded: v[1]), UInt8(truncatingIfNeeded: v[2]),
-                  UInt8(truncatingIfNeeded: v[3]), UInt8(truncatingIfNeeded: v[4]), UInt8(truncatingIfNeeded: v[5]),
-                  UInt8(truncatingIfNeeded: v[6]), UInt8(truncatingIfNeeded: v[7]), UInt8(truncatingIfNeeded: v[8]),
-                  UInt8(truncatingIfNeeded: v[9]), UInt8(truncatingIfNeeded: v[10]), UInt8(truncatingIfNeeded: v[11]),
-                  UInt8(truncatingIfNeeded: v[12]), UInt8(truncatingIfNeeded: v[13]), UInt8(truncatingIfNeeded: v[14]),
-                  UInt8(truncatingIfNeeded: v[15]))
-}

@@ -93,15 +93,7 @@ extension LookupOperation {
 /// lookups on the machines measured.)
 @inline(__always)
 package func lookUp(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int, table t: UnsafePointer<UInt8>) {
-    var i = 0
-    while i &+ 8 <= n {
-        let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-        var o: UInt64 = 0
-        for k in 0..<8 { o |= UInt64(t[Int(truncatingIfNeeded: (v &>> UInt64(8 &* k)) & 0xff)]) &<< UInt64(8 &* k) }
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: o, as: UInt64.self)
-        i &+= 8
-    }
-    while i < n { dst[i] = t[Int(src[i])]; i &+= 1 }
+    lookUp(src, dst, count: n, entries: t, table: t)
 }
 
 /// ``lookUp(_:_:count:table:)`` two bytes at a time: `pairs[b0 | b1 << 8]` is
@@ -109,11 +101,20 @@ package func lookUp(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UIn
 @inline(__always)
 package func lookUpPairs(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int,
                          pairs: UnsafePointer<UInt16>, table t: UnsafePointer<UInt8>) {
+    lookUp(src, dst, count: n, entries: pairs, table: t)
+}
+
+/// Eight bytes at a time through `entries`, each mapping one `Entry`'s worth of
+/// source bytes (one or two) to as many result bytes; the tail through `table`.
+@inline(__always)
+func lookUp<Entry: FixedWidthInteger & UnsignedInteger>(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count n: Int,
+                                                        entries: UnsafePointer<Entry>, table t: UnsafePointer<UInt8>) {
+    let bits = Entry.bitWidth, mask = UInt64(Entry.max)
     var i = 0
     while i &+ 8 <= n {
         let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
         var o: UInt64 = 0
-        for k in 0..<4 { o |= UInt64(pairs[Int(truncatingIfNeeded: (v &>> UInt64(16 &* k)) & 0xffff)]) &<< UInt64(16 &* k) }
+        for k in stride(from: 0, to: 64, by: bits) { o |= UInt64(entries[Int(truncatingIfNeeded: (v &>> UInt64(k)) & mask)]) &<< UInt64(k) }
         UnsafeMutableRawPointer(dst + i).storeBytes(of: o, as: UInt64.self)
         i &+= 8
     }
