@@ -85,6 +85,39 @@ struct LaneTests {
         }
     }
 
+    @Test(arguments: [1, 2, 3, 4])
+    func boxBlurIsTheRoundedMeanOfTheReflectedWindow(_ channels: Int) throws {
+        // Radius 2 (16-bit sums, unrolled taps) and 8 (32-bit sums, running row sums).
+        func reflect(_ p: Int, _ n: Int) -> Int {
+            guard n > 1 else { return 0 }
+            var p = p
+            while p < 0 || p >= n { p = p < 0 ? -p : 2 * n - 2 - p }
+            return p
+        }
+        for radius in [2, 8] {
+            for (w, h) in [(3, 2), (17, 9), (40, 21)] {
+                let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w + 11 * h))
+                let plan = try Plan(try Pipeline(parsing: "boxblur:\(radius)"), input: image.shape)
+                let area = (2 * radius + 1) * (2 * radius + 1)
+                let want = Image(width: w, height: h, channels: channels) { p in
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            for c in 0..<channels {
+                                var sum = 0
+                                for dy in -radius...radius {
+                                    for dx in -radius...radius { sum += Int(image[reflect(x + dx, w), reflect(y + dy, h), c]) }
+                                }
+                                p[(y * w + x) * channels + c] = UInt8((2 * sum + area) / (2 * area))
+                            }
+                        }
+                    }
+                }
+                #expect(Runner.reference(image, plan: plan) == want, "boxblur:\(radius) \(w)x\(h)x\(channels)")
+                #expect(Runner.tiled(image, plan: plan, tileSize: 8) == want, "boxblur:\(radius) \(w)x\(h)x\(channels) in tiles")
+            }
+        }
+    }
+
     @Test(arguments: [1, 2, 7, 8, 128])
     func boxMeansMatchTheScalarRoundingForEverySum(_ radius: Int) {
         let area = (2 * radius + 1) * (2 * radius + 1)
