@@ -33,3 +33,15 @@ func lowBytes<Lane: FixedWidthInteger & SIMDScalar>(_ v: SIMD16<Lane>) -> SIMD16
                   UInt8(truncatingIfNeeded: v[12]), UInt8(truncatingIfNeeded: v[13]), UInt8(truncatingIfNeeded: v[14]),
                   UInt8(truncatingIfNeeded: v[15]))
 }
+
+/// `body(channels)` with the channel count (1...4) a constant in each branch,
+/// so that loops over a pixel's channels in an inlined `body` unroll.
+@inline(__always)
+func withConstantChannels(_ channels: Int, _ body: (Int) -> Void) {
+    switch channels {
+    case 1: body(1)
+    case 2: body(2)
+    case 3: body(3)
+    default: body(4)
+    }
+}

@@ -190,7 +190,6 @@ public struct Resize: TileOperation {
                     offsets.withUnsafeBufferPointer { off in
                         weights.withUnsafeBufferPointer { w in
                             row.withUnsafeMutableBufferPointer { r in
-                                // The channel count a constant, so that each pixel's samples are unrolled.
                                 @inline(__always) func taps(_ ch: Int) {
                                     for k in 0..<paired {
                                         let p = line + off[k], w0 = w[k], w1 = 2048 &- w[k], q = k &* ch
@@ -201,12 +200,7 @@ public struct Resize: TileOperation {
                                         for c in 0..<ch { r[q &+ c] = Int32(p[c]) &* 2048 }
                                     }
                                 }
-                                switch ch {
-                                case 1: taps(1)
-                                case 2: taps(2)
-                                case 3: taps(3)
-                                default: taps(4)
-                                }
+                                withConstantChannels(ch, taps)
                             }
                         }
                     }

@@ -34,7 +34,6 @@ public struct Median: TileOperation {
                 let lines = UnsafeMutablePointer<UnsafePointer<UInt8>>.allocate(capacity: taps)
                 let median = UnsafeMutablePointer<Int>.allocate(capacity: ch), below = UnsafeMutablePointer<Int>.allocate(capacity: ch)
                 defer { hist.deallocate(); lines.deallocate(); median.deallocate(); below.deallocate() }
-                // The channel count a constant, so that the channel loops unroll.
                 @inline(__always) func rows(_ ch: Int) {
                     for y in 0..<output.height {
                         for k in 0..<taps { lines[k] = sp.baseAddress! + rowMap[y + k] * srcRowBytes }
@@ -76,12 +75,7 @@ public struct Median: TileOperation {
                         }
                     }
                 }
-                switch ch {
-                case 1: rows(1)
-                case 2: rows(2)
-                case 3: rows(3)
-                default: rows(4)
-                }
+                withConstantChannels(ch, rows)
             }
         }
         return Region(image: image, x: output.x, y: output.y)
@@ -109,10 +103,9 @@ public struct Median: TileOperation {
         let lows = sorted.row(0), middles = sorted.row(1), highs = sorted.row(2)
         let image = source.image.pixels.withUnsafeBufferPointer { sp in
             Image(width: output.width, height: output.height, channels: ch) { dst in
-                let load = load32, lower = minimum, upper = maximum
                 @inline(__always) func store(_ v: Lanes, _ p: UnsafeMutablePointer<UInt8>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
                 @inline(__always) func middle(_ x: Lanes, _ y: Lanes, _ z: Lanes) -> Lanes {
-                    upper(lower(x, y), lower(upper(x, y), z))
+                    maximum(minimum(x, y), minimum(maximum(x, y), z))
                 }
                 /// Padded row `k` from padded column `start` on, for `length` bytes: in
                 /// place when the one long run covers them, else copied with the border.
@@ -138,19 +131,19 @@ public struct Median: TileOperation {
                         let c = paddedRow(y + 2, from: start, length: length, slot: 2)
                         var j = 0
                         while j < count + 2 * ch {
-                            let p = load(a + j), q = load(b + j), r = load(c + j)
-                            let low = lower(p, q), high = upper(p, q)
-                            store(lower(low, r), lows + j)
-                            store(upper(high, r), highs + j)
-                            store(upper(low, lower(high, r)), middles + j)
+                            let p = load32(a + j), q = load32(b + j), r = load32(c + j)
+                            let low = minimum(p, q), high = maximum(p, q)
+                            store(minimum(low, r), lows + j)
+                            store(maximum(high, r), highs + j)
+                            store(maximum(low, minimum(high, r)), middles + j)
                             j += Lanes.scalarCount
                         }
                         let d = dst + y * n + start
                         var i = 0
                         while i < count {
-                            let low = upper(upper(load(lows + i), load(lows + i + ch)), load(lows + i + 2 * ch))
-                            let high = lower(lower(load(highs + i), load(highs + i + ch)), load(highs + i + 2 * ch))
-                            let mid = middle(load(middles + i), load(middles + i + ch), load(middles + i + 2 * ch))
+                            let low = maximum(maximum(load32(lows + i), load32(lows + i + ch)), load32(lows + i + 2 * ch))
+                            let high = minimum(minimum(load32(highs + i), load32(highs + i + ch)), load32(highs + i + 2 * ch))
+                            let mid = middle(load32(middles + i), load32(middles + i + ch), load32(middles + i + 2 * ch))
                             let median = middle(low, mid, high)
                             if i + Lanes.scalarCount <= count {
                                 store(median, d + i)
