@@ -7,7 +7,7 @@ CONFIG       ?= release
 CPU          ?= native
 SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -target-cpu -Xswiftc $(CPU)
 APT_PACKAGES  = pkg-config libhiredis-dev libopenmpi-dev openmpi-bin librabbitmq-dev libpng-dev \
-                libjpeg62-turbo-dev zlib1g-dev libwebp-dev libavif-dev liblcms2-dev redis-server rabbitmq-server curl python3 chromium \
+                libjpeg62-turbo-dev zlib1g-dev libdeflate-dev libwebp-dev libavif-dev liblcms2-dev redis-server rabbitmq-server curl python3 chromium \
                 libvips-tools
 PIP_PACKAGES  = opencv-python-headless pillow schemathesis locust websocket-client
 

@@ -28,8 +28,9 @@ let package = Package(
         // The shape of every module's errors (code, message, cause).
         .target(name: "Failure"),
         // C libraries, each touched by one Swift module only.
-        // libpng: a small C target keeps its setjmp-based error handling on the C side.
-        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]),
+        // libpng: a small C target keeps its setjmp-based error handling on the C side;
+        // it also holds PNG writing's deflate (libdeflate) and zlib's Adler-32 and inflate.
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("deflate"), .linkedLibrary("z")]),
         // libjpeg: a small C target too (setjmp), for band decoding (skip) and restart markers.
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .systemLibrary(name: "CLCMS2", pkgConfig: "lcms2", providers: [.apt(["liblcms2-dev"])]),

@@ -74,7 +74,7 @@ public enum Codec {
     /// Encodes `image` as `format`. JPEG has no alpha: it is dropped.
     /// - Parameters:
     ///   - quality: JPEG, WebP and AVIF quality 1...100 (ignored for PNG, which is lossless).
-    ///   - pngLevel: PNG's zlib level 0...9 (``PNGBands/defaultLevel`` by default).
+    ///   - pngLevel: PNG's deflate level 0...9 (``PNGBands/defaultLevel`` by default).
     ///   - threads: threads compressing PNG segments at once (the bytes do not depend on it).
     public static func encode(_ image: Image, as format: ImageFormat, quality: Int = 90, pngLevel: Int = PNGBands.defaultLevel,
                               threads: Int = 1) throws(CodecError) -> [UInt8] {

@@ -1,9 +1,9 @@
 import CPNG
 import ImageCore
 
-/// PNG read through libpng, written through zlib (``PNGBands``). All of
-/// libpng and zlib is touched here, in ``PNGBands`` and in the `CPNG` C
-/// target below them.
+/// PNG read through libpng, written through libdeflate (``PNGBands``). All
+/// of libpng, libdeflate and zlib is touched here, in ``PNGBands`` and in the
+/// `CPNG` C target below them.
 ///
 /// Every colour type and bit depth is read: palette images expand to
 /// RGB(A), low bit depths to 8 bits, tRNS to alpha, 16-bit samples are

@@ -36,7 +36,7 @@ public enum StreamedRun {
     /// The encoded result of `plan` over the image `input` decodes.
     /// - Parameters:
     ///   - quality: JPEG quality 1...100.
-    ///   - pngLevel: PNG's zlib level 0...9.
+    ///   - pngLevel: PNG's deflate level 0...9.
     ///   - threads: above 1, each strip is encoded on another thread while the next is made
     ///     (a PNG strip's segments on this many).
     public static func run(_ input: RowCache, plan: Plan, as format: ImageFormat, quality: Int = 90,

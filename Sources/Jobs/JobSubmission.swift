@@ -58,7 +58,7 @@ public struct JobSubmission: Sendable {
     ///     orientation (its steps come first in the job's `ops`).
     ///   - output: the result's format; nil keeps the source's.
     ///   - quality: JPEG quality 1...100 of the result; nil leaves it to the workers (90).
-    ///   - pngLevel: zlib level 0...9 of a PNG result; nil leaves the default (``PNGBands/defaultLevel``).
+    ///   - pngLevel: deflate level 0...9 of a PNG result; nil leaves the default (``PNGBands/defaultLevel``).
     ///   - metadata: what the result keeps of the source's metadata.
     ///   - toSRGB: convert the pixels to sRGB through the source's profile (`colorspace=srgb`).
     public init(bytes: [UInt8], ops: String, tiling requested: Tiling? = nil, limits: JobLimits = JobLimits(),

@@ -14,7 +14,7 @@ struct JobOptions {
     /// Nil: the original's format.
     var output: ImageFormat?
     var quality: Int?
-    /// PNG's zlib level 0...9; nil: the default.
+    /// PNG's deflate level 0...9; nil: the default.
     var pngLevel: Int?
     /// The colour profile only, unless `keep_metadata=true`.
     var metadata = Metadata.Policy.profile
@@ -50,7 +50,7 @@ struct JobOptions {
         }
         if let text = value("png_level") {
             guard let level = Int(text), (0...9).contains(level) else {
-                throw Self.bad("png_level", "an integer in 0...9 (zlib's level for PNG results: 0 stores, 9 packs tightest; default \(PNGBands.defaultLevel))", text)
+                throw Self.bad("png_level", "an integer in 0...9 (the deflate level of PNG results: 0 stores, 9 packs tightest; default \(PNGBands.defaultLevel))", text)
             }
             pngLevel = level
         }

@@ -42,7 +42,7 @@ enum OpenAPI {
                   schema: { type: string, pattern: '^(strips:)?[0-9]+$' }
                 - { name: format, in: query, required: false, schema: { type: string, enum: [png, jpeg, jpg, webp, avif, auto, source] }, description: "The results' format (default source: each original's); auto gives AVIF when the request's Accept names image/avif, else WebP when it names image/webp, else the original's." }
                 - { name: quality, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100 }, description: "JPEG, WebP and AVIF quality of the results (default 90)." }
-                - { name: png_level, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9 }, description: "zlib's level for PNG results, 0 (stored) to 9 (smallest, slowest); default 2." }
+                - { name: png_level, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9 }, description: "deflate level of PNG results (libdeflate's), 0 (stored) to 9 (smallest, slowest); default 1." }
                 - { name: dedupe, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false runs the job even when a finished one had the same upload (default true)." }
                 - { name: autorotate, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "false keeps the stored pixels; by default a photo is set upright by its EXIF orientation first." }
                 - { name: keep_metadata, in: query, required: false, schema: { type: string, enum: ["true", "false"] }, description: "true keeps the source's EXIF, XMP and comments in the results; by default only its ICC colour profile is kept." }
@@ -59,7 +59,7 @@ enum OpenAPI {
                         tile: { type: string, pattern: '^(strips:)?[0-9]+$', description: 'N or strips:N, 16...4096' }
                         format: { type: string, enum: [png, jpeg, jpg, webp, avif, auto, source], description: "The results' format (default source: each original's); auto gives AVIF when the request's Accept names image/avif, else WebP when it names image/webp, else the original's." }
                         quality: { type: integer, minimum: 1, maximum: 100, description: "JPEG, WebP and AVIF quality of the results (default 90)." }
-                        png_level: { type: integer, minimum: 0, maximum: 9, description: "zlib's level for PNG results, 0 (stored) to 9 (smallest, slowest); default 2." }
+                        png_level: { type: integer, minimum: 0, maximum: 9, description: "deflate level of PNG results (libdeflate's), 0 (stored) to 9 (smallest, slowest); default 1." }
                         dedupe: { type: string, enum: ["true", "false"], description: "false runs the job even when a finished one had the same upload (default true)." }
                         autorotate: { type: string, enum: ["true", "false"], description: "false keeps the stored pixels (default true: set upright by the EXIF orientation)." }
                         keep_metadata: { type: string, enum: ["true", "false"], description: "true keeps EXIF, XMP and comments (default false: only the ICC colour profile is kept)." }

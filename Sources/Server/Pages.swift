@@ -58,7 +58,7 @@ enum Pages {
                   <div class="row">
                     <label>Format <select id="format" name="format"><option value="source" selected>as uploaded</option><option value="png">PNG</option><option value="jpeg">JPEG</option><option value="webp">WebP</option><option value="avif">AVIF</option><option value="auto">AVIF or WebP if the browser takes it</option></select></label>
                     <label>Quality (JPEG, WebP, AVIF) <input id="quality" name="quality" type="number" min="1" max="100" value="90"></label>
-                    <label>PNG level (0 fastest, 9 smallest) <input id="png_level" name="png_level" type="number" min="0" max="9" value="2"></label>
+                    <label>PNG level (0 fastest, 9 smallest) <input id="png_level" name="png_level" type="number" min="0" max="9" value="1"></label>
                     <label><input id="autorotate" name="autorotate" type="checkbox" checked> Upright by EXIF orientation</label>
                     <label><input id="keep_metadata" name="keep_metadata" type="checkbox"> Keep EXIF and XMP (GPS too)</label>
                     <label><input id="srgb" name="srgb" type="checkbox"> Convert to sRGB</label>

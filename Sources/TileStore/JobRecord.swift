@@ -48,7 +48,7 @@ public struct JobRecord: Sendable {
     public var format: String? { fields["format"] }
     /// The result's quality, when the upload asked for one.
     public var quality: Int? { int("quality") }
-    /// The result's PNG (zlib) level, when the upload asked for one.
+    /// The result's PNG deflate level, when the upload asked for one.
     public var pngLevel: Int? { int("png_level") }
     /// The server keeps the result on disk (``TileStore/markStored(_:)``); Redis's copy is gone.
     public var isStored: Bool { fields["stored"] == "1" }

@@ -36,7 +36,7 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "JPEG, WebP and AVIF quality, 1...100.")
     var quality: Int = 90
 
-    @Option(help: "zlib level of a PNG result, 0 (stored) to 9 (smallest, slowest).")
+    @Option(help: "deflate level of a PNG result, 0 (stored) to 9 (smallest, slowest).")
     var pngLevel: Int = PNGBands.defaultLevel
 
     @Option(help: "Refuse images larger than this many megapixels (checked from the header).")

@@ -18,7 +18,7 @@ struct ResultOptions: ParsableArguments {
     @Option(help: "JPEG, WebP and AVIF quality of the results, 1...100 (default 90).")
     var quality: Int?
 
-    @Option(help: "zlib level of PNG results, 0 (stored) to 9 (smallest, slowest); default 2.")
+    @Option(help: "deflate level of PNG results, 0 (stored) to 9 (smallest, slowest); default 1.")
     var pngLevel: Int?
 
     func validate() throws {

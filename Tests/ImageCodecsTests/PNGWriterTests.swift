@@ -116,6 +116,44 @@ struct PNGWriterTests {
         #expect(throws: CodecError.self) { try PNGBands.compress(image, y: 0, imageHeight: 200, level: 10) }
     }
 
+    /// A part that does not end the image ends wherever its compressor's last
+    /// block happens to end, on any bit of its last byte; it is made to go on
+    /// (final bit cleared, an empty stored block to the byte boundary). Many
+    /// parts, at every level and of several kinds of content (noise, flat
+    /// runs, both), so that every ending is met.
+    @Test func partsEndingOnAnyBitJoinAtEveryLevel() throws {
+        let (w, c) = (600, 3)
+        let step = PNGBands.segmentRows(width: w, channels: c)
+        let h = step * 6 + 37
+        let noisy = testImage(width: w, height: h, channels: c, seed: 21)
+        let flat = Image(width: w, height: h, channels: c) { p in
+            for i in 0..<(w * h * c) { p[i] = UInt8((i / (w * c * 7) + i / 4099) % 3 * 90) }
+        }
+        let mixed = Image(width: w, height: h, channels: c) { p in
+            for i in 0..<(w * h * c) { p[i] = (i / (w * c)) % 3 == 0 ? noisy.pixels[i] : flat.pixels[i] }
+        }
+        var endings = 0
+        for (name, image) in [("noise", noisy), ("flat", flat), ("mixed", mixed)] {
+            for level in 0...9 {
+                let whole = try PNGBands.join([try PNGBands.compress(image, y: 0, imageHeight: h, level: level)],
+                                              width: w, height: h, channels: c, level: level)
+                #expect(try Codec.decode(whole).image == image, "\(name), level \(level)")
+                #expect(PNGBands.filteredRows(of: whole)?.count == h * (w * c + 1), "\(name), level \(level)")
+                // Each segment alone: all but the last end with the empty stored block, and they join into the whole.
+                let bands = try stride(from: 0, to: h, by: step).map { y in
+                    try PNGBands.compress(image.cropped(to: Rect(x: 0, y: y, width: w, height: min(step, h - y))), y: y,
+                                          imageHeight: h, level: level)
+                }
+                for band in bands.dropLast() {
+                    #expect(Array(band.data.suffix(4)) == [0, 0, 0xFF, 0xFF], "\(name), level \(level), row \(band.y)")
+                    endings += 1
+                }
+                #expect(try PNGBands.join(bands, width: w, height: h, channels: c, level: level) == whole, "\(name), level \(level)")
+            }
+        }
+        #expect(endings == 3 * 10 * 6)
+    }
+
     @Test func bandsOffTheSegmentsOrWithGapsAreRefused() throws {
         let image = testImage(width: 3000, height: 400, channels: 3, seed: 4)
         let step = PNGBands.segmentRows(width: 3000, channels: 3)

@@ -35,10 +35,10 @@ int cpng_decoder_skip(cpng_decoder *decoder, uint32_t rows, char *message, size_
 
 void cpng_decoder_close(cpng_decoder *decoder);
 
-/// Raw DEFLATE of `size` bytes as one part of a longer zlib stream, as pigz
-/// cuts one: a fresh dictionary, ended by a sync flush (byte-aligned, no final
-/// block) or, for the stream's last part (`last` != 0), by the final block.
-/// `level` is zlib's 0-9. Writes at most `capacity` bytes (see
+/// Raw DEFLATE of `size` bytes (libdeflate) as one part of a longer zlib
+/// stream, as pigz cuts one: a fresh dictionary, ended as a sync flush ends
+/// (byte-aligned, no final block) or, for the stream's last part
+/// (`last` != 0), by the final block. `level` is libdeflate's 0-12. Writes at most `capacity` bytes (see
 /// cpng_deflate_part_bound) and returns how many, or -1.
 long cpng_deflate_part(const uint8_t *data, size_t size, int level, int last, uint8_t *out, size_t capacity);
 
