@@ -18,10 +18,12 @@ enum Lab {
     @inline(__always)
     static func finv(_ t: Float) -> Float { t > 6.0 / 29.0 ? t * t * t : (t - 16.0 / 116.0) / 7.787 }
 
+    /// `v` clamped to 0...255 and rounded to the nearest (ties to even).
     @inline(__always)
     static func byte(_ v: Float) -> UInt8 {
-        // Clamped first, so that the conversion needs no range check.
-        UInt8(truncatingIfNeeded: Int32(min(max(v, 0), 255).rounded(.toNearestOrEven)))
+        // Added to 2^23, a value in 0...255 lands on a float whose low mantissa
+        // bits are it, rounded as asked: no conversion, so no range check.
+        UInt8(truncatingIfNeeded: (min(max(v, 0), 255) + 0x1p23).bitPattern)
     }
 
     // RGB to Lab follows OpenCV's 8-bit integer path (RGB2Lab_b) so that
@@ -138,7 +140,10 @@ enum Lab {
     @inline(__always)
     static func encode(_ v: Float, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
         let c = max(v, 0)
-        let e = start[Int(Int32(min(c, 1) * Float(encodeBuckets - 1)))]
+        // The bucket, floor(c · 8191), an exact integer below 2^13 read from the mantissa of it plus 2^23
+        // (a checked conversion would branch).
+        let bucket = (min(c, 1) * Float(encodeBuckets - 1)).rounded(.down) + 0x1p23
+        let e = start[Int(bucket.bitPattern & UInt32(encodeBuckets * 2 - 1))]
         // `t[e] <= c` without a branch (which way it goes is not predictable): both are
         // non-negative, so their bit patterns order as they do; c's is at least t[e]'s
         // exactly when t[e]'s - c's - 1 wraps below zero. (Every threshold is above 0,
