@@ -28,6 +28,8 @@ public struct JobRecord: Sendable {
     public var tilesDone: Int { int("tiles_done") ?? 0 }
     public var attempts: Int { int("attempts") ?? 0 }
     public var world: Int { int("world") ?? 0 }
+    /// Of a tiled job from its original: the most decoded rows of it any rank held at once.
+    public var rowsHeld: Int? { int("rows_held") }
     public var stage: Int { int("stage") ?? 0 }
     /// How each stage is cut: `tile_size` holds `256` (squares) or `strips:64`.
     public var tiling: Tiling? { fields["tile_size"].flatMap(Tiling.init) }

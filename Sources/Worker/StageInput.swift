@@ -7,15 +7,12 @@ import ImageCore
 protocol StageInput: AnyObject {
     /// The pixels of `rect` of the stage's input.
     func region(_ rect: Rect) throws -> Region
-    /// Decodes the rows of `rows` now, in one pass (a rank's band).
-    func prepare(rows: Range<Int>) throws
     /// Frees what lies outside `rows` (no tile this rank still owns needs it),
     /// except the `margin` rows that lead up to where decoding stands.
     func keep(rows: Range<Int>, margin: Int)
 }
 
 extension RowCache: StageInput {
-    func prepare(rows: Range<Int>) throws { try load(rows) }
     func keep(rows: Range<Int>, margin: Int) { drop(outside: rows, margin: margin) }
 }
 
@@ -24,6 +21,5 @@ final class WholeInput: StageInput {
     let image: Image
     init(_ image: Image) { self.image = image }
     func region(_ rect: Rect) throws -> Region { Region(image: image, x: 0, y: 0).cropped(to: rect) }
-    func prepare(rows: Range<Int>) throws {}
     func keep(rows: Range<Int>, margin: Int) {}
 }

@@ -7,8 +7,9 @@ import TileStore
 /// queue, steal from the others' when it is empty, and process each from
 /// its own copy of the stage's input; until nothing is left anywhere.
 ///
-/// The rows of the tiles dealt to this rank are decoded first, in one pass;
-/// rows no tile left in its queue needs are freed as it goes.
+/// Rows are decoded as the tiles need them, top to bottom, and freed once no
+/// tile left in its queue needs them: a rank holds a row of tiles and their
+/// halos at a time, not its whole band, so its memory follows what it makes.
 struct TileWork {
     let rank: RankContext
     let jobID: String
@@ -43,10 +44,7 @@ struct TileWork {
         // For each position in this rank's queue, the rows the tiles from there on need.
         var needed = [Range<Int>](repeating: 0..<0, count: dealt.count + 1)
         for p in stride(from: dealt.count - 1, through: 0, by: -1) {
-            let halo = grid[dealt[p]].halo
-            let rows = halo.y..<halo.maxY
-            needed[p] = needed[p + 1].isEmpty ? rows
-                : min(rows.lowerBound, needed[p + 1].lowerBound)..<max(rows.upperBound, needed[p + 1].upperBound)
+            needed[p] = Self.hull(Self.rows(of: grid[dealt[p]].halo), needed[p + 1])
         }
         let position = Dictionary(dealt.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         // The decoder stands a halo below this rank's last row, and a tile stolen next to
@@ -54,9 +52,6 @@ struct TileWork {
         let margin = (grid.map { $0.core.y - $0.halo.y }.max() ?? 0) + (grid.map { $0.halo.maxY - $0.core.maxY }.max() ?? 0)
         // Tiles per claim: few round trips, yet small enough shares at the end for stealing.
         let batch = config.claimBatch ?? min(16, max(1, grid.count / (8 * rank.world)))
-        started = Date()
-        do { try input.prepare(rows: needed[0]) } catch { outcome.failure = "\(error)" }
-        outcome.inputSeconds += Date().timeIntervalSince(started)
 
         while outcome.failure == nil {
             if let deadline, Date() > deadline {
@@ -74,7 +69,7 @@ struct TileWork {
             outcome.redisSeconds += Date().timeIntervalSince(started)
             if tiles.isEmpty { break }
             var done: [(index: Int, pixels: [UInt8])] = []
-            for tile in tiles {
+            for (k, tile) in tiles.enumerated() {
                 if config.tileDelay > 0 && (config.slowRank == nil || rank.index == config.slowRank) {
                     Thread.sleep(forTimeInterval: config.tileDelay)
                 }
@@ -94,7 +89,12 @@ struct TileWork {
                     break
                 }
                 outcome.processed.append(tile.index)
-                if let p = position[tile.index] { input.keep(rows: needed[p + 1], margin: margin) }
+                // Rows the rest of this rank's queue needs, or, for a stolen tile, the rest of the batch.
+                if let p = position[tile.index] {
+                    input.keep(rows: needed[p + 1], margin: margin)
+                } else {
+                    input.keep(rows: tiles[(k + 1)...].reduce(0..<0) { Self.hull($0, Self.rows(of: $1.halo)) }, margin: margin)
+                }
             }
             started = Date()
             // Who made each tile (the tile map) and progress; outputs too with --durable-tiles.
@@ -103,5 +103,12 @@ struct TileWork {
         }
         if let lane { outcome.lane += try lane.drain() }
         return outcome
+    }
+
+    static func rows(of rect: Rect) -> Range<Int> { rect.y..<rect.maxY }
+
+    /// The smallest range holding both (an empty one holds nothing).
+    static func hull(_ a: Range<Int>, _ b: Range<Int>) -> Range<Int> {
+        a.isEmpty ? b : b.isEmpty ? a : min(a.lowerBound, b.lowerBound)..<max(a.upperBound, b.upperBound)
     }
 }

@@ -19,7 +19,7 @@ enum SystemBench {
         let dir: URL
         let amqpPort: Int
 
-        init(redis base: RedisURL, db: Int, amqp: String) throws {
+        init(redis base: RedisURL, db: Int, amqp: String, ranks: Int = 2) throws {
             var redis = base
             redis.database = db
             store = try TileStore(url: redis)
@@ -40,7 +40,7 @@ enum SystemBench {
                 return error
             }
             do {
-                workers = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["workers", "--np", "2", "--redis", redisText],
+                workers = try ChildProcess(binaries.appendingPathComponent("imgproc").path, ["workers", "--np", String(ranks), "--redis", redisText],
                                            environment: ["AMQP_URL": amqp], output: dir.appendingPathComponent("workers.log").path)
             } catch {
                 throw stopping([server], after: error)
@@ -48,7 +48,7 @@ enum SystemBench {
             let port = self.port, store = self.store
             do {
                 try WorkerBench.waitFor(seconds: 30) { (try? HTTPConnection(port: port).request("GET", "/healthz").status) == 200 }
-                try WorkerBench.waitFor(seconds: 30) { try store.heartbeats().count >= 2 }
+                try WorkerBench.waitFor(seconds: 30) { try store.heartbeats().count >= ranks }
             } catch {
                 throw stopping([workers, server], after: error)
             }
@@ -130,7 +130,7 @@ enum SystemBench {
         try smallImagesOnACluster(amqp: amqp, image: image)
         try halo(system)
         try HostileBench.run(system, image: image)
-        try memory(redis: redis, amqp: amqp)
+        try memory(redis: redis, amqp: amqp, worlds: [1, 2, 3])
     }
 
     /// 2 MP JPEGs resized to 512x288: one client, then 8, each job uploaded,
@@ -228,23 +228,28 @@ enum SystemBench {
     }
 
     /// Peak memory of the server and of each rank over a 96 MP JPEG, blur:3,
-    /// with fresh processes (peak resident memory is kept for a process's life).
-    static func memory(redis: RedisURL, amqp: String) throws {
+    /// with fresh processes (peak resident memory is kept for a process's life),
+    /// on each number of ranks in `worlds`: a rank's memory follows its share.
+    static func memory(redis: RedisURL, amqp: String, worlds: [Int] = [2]) throws {
         let huge = try Codec.encode(benchImage(width: 12000, height: 8000), as: .jpeg, quality: 90)
-        let system = try System(redis: redis, db: 4, amqp: amqp)
-        defer { system.stop() }
-        let connection = try HTTPConnection(port: system.port)
-        let start = Date()
-        let ok = try system.job(connection, huge, ops: "blur:3") != nil
-        let seconds = Date().timeIntervalSince(start)
         let raw = Double(12000 * 8000 * 3) / 1e6
         let file = Double(huge.count) / 1e6
-        print(String(format: "\nmemory: 96 MP JPEG (12000x8000, %.1f MB file, %.0f MB raw), blur:3: %@ in %.2f s", file, raw, ok ? "done" : "FAILED", seconds))
-        let server = Double(peakRSS(system.server.pid)) / 1e6
-        print(String(format: "server peak RSS %.0f MB (limit 2 x file + 150 = %.0f MB)", server, 2 * file + 150))
-        for (rank, pid) in try system.rankPIDs().sorted(by: { $0.key < $1.key }) {
-            let peak = Double(peakRSS(pid)) / 1e6
-            print(String(format: "rank %d peak RSS %.0f MB, %.2fx the raw image (limit 1.5x = %.0f MB)", rank, peak, peak / raw, 1.5 * raw))
+        for ranks in worlds {
+            let system = try System(redis: redis, db: 4, amqp: amqp, ranks: ranks)
+            defer { system.stop() }
+            let connection = try HTTPConnection(port: system.port)
+            let start = Date()
+            let ok = try system.job(connection, huge, ops: "blur:3") != nil
+            let seconds = Date().timeIntervalSince(start)
+            print(String(format: "\nmemory: 96 MP JPEG (12000x8000, %.1f MB file, %.0f MB raw), blur:3 on %d rank%@: %@ in %.2f s",
+                         file, raw, ranks, ranks == 1 ? "" : "s", ok ? "done" : "FAILED", seconds))
+            let server = Double(peakRSS(system.server.pid)) / 1e6
+            print(String(format: "server peak RSS %.0f MB (limit 2 x file + 150 = %.0f MB)", server, 2 * file + 150))
+            for (rank, pid) in try system.rankPIDs().sorted(by: { $0.key < $1.key }) {
+                let peak = Double(peakRSS(pid)) / 1e6
+                print(String(format: "rank %d peak RSS %.0f MB, %.2fx the raw image, %.2fx its 1/%d share (limit 1.5x raw = %.0f MB)",
+                             rank, peak, peak / raw, peak / (raw / Double(ranks)), ranks, 1.5 * raw))
+            }
         }
     }
 

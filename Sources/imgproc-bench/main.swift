@@ -95,6 +95,11 @@ if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = Proces
     }
     exit(0)
 }
+if arguments.dropFirst().first == "--memory", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
+    // Only the ranks' memory lines of --system: 96 MP on 1, 2 and 3 ranks.
+    try SystemBench.memory(redis: try RedisURL(url), amqp: amqp, worlds: [1, 2, 3])
+    exit(0)
+}
 if arguments.dropFirst().first == "--process" {
     // Only the imgproc process figures: one core beside vips, and memory at 96 MP.
     try ProcessBench.run(image: benchImage())

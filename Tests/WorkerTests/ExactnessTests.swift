@@ -59,6 +59,16 @@ struct DistributedExactnessTests {
                             ("invert,blur:1", "strips:128")] {
             jobs.append((try enqueue(tall, as: .png, name: "g.png", ops: ops, tile: tile, redis: redis, dir: dir), "g.png", ops, .png))
         }
+        // A tall image: ranks decode rows as their tiles need them and free them after, so the
+        // most rows any rank holds at once is about a strip or row of tiles with its halos and the
+        // decoder's margin, not the rank's band (all 3000 rows on one rank, 1000 of three).
+        let slim = testImage(width: 200, height: 3000, channels: 1, seed: 28)
+        var slimJobs: [String] = []
+        for (ops, tile) in [("blur:1", "strips:32"), ("median:2,invert", "48")] {
+            let id = try enqueue(slim, as: .png, name: "h.png", ops: ops, tile: tile, redis: redis, dir: dir)
+            jobs.append((id, "h.png", ops, .png))
+            slimJobs.append(id)
+        }
         // WebP (with alpha) and AVIF sources, whose results are written in their own format at rank 0.
         let webp = testImage(width: 203, height: 149, channels: 4, seed: 25)
         for (ops, tile) in [("blur:1.5,sharpen", "32"), ("canny,blur:1", "strips:16"), ("rotate:90,fit:90x90", nil)] {
@@ -77,6 +87,10 @@ struct DistributedExactnessTests {
             let map = try store.tileRanks(job.id, completed: true)
             #expect(map.count == record.tilesTotal && Set(map.values).isSubset(of: Set(0..<ranks)), "the tile map names a rank per tile")
             if record.runsWhole { #expect(record.tilesTotal == 1 && record.int("rank") == map[0], "a whole job records its rank") }
+        }
+        for id in slimJobs {
+            let held = try #require(try store.job(id)?.rowsHeld)
+            #expect(held > 0 && held <= 150, "a rank held \(held) decoded rows of 3000 at once")
         }
         #expect(try store.streamLength(JobKeys.queue) == 0, "queue entries are removed")
     }
