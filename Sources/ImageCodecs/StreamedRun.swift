@@ -11,25 +11,29 @@ import ImageCore
 /// clahe needs every cell's histogram before its first output row, so a
 /// plan with one clahe reads the source twice: a first pass over strips of
 /// the stage before clahe sums their histograms (as ranks sum their tiles'),
-/// and the second makes that stage's strips again, equalises and finishes them.
+/// and the second makes that stage's strips again, equalises and finishes
+/// them. canny's hysteresis follows edges anywhere, so its map is held
+/// whole (made strip by strip; the source is not held), and what follows
+/// canny is made from it in strips.
 public enum StreamedRun {
     /// Whether `plan` can run streamed with a `format` result: JPEG or PNG;
-    /// one stage with no global step, or two around one clahe; and strips
-    /// whose input rows move down the image (a vertical flip's would move
-    /// up, decoding again from the top for every strip).
+    /// one stage, or two around one clahe or after canny; and strips whose
+    /// source rows move down the image (a vertical flip's would move up,
+    /// decoding again from the top for every strip).
     public static func streams(_ plan: Plan, as format: ImageFormat) -> Bool {
-        guard format == .jpeg || format == .png, let last = plan.stages.last, last.finish == nil, last.histograms == nil
-        else { return false }
-        switch plan.stages.count {
-        case 1:
-            guard last.equalise == nil else { return false }
-        case 2:
-            let first = plan.stages[0]
-            guard first.finish == nil, first.equalise == nil, let settings = first.histograms, last.equalise == settings,
-                  movesDown(histogramStrips(of: first.output).map(first.inputRect(for:))) else { return false }
-        default:
-            return false
+        guard format == .jpeg || format == .png, plan.stages.count <= 2, let last = plan.stages.last,
+              last.histograms == nil, plan.stages[0].equalise == nil else { return false }
+        let first = plan.stages[0]
+        if plan.stages.count == 2 {
+            guard last.finish == nil else { return false }
+            if let settings = first.histograms {
+                guard first.finish == nil, last.equalise == settings,
+                      movesDown(passStrips(of: first.output).map(first.inputRect(for:))) else { return false }
+            } else {
+                guard first.finish != nil, last.equalise == nil else { return false }
+            }
         }
+        if first.finish != nil { return movesDown(passStrips(of: first.output).map(first.inputRect(for:))) }
         return movesDown(strips(of: last.output, format: format).map { sourceRect(plan, for: $0) })
     }
 
@@ -49,8 +53,8 @@ public enum StreamedRun {
         return rowStrips(of: output, rows: step * max(1, 64 / step))
     }
 
-    /// Strips of the stage before clahe, for the histogram pass.
-    private static func histogramStrips(of shape: Shape) -> [Rect] { rowStrips(of: shape, rows: 64) }
+    /// Strips of a first stage made for clahe's histograms or canny's map.
+    private static func passStrips(of shape: Shape) -> [Rect] { rowStrips(of: shape, rows: 64) }
 
     private static func rowStrips(of shape: Shape, rows: Int) -> [Rect] {
         stride(from: 0, to: shape.height, by: rows).map { Rect(x: 0, y: $0, width: shape.width, height: min(rows, shape.height - $0)) }
@@ -67,25 +71,35 @@ public enum StreamedRun {
         guard streams(plan, as: format), input.shape == plan.input else {
             throw CodecError(.encodeFailed, "this plan cannot run streamed to \(format.name)")
         }
-        let last = plan.stages.last!, output = last.output
-        let tables = try plan.stages.count == 2 ? claheTables(input, before: plan.stages[0]) : nil
+        let first = plan.stages[0], last = plan.stages.last!, output = last.output
         let strips = strips(of: output, format: format)
         let bands = Bands(format: format, quality: quality, pngLevel: pngLevel, imageHeight: output.height, threads: threads)
-        for (k, strip) in strips.enumerated() {
-            var region: Region
-            if plan.stages.count == 2 {
-                // The first stage's rows this strip needs, made again from the source.
-                let first = plan.stages[0], made = last.inputRect(for: strip)
-                region = first.process(try input.region(first.inputRect(for: made)), output: made)
-                region = last.process(region, output: strip, tables: tables)
-            } else {
-                region = last.process(try input.region(last.inputRect(for: strip)), output: strip)
+        if first.finish != nil {
+            // canny: its map made whole, finished, then cut (and carried on) in strips.
+            let map = Region(image: first.finishing(try made(input, first)), x: 0, y: 0)
+            for strip in strips {
+                let region = plan.stages.count == 2 ? last.process(map.cropped(to: last.inputRect(for: strip)), output: strip)
+                                                    : map.cropped(to: strip)
+                bands.encode(region.image, y: strip.y)
             }
-            bands.encode(region.image, y: strip.y)
-            // Rows the next strip reads stay; those above them go.
-            if k + 1 < strips.count {
-                let next = sourceRect(plan, for: strips[k + 1])
-                input.drop(outside: next.y..<next.maxY)
+        } else {
+            let tables = try first.histograms == nil ? nil : claheTables(input, before: first)
+            for (k, strip) in strips.enumerated() {
+                var region: Region
+                if tables != nil {
+                    // The first stage's rows this strip needs, made again from the source.
+                    let rows = last.inputRect(for: strip)
+                    region = first.process(try input.region(first.inputRect(for: rows)), output: rows)
+                    region = last.process(region, output: strip, tables: tables)
+                } else {
+                    region = last.process(try input.region(last.inputRect(for: strip)), output: strip)
+                }
+                bands.encode(region.image, y: strip.y)
+                // Rows the next strip reads stay; those above them go.
+                if k + 1 < strips.count {
+                    let next = sourceRect(plan, for: strips[k + 1])
+                    input.drop(outside: next.y..<next.maxY)
+                }
             }
         }
         input.dropAll()
@@ -96,22 +110,36 @@ public enum StreamedRun {
         return try JPEGBands.join(jpegs, height: output.height)
     }
 
-    /// clahe's tables from a first pass over the source: `stage` made strip
-    /// by strip, each strip's cell histograms summed, its rows then dropped.
-    private static func claheTables(_ input: RowCache, before stage: Stage) throws(CodecError) -> ClaheTables {
-        let settings = stage.histograms!
-        var sums = [UInt32](repeating: 0, count: settings.histogramCount)
-        let strips = histogramStrips(of: stage.output)
+    /// The whole output of `stage`, made strip by strip from the source (rows dropped as it goes).
+    private static func made(_ input: RowCache, _ stage: Stage) throws(CodecError) -> Image {
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(stage.output.pixelCount * stage.output.channels)
+        try pass(input, stage) { pixels += $0.image.pixels }
+        return Image(width: stage.output.width, height: stage.output.height, channels: stage.output.channels, pixels: pixels)
+    }
+
+    /// `stage` made in strips from the source, top to bottom, each handed to `body`; rows dropped as it goes.
+    private static func pass(_ input: RowCache, _ stage: Stage, _ body: (Region) -> Void) throws(CodecError) {
+        let strips = passStrips(of: stage.output)
         for (k, strip) in strips.enumerated() {
-            let region = stage.process(try input.region(stage.inputRect(for: strip)), output: strip)
-            let part = settings.histograms(of: region, imageShape: stage.output)
-            for i in sums.indices { sums[i] &+= part[i] }
+            body(stage.process(try input.region(stage.inputRect(for: strip)), output: strip))
             if k + 1 < strips.count {
                 let next = stage.inputRect(for: strips[k + 1])
                 input.drop(outside: next.y..<next.maxY)
             }
         }
         input.dropAll()
+    }
+
+    /// clahe's tables from a first pass over the source: `stage` made strip
+    /// by strip, each strip's cell histograms summed, its rows then dropped.
+    private static func claheTables(_ input: RowCache, before stage: Stage) throws(CodecError) -> ClaheTables {
+        let settings = stage.histograms!
+        var sums = [UInt32](repeating: 0, count: settings.histogramCount)
+        try pass(input, stage) { region in
+            let part = settings.histograms(of: region, imageShape: stage.output)
+            for i in sums.indices { sums[i] &+= part[i] }
+        }
         return ClaheTables(settings: settings, histograms: sums, imageShape: stage.output)
     }
 
