@@ -84,25 +84,16 @@ public enum StreamedRun {
             }
         } else {
             let tables = try first.histograms == nil ? nil : claheTables(input, before: first)
-            for (k, strip) in strips.enumerated() {
-                var region: Region
+            try eachStrip(input, strips, source: { sourceRect(plan, for: $0) }) { strip, source in
+                var region = source
                 if tables != nil {
                     // The first stage's rows this strip needs, made again from the source.
                     let rows = last.inputRect(for: strip)
-                    region = first.process(try input.region(first.inputRect(for: rows)), output: rows)
-                    region = last.process(region, output: strip, tables: tables)
-                } else {
-                    region = last.process(try input.region(last.inputRect(for: strip)), output: strip)
+                    region = first.process(region, output: rows)
                 }
-                bands.encode(region.image, y: strip.y)
-                // Rows the next strip reads stay; those above them go.
-                if k + 1 < strips.count {
-                    let next = sourceRect(plan, for: strips[k + 1])
-                    input.drop(outside: next.y..<next.maxY)
-                }
+                bands.encode(last.process(region, output: strip, tables: tables).image, y: strip.y)
             }
         }
-        input.dropAll()
         let (jpegs, pngs) = try bands.finished()
         if format == .png {
             return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels, level: pngLevel)
@@ -118,13 +109,21 @@ public enum StreamedRun {
         return Image(width: stage.output.width, height: stage.output.height, channels: stage.output.channels, pixels: pixels)
     }
 
-    /// `stage` made in strips from the source, top to bottom, each handed to `body`; rows dropped as it goes.
+    /// `stage` made in strips from the source, top to bottom, each handed to `body`.
     private static func pass(_ input: RowCache, _ stage: Stage, _ body: (Region) -> Void) throws(CodecError) {
-        let strips = passStrips(of: stage.output)
+        try eachStrip(input, passStrips(of: stage.output), source: stage.inputRect(for:)) { strip, source in
+            body(stage.process(source, output: strip))
+        }
+    }
+
+    /// Each of `strips`, top to bottom, handed to `body` with the source rows
+    /// it needs (`source`); rows the next strip does not read are dropped.
+    private static func eachStrip(_ input: RowCache, _ strips: [Rect], source: (Rect) -> Rect,
+                                  _ body: (Rect, Region) -> Void) throws(CodecError) {
         for (k, strip) in strips.enumerated() {
-            body(stage.process(try input.region(stage.inputRect(for: strip)), output: strip))
+            body(strip, try input.region(source(strip)))
             if k + 1 < strips.count {
-                let next = stage.inputRect(for: strips[k + 1])
+                let next = source(strips[k + 1])
                 input.drop(outside: next.y..<next.maxY)
             }
         }
