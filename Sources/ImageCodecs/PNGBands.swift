@@ -12,7 +12,7 @@ import ImageCore
 /// a fresh dictionary, ended byte-aligned as a sync flush ends, as pigz does. The parts' Adler-32 sums
 /// are combined. Whoever compresses a segment, its bytes are the same.
 public enum PNGBands {
-    /// libdeflate's level 1: on photos, smaller than zlib's level 6 (Pillow's default) at four times zlib level 1's speed.
+    /// libdeflate's level 1: on photos, smaller than zlib's level 6 (Pillow's default) at three times zlib level 1's speed.
     public static let defaultLevel = 1
 
     /// Rows per segment: a multiple of 16 (so JPEG's band cuts fit too) holding at least 256 KiB,
