@@ -53,7 +53,7 @@ enum CodecTargets {
         for rect in [lower, upper] where rect.height > 0 {
             guard let region = try? cache.region(rect) else { return }
             if let whole { precondition(region.image == whole.cropped(to: rect), "rows \(rect) differ from the whole decode") }
-            cache.drop(outside: rect.y..<rect.maxY)
+            cache.drop(outside: rect.rows)
         }
     }
 

@@ -75,7 +75,7 @@ public final class RowCache {
 
     /// The pixels of `rect`, decoding what is missing.
     public func region(_ rect: Rect) throws(CodecError) -> Region {
-        try load(rect.y..<rect.maxY)
+        try load(rect.rows)
         let channels = shape.channels
         let rowBytes = rect.width * channels
         let image = Image(width: rect.width, height: rect.height, channels: channels) { out in

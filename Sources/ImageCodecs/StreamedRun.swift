@@ -123,8 +123,7 @@ public enum StreamedRun {
         for (k, strip) in strips.enumerated() {
             body(strip, try input.region(source(strip)))
             if k + 1 < strips.count {
-                let next = source(strips[k + 1])
-                input.drop(outside: next.y..<next.maxY)
+                input.drop(outside: source(strips[k + 1]).rows)
             }
         }
         input.dropAll()

@@ -19,6 +19,8 @@ public struct Rect: Sendable, Hashable, CustomStringConvertible {
 
     public var maxX: Int { x + width }
     public var maxY: Int { y + height }
+    /// The rows it covers.
+    public var rows: Range<Int> { y..<maxY }
     public var isEmpty: Bool { width <= 0 || height <= 0 }
     public var area: Int { width * height }
 

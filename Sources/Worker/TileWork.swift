@@ -44,7 +44,7 @@ struct TileWork {
         // For each position in this rank's queue, the rows the tiles from there on need.
         var needed = [Range<Int>](repeating: 0..<0, count: dealt.count + 1)
         for p in stride(from: dealt.count - 1, through: 0, by: -1) {
-            needed[p] = Self.hull(Self.rows(of: grid[dealt[p]].halo), needed[p + 1])
+            needed[p] = Self.hull(grid[dealt[p]].halo.rows, needed[p + 1])
         }
         let position = Dictionary(dealt.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         // The decoder stands a halo below this rank's last row, and a tile stolen next to
@@ -93,7 +93,7 @@ struct TileWork {
                 if let p = position[tile.index] {
                     input.keep(rows: needed[p + 1], margin: margin)
                 } else {
-                    input.keep(rows: tiles[(k + 1)...].reduce(0..<0) { Self.hull($0, Self.rows(of: $1.halo)) }, margin: margin)
+                    input.keep(rows: tiles[(k + 1)...].reduce(0..<0) { Self.hull($0, $1.halo.rows) }, margin: margin)
                 }
             }
             started = Date()
@@ -104,8 +104,6 @@ struct TileWork {
         if let lane { outcome.lane += try lane.drain() }
         return outcome
     }
-
-    static func rows(of rect: Rect) -> Range<Int> { rect.y..<rect.maxY }
 
     /// The smallest range holding both (an empty one holds nothing).
     static func hull(_ a: Range<Int>, _ b: Range<Int>) -> Range<Int> {

@@ -130,7 +130,7 @@ enum SystemBench {
         try smallImagesOnACluster(amqp: amqp, image: image)
         try halo(system)
         try HostileBench.run(system, image: image)
-        try memory(redis: redis, amqp: amqp, worlds: [1, 2, 3])
+        try memory(redis: redis, amqp: amqp)
     }
 
     /// 2 MP JPEGs resized to 512x288: one client, then 8, each job uploaded,
@@ -229,12 +229,12 @@ enum SystemBench {
 
     /// Peak memory of the server and of each rank over a 96 MP JPEG, blur:3,
     /// with fresh processes (peak resident memory is kept for a process's life),
-    /// on each number of ranks in `worlds`: a rank's memory follows its share.
-    static func memory(redis: RedisURL, amqp: String, worlds: [Int] = [2]) throws {
+    /// on 1, 2 and 3 ranks: how a rank's memory changes with its share of the image.
+    static func memory(redis: RedisURL, amqp: String) throws {
         let huge = try Codec.encode(benchImage(width: 12000, height: 8000), as: .jpeg, quality: 90)
         let raw = Double(12000 * 8000 * 3) / 1e6
         let file = Double(huge.count) / 1e6
-        for ranks in worlds {
+        for ranks in [1, 2, 3] {
             let system = try System(redis: redis, db: 4, amqp: amqp, ranks: ranks)
             defer { system.stop() }
             let connection = try HTTPConnection(port: system.port)

@@ -97,7 +97,7 @@ if arguments.dropFirst().first == "--png", let url = redisURL, let amqp = Proces
 }
 if arguments.dropFirst().first == "--memory", let url = redisURL, let amqp = ProcessInfo.processInfo.environment["AMQP_URL"] {
     // Only the ranks' memory lines of --system: 96 MP on 1, 2 and 3 ranks.
-    try SystemBench.memory(redis: try RedisURL(url), amqp: amqp, worlds: [1, 2, 3])
+    try SystemBench.memory(redis: try RedisURL(url), amqp: amqp)
     exit(0)
 }
 if arguments.dropFirst().first == "--process" {
