@@ -1,9 +1,8 @@
 -- deal.lua — deal a job's tiles of its current stage to the queues of a
--- world of N ranks, in contiguous blocks (rank r gets the r-th block).
--- Even ranks get their block top to bottom, odd ranks bottom to top: the
--- owner takes from the head and thieves from the tail, so the tiles a rank
--- steals from its neighbour lie next to its own band (its decoder is
--- already there).
+-- world of N ranks, in contiguous blocks (rank r gets the r-th block), each
+-- top to bottom: a rank decodes the original as its tiles need it, and a
+-- JPEG or PNG decoder only moves down (rows above it mean starting again
+-- from the top). The owner takes from the head, thieves from the tail.
 --
 -- "attempt" starts a queued job (attempt 1) or restarts an interrupted one
 -- (attempt + 1, e.g. after a crash): claims of the previous attempt are
@@ -70,11 +69,7 @@ local at = 1
 for r = 0, n - 1 do
   local count = per + ((r < extra) and 1 or 0)
   local block = {}
-  if r % 2 == 0 then
-    for i = at, at + count - 1 do block[#block + 1] = todo[i] end
-  else
-    for i = at + count - 1, at, -1 do block[#block + 1] = todo[i] end
-  end
+  for i = at, at + count - 1 do block[#block + 1] = todo[i] end
   at = at + count
   for c = 1, #block, 4000 do
     redis.call('RPUSH', KEYS[5 + r + 1], unpack(block, c, math.min(c + 3999, #block)))

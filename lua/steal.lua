@@ -1,6 +1,7 @@
 -- steal.lua — for a rank whose own queue is empty: take up to K tiles (and
 -- at most half, rounded up) from the tail of the longest other queue, the
--- end its owner reaches last, and return their descriptors in the same reply.
+-- end its owner reaches last, and return their descriptors in the same reply,
+-- in queue order (top to bottom): the thief's decoder moves down through them.
 --
 -- KEYS[1] imgproc:{ID}:tiles
 -- KEYS[2] imgproc:{ID}:owner
@@ -22,7 +23,8 @@ if victim < 0 then return {-1} end
 local take = math.min(tonumber(ARGV[2]), math.ceil(longest / 2))
 local ids = redis.call('RPOP', KEYS[3 + victim], take)
 local out = {victim}
-for _, id in ipairs(ids) do
+for k = #ids, 1, -1 do
+  local id = ids[k]
   local entry = redis.call('XRANGE', KEYS[1], '0-' .. (id + 1), '0-' .. (id + 1))
   if entry[1] then
     redis.call('HSET', KEYS[2], id, ARGV[1])

@@ -17,6 +17,9 @@ public final class RowCache {
     /// Rows decoded and kept, and rows skipped over, so far.
     public private(set) var rowsDecoded = 0
     public private(set) var rowsSkipped = 0
+    /// Rows the decoders went through, decoded or skipped: the image's height
+    /// at most when requests only move down.
+    public private(set) var rowsRead = 0
     private let toSRGB: Bool
     private let shrink: Int
     private let isJPEG: Bool
@@ -61,6 +64,7 @@ public final class RowCache {
         }
         let d = decoder!
         rowsSkipped += first - d.nextRow
+        rowsRead += end - d.nextRow
         try d.skip(first - d.nextRow)
         for y in first..<end {
             let row = try d.readRow()

@@ -36,8 +36,10 @@ struct TiledJob {
         var source = 0.0, input = 0.0, process = 0.0, redis = 0.0, gather = 0.0, encode = 0.0
         var all: [Double] { [source, input, process, redis, gather, encode] }
         static let names = ["source", "input", "process", "redis", "gather", "encode"]
-        /// The most rows of the original this rank held decoded at once.
+        /// The most rows of the original this rank held decoded at once, and
+        /// the rows its decoders went through.
         var rowsHeld = 0
+        var rowsRead = 0
     }
 
     private var store: TileStore { rank.store }
@@ -140,7 +142,10 @@ struct TiledJob {
             } else if let lane {
                 outcome.lane = try lane.drain()
             }
-            t.rowsHeld = max(t.rowsHeld, (input as? RowCache)?.peakRowsHeld ?? 0)
+            if let rows = input as? RowCache {
+                t.rowsHeld = max(t.rowsHeld, rows.peakRowsHeld)
+                t.rowsRead = max(t.rowsRead, rows.rowsRead)
+            }
             t.input += outcome.inputSeconds
             t.process += outcome.processSeconds
             t.redis += outcome.redisSeconds
@@ -266,8 +271,8 @@ struct TiledJob {
                 t.encode += Date().timeIntervalSince(encodeClock)
             }
         }
-        let most = try cluster.allreduceMax(t.all + [Double(t.rowsHeld)])
-        let slowest = most.dropLast()
+        let most = try cluster.allreduceMax(t.all + [Double(t.rowsHeld), Double(t.rowsRead)])
+        let slowest = most.dropLast(2)
         guard let root else { return }
         if let encoded = result {
             // The source's metadata: from the original this job was started with, or from Redis when resumed.
@@ -282,7 +287,8 @@ struct TiledJob {
                                           world: rank.world) }
             return
         }
-        var fields = ["output_bytes": String(result.count), "world": String(rank.world), "rows_held": String(Int(most.last!))]
+        var fields = ["output_bytes": String(result.count), "world": String(rank.world), "rows_held": String(Int(most[most.count - 2])),
+                      "rows_read": String(Int(most.last!))]
         for (name, seconds) in zip(Timings.names, slowest) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
         fields["t_total_ms"] = String(Int(Date().timeIntervalSince(root.started) * 1000))
         try retrying { try store.finish(id: header.id, result: result, world: rank.world, fields: fields) }

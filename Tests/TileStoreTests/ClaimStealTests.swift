@@ -73,26 +73,28 @@ struct ClaimStealTests {
         let id = try submitFake(store, tiles: 20)
         _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
         let tiles = try store.claim(id: id, rank: 1, count: 5)
-        #expect(tiles.map(\.index) == [19, 18, 17, 16, 15], "rank 1's block is 10..19, dealt bottom to top")
-        #expect(try store.claim(id: id, rank: 0, count: 2).map(\.index) == [0, 1], "rank 0's is dealt top to bottom")
+        #expect(tiles.map(\.index) == [10, 11, 12, 13, 14], "rank 1's block is 10..19, dealt top to bottom")
+        #expect(try store.claim(id: id, rank: 0, count: 2).map(\.index) == [0, 1], "so is rank 0's")
         let expected = fakeTiles(20)
         for tile in tiles { #expect(tile == expected[tile.index]) }
         #expect(try store.streamLength(JobKeys(id).tiles) == 20)
-        let output = fakeOutput(19)
+        let output = fakeOutput(14)
         #expect(output.contains(0))
-        try store.complete(id: id, rank: 1, outputs: [(19, output)])
-        #expect(try store.outputs(id, of: [19, 18]) == [19: output])
-        #expect(try store.storedOutputs(id) == [19])
+        try store.complete(id: id, rank: 1, outputs: [(14, output)])
+        #expect(try store.outputs(id, of: [14, 13]) == [14: output])
+        #expect(try store.storedOutputs(id) == [14])
     }
 
-    /// A neighbour steals the tiles next to its own band: rank 0 takes rank 1's
-    /// top tiles (its tail), rank 1 takes rank 0's bottom ones.
-    @Test func thievesTakeTheTilesNextToTheirBand() throws {
+    /// A thief takes the tail of the longest queue, the tiles its owner would
+    /// reach last, and gets them top to bottom, the way its decoder moves.
+    @Test func thievesTakeTheTailTopToBottom() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 20)
         _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
-        #expect(try store.steal(id: id, rank: 0, world: 2, count: 3).tiles.map(\.index) == [10, 11, 12])
-        #expect(try store.steal(id: id, rank: 1, world: 2, count: 2).tiles.map(\.index) == [9, 8])
+        let stolen = try store.steal(id: id, rank: 0, world: 2, count: 3)
+        #expect(stolen.victim == 1 && stolen.tiles.map(\.index) == [17, 18, 19])
+        #expect(try store.steal(id: id, rank: 1, world: 2, count: 2).tiles.map(\.index) == [8, 9])
+        #expect(try store.claim(id: id, rank: 1, count: 10).map(\.index) == Array(10...16), "the owner keeps its head")
     }
 
     @Test func completingTwiceCountsOnce() throws {

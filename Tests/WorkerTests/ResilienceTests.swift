@@ -29,6 +29,9 @@ struct ResilienceTests {
             perRank[stealing] = counts
             let map = try store.tileRanks(id, completed: true)
             print("stealing \(stealing): tile -> rank " + (0..<100).map { String(map[$0] ?? -1) }.joined())
+            // Each rank takes its block top to bottom, so without stealing its one decoder
+            // only moves down: no rank goes through more than the image's 240 rows.
+            if !stealing { #expect(job.rowsRead.map { $0 > 160 && $0 <= 240 } == true, "rows_read \(job.rowsRead ?? -1)") }
         }
         print("tiles per rank with stealing \(perRank[true]!), without \(perRank[false]!); "
               + "job \(timings[true]!) s vs \(timings[false]!) s")
