@@ -68,7 +68,8 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
     }
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeout)))),
+        server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinue()],
+                                            idleTimeout: .seconds(Int64(config.idleTimeout)))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "imgproc"),
         services: services,
         logger: logger

@@ -293,6 +293,35 @@ struct SystemTests {
         #expect((try system.get("/healthz")).status == 200, "the server keeps serving")
     }
 
+    /// curl sends `Expect: 100-continue` with any body over 1 MB and holds the
+    /// body back until the server answers 100 Continue (a second by default,
+    /// a minute here): the server answers on the request head, and the upload
+    /// goes on as any other.
+    @Test func curlIsToldToContinueAtOnce() throws {
+        let system = try System(db: 57, workers: false)
+        let noise = testImage(width: 1000, height: 800, channels: 3, seed: 31)
+        let file = system.dir.path("noise.png")
+        try Data(try Codec.encode(noise, as: .png)).write(to: URL(fileURLWithPath: file))
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        #expect(size > 1_048_576, "large enough for curl to ask")
+        let r = try run(URL(fileURLWithPath: "/usr/bin/env"),
+                        ["curl", "-sv", "--expect100-timeout", "60", "-o", "/dev/null", "-w", "%{http_code}",
+                         "-H", "Content-Type: image/png", "--data-binary", "@\(file)", system.base + "/api/jobs?ops=invert"])
+        #expect(r.stdout == "202", "\(r.stderr.suffix(500))")
+        #expect(r.stderr.contains("> Expect: 100-continue"))
+        #expect(r.stderr.contains("< HTTP/1.1 100 Continue"), "\(r.stderr.suffix(800))")
+        // By hand: the 100 comes before any of the body is sent; then the final answer.
+        let body = try Codec.encode(testImage(width: 40, height: 30, channels: 3, seed: 32), as: .png)
+        let upload = try RawSocket(port: system.port)
+        try upload.send(Array(("POST /api/jobs?ops=invert HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                               + "Content-Length: \(body.count)\r\nExpect: 100-Continue\r\n\r\n").utf8))
+        let interim = String(decoding: upload.receive(until: Array("\r\n\r\n".utf8), seconds: 10), as: UTF8.self)
+        #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+        try upload.send(body)
+        let reply = String(decoding: upload.receive(until: Array("\"jobs\"".utf8), seconds: 10), as: UTF8.self)
+        #expect(reply.hasPrefix("HTTP/1.1 202"), "\(reply.prefix(300))")
+    }
+
     /// The pages in a real browser: the upload page, and a finished job's tracking page showing the result.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "chromium is not installed (make deps)"))
     func pagesInABrowser() throws {

@@ -37,6 +37,17 @@ public final class RawSocket {
         }
     }
 
+    /// What the other end sends until `marker` has arrived, it closes, or `seconds` pass.
+    public func receive(until marker: [UInt8], seconds: Double) -> [UInt8] {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var byte: UInt8 = 0
+        // A byte at a time: nothing after the marker is taken.
+        while !received.suffix(marker.count).elementsEqual(marker), recv(fd, &byte, 1, 0) == 1 { received.append(byte) }
+        return received
+    }
+
     /// Everything the other end sends until it closes, or until `seconds` pass.
     public func receiveAll(seconds: Double) -> [UInt8] {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
