@@ -9,7 +9,8 @@ import NIOCore
 /// content hash as ETag and may be cached for a year; `If-None-Match` gets
 /// 304, and one byte range gets 206 (416 when it starts past the end).
 struct Download {
-    let bytes: [UInt8]
+    /// The image, sent as it is: no copy between the file and the socket's writes.
+    let bytes: ByteBuffer
     let contentType: String
     let filename: String
     /// `private` when the API needs a token: a shared cache must not hand
@@ -17,7 +18,7 @@ struct Download {
     let shared: Bool
 
     func response(to request: HTTPFields) -> Response {
-        let tag = EntityTag.of(bytes)
+        let tag = bytes.withUnsafeReadableBytes { EntityTag.of($0) }
         var headers = HTTPFields()
         headers[.eTag] = tag
         headers[.cacheControl] = "\(shared ? "public" : "private"), max-age=31536000, immutable"
@@ -31,19 +32,42 @@ struct Download {
         // A Range under an If-Range naming other bytes gets the whole image.
         let ifRange = request[.ifRange]
         guard let range = request[.range], ifRange == nil || ifRange == tag else {
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
         }
-        switch ByteRange(range, length: bytes.count) {
+        let count = bytes.readableBytes
+        switch ByteRange(range, length: count) {
         case .whole:
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
         case .unsatisfiable:
-            headers[.contentRange] = "bytes */\(bytes.count)"
+            headers[.contentRange] = "bytes */\(count)"
             headers[.contentType] = "application/json; charset=utf-8"
-            let error = #"{"error":"bad_range","message":"the image has \#(bytes.count) bytes; the range \#(jsonEscaped(range)) starts past its end"}"#
+            let error = #"{"error":"bad_range","message":"the image has \#(count) bytes; the range \#(jsonEscaped(range)) starts past its end"}"#
             return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: error)))
         case .part(let part):
-            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(bytes.count)"
-            return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes[part])))
+            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(count)"
+            let slice = bytes.getSlice(at: bytes.readerIndex + part.lowerBound, length: part.count)!
+            return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: slice))
+        }
+    }
+
+    /// A whole file read straight into a buffer; nil when it cannot be read.
+    static func contents(ofFile path: String) -> ByteBuffer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        // One byte more than its size, for the read that finds the end.
+        var buffer = ByteBufferAllocator().buffer(capacity: Int(status.st_size) + 1)
+        while true {
+            var failed = false
+            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { out in
+                let n = read(fd, out.baseAddress, out.count)
+                failed = n < 0
+                return max(0, n)
+            }
+            if failed && errno != EINTR { return nil }
+            if n == 0 && !failed { return buffer }
         }
     }
 
@@ -68,7 +92,8 @@ public enum EntityTag {
 
     /// A strong tag from a 128-bit hash of the bytes: identical images share it,
     /// and hashing a 50 MB image takes a few milliseconds.
-    public static func of(_ bytes: [UInt8]) -> String { "\"" + ContentHash.hex(bytes) + "\"" }
+    public static func of(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { of($0) } }
+    public static func of(_ raw: UnsafeRawBufferPointer) -> String { "\"" + ContentHash.hex(raw) + "\"" }
 }
 
 /// The one range of a `Range: bytes=...` header that is served.

@@ -9,21 +9,21 @@ import TileStore
 extension JobsAPI {
     func result(_ id: String, _ request: HTTPFields) async throws -> Response {
         let keeper = self.keeper
-        let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, [UInt8]?, Bool) in
+        let (job, bytes, expired) = try await pool.run { store -> (JobRecord?, ByteBuffer?, Bool) in
             guard let job = try store.job(id) else { return (nil, nil, try store.isExpired(id)) }
             guard job.status == .done else { return (job, nil, false) }
             let file = keeper.file(for: id, format: job.format)
-            if let data = FileManager.default.contents(atPath: file.path) { return (job, [UInt8](data), false) }
-            let bytes = try store.result(id)
-            if let bytes, keeper.shared, job.isStored { keeper.cache(bytes, for: id, format: job.format) }
-            return (job, bytes, false)
+            if let kept = Download.contents(ofFile: file.path) { return (job, kept, false) }
+            guard let bytes = try store.result(id) else { return (job, nil, false) }
+            if keeper.shared, job.isStored { keeper.cache(bytes, for: id, format: job.format) }
+            return (job, ByteBuffer(bytes: bytes), false)
         }
         guard let job else {
             if expired { throw APIError.expired(id) }
             // Redis lost the job, but a result stored on disk is still the result.
             for format in ImageFormat.allCases {
-                if let data = FileManager.default.contents(atPath: keeper.file(for: id, format: format.rawValue).path) {
-                    return download([UInt8](data), format, "imgproc-\(id).\(format.fileExtension)", request)
+                if let kept = Download.contents(ofFile: keeper.file(for: id, format: format.rawValue).path) {
+                    return download(kept, format, "imgproc-\(id).\(format.fileExtension)", request)
                 }
             }
             throw APIError.notFound(id)
@@ -44,20 +44,20 @@ extension JobsAPI {
     func source(_ id: String, _ request: HTTPFields) async throws -> Response {
         for format in ImageFormat.allCases {
             let file = config.uploads.appendingPathComponent("\(id).\(format.fileExtension)")
-            if let data = FileManager.default.contents(atPath: file.path) {
-                return download([UInt8](data), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
+            if let kept = Download.contents(ofFile: file.path) {
+                return download(kept, format, "imgproc-\(id)-source.\(format.fileExtension)", request)
             }
         }
         // Not on this server's disk (yet): Redis holds the original while the job runs.
         if let bytes = try await pool.run({ try $0.source(id) }),
            let format = try? bytes.withUnsafeBytes({ raw throws(CodecError) in try ImageFormat.sniff(raw) }) {
-            return download(bytes, format, "imgproc-\(id)-source.\(format.fileExtension)", request)
+            return download(ByteBuffer(bytes: bytes), format, "imgproc-\(id)-source.\(format.fileExtension)", request)
         }
         if try await pool.run({ try $0.isExpired(id) }) { throw APIError.expired(id) }
         throw APIError.notFound(id)
     }
 
-    private func download(_ bytes: [UInt8], _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
+    private func download(_ bytes: ByteBuffer, _ format: ImageFormat, _ filename: String, _ request: HTTPFields) -> Response {
         Download(bytes: bytes, contentType: format.mimeType, filename: filename, shared: config.authToken?.isEmpty ?? true)
             .response(to: request)
     }
