@@ -73,6 +73,34 @@ public final class Cluster {
         }
     }
 
+    /// `bytes` of `root` on every rank, received into fresh memory (16-byte
+    /// aligned) that the caller then owns: a large original is held once
+    /// rather than received and then copied to where it is read from.
+    /// - Parameters:
+    ///   - bytes: what `root` sends (other ranks' are ignored).
+    ///   - root: the sending rank.
+    /// - Returns: `root`'s bytes, on every rank; the caller deallocates them.
+    public func broadcastBuffer(_ bytes: [UInt8], root: Int = 0) throws -> UnsafeMutableRawBufferPointer {
+        var length = UInt64(bytes.count)
+        if rank == root { Self.count((8 + bytes.count) * (size - 1)) }
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Ibcast", MPI_Ibcast(&length, 1, cmpi_uint64(), Int32(root), cmpi_comm_world(), &request))
+        try wait("MPI_Ibcast", &request)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(length), 1), alignment: 16)
+        if rank == root { bytes.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+        if length > 0 {
+            do {
+                try Self.check("MPI_Ibcast", MPI_Ibcast(buffer.baseAddress, Int32(length), cmpi_byte(), Int32(root),
+                                                        cmpi_comm_world(), &request))
+                try wait("MPI_Ibcast", &request)
+            } catch {
+                buffer.deallocate()
+                throw error
+            }
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(length)])
+    }
+
     /// `bytes` of `root` on every rank (length first, then the bytes).
     /// - Parameters:
     ///   - bytes: what `root` sends (other ranks' are ignored).

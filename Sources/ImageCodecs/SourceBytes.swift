@@ -11,6 +11,13 @@ public final class SourceBytes: @unchecked Sendable {
         count = bytes.count
     }
 
+    /// Takes over memory from `UnsafeMutableRawBufferPointer.allocate` (as
+    /// an MPI broadcast receives into), freed with this; no copy.
+    public init(adopting memory: UnsafeMutableRawBufferPointer) {
+        buffer = memory
+        count = memory.count
+    }
+
     deinit { buffer.deallocate() }
 
     public let count: Int

@@ -54,14 +54,16 @@ struct TiledJob {
         defer { rank.heartbeat.setJob("") }
 
         var clock = Date()
-        let bytes = try cluster.broadcast(root?.input ?? [])
         var input: StageInput?
         var failure: String?
         var tables: ClaheTables?
         if startStage == 0 {
-            do { input = try RowCache(SourceBytes(bytes), limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
+            // Received where the decoders read it: each rank holds the original once.
+            let source = SourceBytes(adopting: try cluster.broadcastBuffer(root?.input ?? [], root: 0))
+            do { input = try RowCache(source, limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
                                          shrink: header.shrink) } catch { failure = "\(error)" }
         } else {
+            let bytes = try cluster.broadcast(root?.input ?? [])
             let shape = plan.stages[startStage].input
             input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: bytes))
             if let settings = plan.stages[startStage].equalise {

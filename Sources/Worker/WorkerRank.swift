@@ -13,6 +13,8 @@ package protocol ClusterLink {
     var rank: Int { get }
     var size: Int { get }
     func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8]
+    /// The same into fresh memory the caller owns (``Cluster/broadcastBuffer(_:root:)``).
+    func broadcastBuffer(_ bytes: [UInt8], root: Int) throws -> UnsafeMutableRawBufferPointer
     func gatherv(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]
     func alltoallv(_ parts: [[UInt8]]) throws -> [[UInt8]]
     func allreduceSum(_ values: [UInt32]) throws -> [UInt32]

@@ -81,6 +81,13 @@ final class LocalWorld: @unchecked Sendable {
 
         func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] { world.exchange(rank, bytes)[root] }
 
+        func broadcastBuffer(_ bytes: [UInt8], root: Int) throws -> UnsafeMutableRawBufferPointer {
+            let sent = world.exchange(rank, bytes)[root]
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(sent.count, 1), alignment: 16)
+            sent.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<sent.count])
+        }
+
         func gatherv(_ bytes: [UInt8], root: Int) throws -> [[UInt8]] {
             let all = world.exchange(rank, bytes)
             return rank == root ? all : []
