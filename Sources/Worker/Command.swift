@@ -81,8 +81,12 @@ struct JobHeader: Codable {
 
     /// `encoded` with what the job keeps of `source`'s metadata.
     func keepingMetadata(of source: [UInt8], in encoded: [UInt8]) throws(CodecError) -> [UInt8] {
-        try Metadata.read(source).kept(Metadata.Policy(rawValue: metadata) ?? .profile, upright: upright, inSRGB: toSRGB)
-            .written(into: encoded)
+        try keeping(Metadata.read(source), in: encoded)
+    }
+
+    /// The same from metadata read before: ranks let the original go once it is sent.
+    func keeping(_ read: Metadata, in encoded: [UInt8]) throws(CodecError) -> [UInt8] {
+        try read.kept(Metadata.Policy(rawValue: metadata) ?? .profile, upright: upright, inSRGB: toSRGB).written(into: encoded)
     }
 
     func plan() throws -> Plan {

@@ -178,14 +178,16 @@ package struct Coordinator {
             try settle(taken.entry)
             return
         }
-        var input = stageInput ?? []
-        if stageInput == nil {
+        let input: TiledJob.Held
+        if let stageInput {
+            input = TiledJob.Held(stageInput)
+        } else {
             guard let source = try retrying({ try store.source(id) }) else {
                 try retrying { try store.fail(id: id, reason: "its original is no longer in Redis", world: rank.world) }
                 try settle(taken.entry)
                 return
             }
-            input = source
+            input = TiledJob.Held(source)
         }
         // Small jobs queued meanwhile run beside it, in a lane (see Lane).
         let lane = RoundFeed(coordinator: self, mode: .lane)

@@ -23,9 +23,17 @@ struct TiledJob {
     let laneFeed: RoundFeed?
 
     /// What rank 0 brings.
+    /// Bytes one holder lets go for all (copies of a Root share them), and
+    /// the original's metadata, read before it is let go.
+    final class Held {
+        var bytes: [UInt8]
+        var metadata: Metadata?
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+    }
+
     struct Root {
         /// The original file (stage 0), or the stage's raw input (resumed with --durable-tiles).
-        var input: [UInt8]
+        let input: Held
         /// clahe sums for a resumed stage that starts with clahe's interpolation.
         var stats: [UInt32]?
         var started: Date
@@ -59,11 +67,15 @@ struct TiledJob {
         var tables: ClaheTables?
         if startStage == 0 {
             // Received where the decoders read it: each rank holds the original once.
-            let source = SourceBytes(adopting: try cluster.broadcastBuffer(root?.input ?? [], root: 0))
+            let source = SourceBytes(adopting: try cluster.broadcastBuffer(root?.input.bytes ?? [], root: 0))
+            if let original = root?.input {
+                original.metadata = Metadata.read(original.bytes)
+                original.bytes = []
+            }
             do { input = try RowCache(source, limits: DecodeLimits(maxPixels: header.maxPixels), toSRGB: header.toSRGB,
                                          shrink: header.shrink) } catch { failure = "\(error)" }
         } else {
-            let bytes = try cluster.broadcast(root?.input ?? [])
+            let bytes = try cluster.broadcast(root?.input.bytes ?? [])
             let shape = plan.stages[startStage].input
             input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: bytes))
             if let settings = plan.stages[startStage].equalise {
@@ -239,18 +251,18 @@ struct TiledJob {
         if kept.encoding != nil {
             // Every strip is encoded already: gather the bands and join them.
             let clock = Date()
-            var w = ByteWriter(capacity: kept.bands.reduce(0) { $0 + $1.byteCount + 64 })
-            for band in kept.bands { band.write(to: &w) }
-            let parts = try cluster.gatherv(w.bytes)
+            var parts = try cluster.gatherv(kept.packBands())
             t.gather += Date().timeIntervalSince(clock)
             if rank.isRoot {
                 let joinClock = Date()
+                // Each part is let go once read: rank 0 holds the result about twice at most, not four times.
                 var bands: [EncodedBand] = []
-                for part in parts {
-                    var r = ByteReader(part)
+                for k in parts.indices {
+                    var r = ByteReader(parts[k])
+                    parts[k] = []
                     while !r.isAtEnd { bands.append(try EncodedBand(from: &r)) }
                 }
-                do { result = try EncodedBand.join(bands, shape: stage.output, pngLevel: output.pngLevel) } catch {
+                do { result = try EncodedBand.join(consume bands, shape: stage.output, pngLevel: output.pngLevel) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(joinClock)
@@ -278,8 +290,8 @@ struct TiledJob {
         guard let root else { return }
         if let encoded = result {
             // The source's metadata: from the original this job was started with, or from Redis when resumed.
-            let source = startStage == 0 ? root.input : try retrying { try store.source(header.id) } ?? []
-            do { result = try header.keepingMetadata(of: source, in: encoded) } catch {
+            let read = try root.input.metadata ?? Metadata.read(retrying { try store.source(header.id) } ?? [])
+            do { result = try header.keeping(read, in: encoded) } catch {
                 result = nil
                 encodeFailure = "\(error)"
             }
