@@ -14,7 +14,8 @@ extension JobsAPI {
             guard job.status == .done else { return (job, nil, false) }
             let file = keeper.file(for: id, format: job.format)
             if let kept = Download.contents(ofFile: file.path) { return (job, kept, false) }
-            guard let bytes = try store.result(id) else { return (job, nil, false) }
+            // The keeper writes the file, then deletes Redis's copy: gone from Redis, it is on disk now.
+            guard let bytes = try store.result(id) else { return (job, Download.contents(ofFile: file.path), false) }
             if keeper.shared, job.isStored { keeper.cache(bytes, for: id, format: job.format) }
             return (job, ByteBuffer(bytes: bytes), false)
         }
