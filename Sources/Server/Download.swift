@@ -60,14 +60,14 @@ struct Download {
         // One byte more than its size, for the read that finds the end.
         var buffer = ByteBufferAllocator().buffer(capacity: Int(status.st_size) + 1)
         while true {
-            var failed = false
+            var error: Int32 = 0
             let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { out in
                 let n = read(fd, out.baseAddress, out.count)
-                failed = n < 0
+                if n < 0 { error = errno }
                 return max(0, n)
             }
-            if failed && errno != EINTR { return nil }
-            if n == 0 && !failed { return buffer }
+            if error == 0 && n == 0 { return buffer }
+            if error != 0 && error != EINTR { return nil }
         }
     }
 

@@ -178,16 +178,16 @@ package struct Coordinator {
             try settle(taken.entry)
             return
         }
-        let input: TiledJob.Held
+        let input: TiledJob.RootInput
         if let stageInput {
-            input = TiledJob.Held(stageInput)
+            input = TiledJob.RootInput(stageInput)
         } else {
             guard let source = try retrying({ try store.source(id) }) else {
                 try retrying { try store.fail(id: id, reason: "its original is no longer in Redis", world: rank.world) }
                 try settle(taken.entry)
                 return
             }
-            input = TiledJob.Held(source)
+            input = TiledJob.RootInput(source)
         }
         // Small jobs queued meanwhile run beside it, in a lane (see Lane).
         let lane = RoundFeed(coordinator: self, mode: .lane)

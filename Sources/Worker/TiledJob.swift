@@ -22,18 +22,18 @@ struct TiledJob {
     let lane: Lane?
     let laneFeed: RoundFeed?
 
-    /// What rank 0 brings.
-    /// Bytes one holder lets go for all (copies of a Root share them), and
-    /// the original's metadata, read before it is let go.
-    final class Held {
+    /// The original file (stage 0), or the stage's raw input (resumed with
+    /// --durable-tiles); a class, so that letting the original go once it is
+    /// sent lets it go for every copy of the Root. Its metadata is read first.
+    final class RootInput {
         var bytes: [UInt8]
         var metadata: Metadata?
         init(_ bytes: [UInt8]) { self.bytes = bytes }
     }
 
+    /// What rank 0 brings.
     struct Root {
-        /// The original file (stage 0), or the stage's raw input (resumed with --durable-tiles).
-        let input: Held
+        let input: RootInput
         /// clahe sums for a resumed stage that starts with clahe's interpolation.
         var stats: [UInt32]?
         var started: Date
@@ -255,7 +255,7 @@ struct TiledJob {
             t.gather += Date().timeIntervalSince(clock)
             if rank.isRoot {
                 let joinClock = Date()
-                // Each part is let go once read: rank 0 holds the result about twice at most, not four times.
+                // Each part is let go once read: the gathered bands are not held twice.
                 var bands: [EncodedBand] = []
                 for k in parts.indices {
                     var r = ByteReader(parts[k])
