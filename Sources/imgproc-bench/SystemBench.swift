@@ -339,7 +339,7 @@ enum SystemBench {
 
     /// The 24 MP JPEG as imgproc writes it (a restart marker per MCU row, so
     /// the rank decodes it in two bands at once), then as Pillow writes it
-    /// (none: one decoder).
+    /// (none: one decoder); and that one inverted in strips on both ranks.
     static func thumbnail(_ system: System, _ big: [UInt8], path: String, connection: HTTPConnection) throws {
         try thumbnailLine(system, big, path: path, label: "the 24 MP JPEG", connection: connection)
         let plain = system.dir.appendingPathComponent("pillow.jpg").path
@@ -347,7 +347,26 @@ enum SystemBench {
         if python("-c", [script, path, plain]) == "ok", let bytes = FileManager.default.contents(atPath: plain) {
             try thumbnailLine(system, [UInt8](bytes), path: plain, label: "the same written by Pillow (no restart markers)",
                               connection: connection)
+            try tiledWithoutRestarts(system, [UInt8](bytes), connection: connection)
         }
+    }
+
+    /// A JPEG without restart markers, inverted in strips on 2 ranks: a rank
+    /// reaches its band by skipping the rows above, and its decoder only moves
+    /// down from there, so the ranks share the strips and read the file once each.
+    static func tiledWithoutRestarts(_ system: System, _ plain: [UInt8], connection: HTTPConnection) throws {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = Date()
+            guard try system.job(connection, plain, ops: "invert") != nil else { throw BenchError(.jobFailed, "the invert job failed") }
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        guard let id = try system.store.recentJobs(limit: 1).first, let job = try system.store.job(id) else { return }
+        var perRank: [Int: Int] = [:]
+        for rank in try system.store.tileRanks(id, completed: true).values { perRank[rank, default: 0] += 1 }
+        let split = perRank.keys.sorted().map { "rank \($0): \(perRank[$0]!)" }.joined(separator: ", ")
+        print(String(format: "invert of that JPEG in strips on 2 ranks, upload to downloaded result: %.3f s (best of 3); last job: %d strips (%@), t_total %d ms, most rows one rank's decoders read %d of %d",
+                     best, job.tilesTotal, split, job.int("t_total_ms") ?? 0, job.rowsRead ?? 0, job.int("height") ?? 0))
     }
 
     static func thumbnailLine(_ system: System, _ big: [UInt8], path: String, label: String, connection: HTTPConnection) throws {
