@@ -81,24 +81,14 @@ public final class Cluster {
     ///   - root: the sending rank.
     /// - Returns: `root`'s bytes, on every rank; the caller deallocates them.
     public func broadcastBuffer(_ bytes: [UInt8], root: Int = 0) throws -> UnsafeMutableRawBufferPointer {
-        var length = UInt64(bytes.count)
-        if rank == root { Self.count((8 + bytes.count) * (size - 1)) }
-        var request: MPI_Request? = cmpi_request_null()
-        try Self.check("MPI_Ibcast", MPI_Ibcast(&length, 1, cmpi_uint64(), Int32(root), cmpi_comm_world(), &request))
-        try wait("MPI_Ibcast", &request)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(length), 1), alignment: 16)
+        let length = try broadcastLength(bytes.count, root: root)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(length, 1), alignment: 16)
         if rank == root { bytes.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-        if length > 0 {
-            do {
-                try Self.check("MPI_Ibcast", MPI_Ibcast(buffer.baseAddress, Int32(length), cmpi_byte(), Int32(root),
-                                                        cmpi_comm_world(), &request))
-                try wait("MPI_Ibcast", &request)
-            } catch {
-                buffer.deallocate()
-                throw error
-            }
+        do { try broadcastBytes(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), root: root) } catch {
+            buffer.deallocate()
+            throw error
         }
-        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(length)])
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
     }
 
     /// `bytes` of `root` on every rank (length first, then the bytes).
@@ -107,20 +97,29 @@ public final class Cluster {
     ///   - root: the sending rank.
     /// - Returns: `root`'s bytes, on every rank.
     public func broadcast(_ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
-        var length = UInt64(bytes.count)
-        if rank == root { Self.count((8 + bytes.count) * (size - 1)) }
+        let length = try broadcastLength(bytes.count, root: root)
+        var data = rank == root ? bytes : [UInt8](repeating: 0, count: length)
+        try data.withUnsafeMutableBytes { try broadcastBytes($0, root: root) }
+        return data
+    }
+
+    /// `root`'s `count` on every rank (the bytes it is about to send are counted).
+    private func broadcastLength(_ count: Int, root: Int) throws -> Int {
+        var length = UInt64(count)
+        if rank == root { Self.count((8 + count) * (size - 1)) }
         var request: MPI_Request? = cmpi_request_null()
         try Self.check("MPI_Ibcast", MPI_Ibcast(&length, 1, cmpi_uint64(), Int32(root), cmpi_comm_world(), &request))
         try wait("MPI_Ibcast", &request)
-        var data = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length))
-        if length > 0 {
-            try data.withUnsafeMutableBytes { (p: UnsafeMutableRawBufferPointer) in
-                try Self.check("MPI_Ibcast", MPI_Ibcast(p.baseAddress, Int32(length), cmpi_byte(), Int32(root),
-                                                        cmpi_comm_world(), &request))
-                try wait("MPI_Ibcast", &request)
-            }
-        }
-        return data
+        return Int(length)
+    }
+
+    /// `root`'s bytes into `buffer` on every rank.
+    private func broadcastBytes(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+        guard !buffer.isEmpty else { return }
+        var request: MPI_Request? = cmpi_request_null()
+        try Self.check("MPI_Ibcast", MPI_Ibcast(buffer.baseAddress, Int32(buffer.count), cmpi_byte(), Int32(root),
+                                                cmpi_comm_world(), &request))
+        try wait("MPI_Ibcast", &request)
     }
 
     /// Every rank's `bytes`, in rank order, at `root` (MPI_Gatherv); other ranks get [].
