@@ -62,7 +62,7 @@ public func buildApplication(_ config: ServerConfiguration, logger: Logger) thro
                             contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
     router.get("healthz") { _, _ in
-        let (redis, rabbit) = health.status
+        let (redis, rabbit) = await health.status(waitingForTheFirstRound: .milliseconds(1500))
         let healthy = redis == "ok" && rabbit == "ok"
         return Respond.json(object: ["redis": redis, "rabbitmq": rabbit], status: healthy ? .ok : .serviceUnavailable)
     }
