@@ -139,16 +139,21 @@ enum Lab {
     /// slope of the encoding is 0.4 bytes per bucket) lies at or below `v`.
     @inline(__always)
     static func encode(_ v: Float, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
-        let c = max(v, 0)
+        // max(v, 0) and then min(·, 1) on the bit patterns, which order as the
+        // values do when non-negative: `max` and `min` on Float became two
+        // unpredictable branches each.
+        let bits = Int32(bitPattern: v.bitPattern)
+        let c = UInt32(bitPattern: bits & ~(bits >> 31))
+        let unit = Float(bitPattern: Swift.min(c, (1 as Float).bitPattern))
         // The bucket, floor(c · 8191), an exact integer below 2^13 read from the mantissa of it plus 2^23
         // (a checked conversion would branch).
-        let bucket = (min(c, 1) * Float(encodeBuckets - 1)).rounded(.down) + 0x1p23
+        let bucket = (unit * Float(encodeBuckets - 1)).rounded(.down) + 0x1p23
         let e = start[Int(bucket.bitPattern & UInt32(encodeBuckets * 2 - 1))]
         // `t[e] <= c` without a branch (which way it goes is not predictable): both are
         // non-negative, so their bit patterns order as they do; c's is at least t[e]'s
         // exactly when t[e]'s - c's - 1 wraps below zero. (Every threshold is above 0,
         // so clamping v at 0 changes no answer.)
-        let below = (t[Int(e)].bitPattern &- c.bitPattern &- 1) >> 31
+        let below = (t[Int(e)].bitPattern &- c &- 1) >> 31
         return e &+ UInt8(truncatingIfNeeded: below)
     }
 
