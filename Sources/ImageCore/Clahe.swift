@@ -158,6 +158,7 @@ public struct ClaheApply: TileOperation {
         let xa = UnsafeMutablePointer<Float>.allocate(capacity: w), xa1 = UnsafeMutablePointer<Float>.allocate(capacity: w)
         // One row's lightness, a and b, and its equalised lightness.
         let planes = RowBuffer<UInt8>(rows: 4, length: w)
+        let run = LabRun()
         defer { c1.deallocate(); c2.deallocate(); xa.deallocate(); xa1.deallocate() }
         for x in 0..<w {
             let txf = Float(output.x + x) * invW - 0.5
@@ -174,36 +175,44 @@ public struct ClaheApply: TileOperation {
                         let lightness = planes.row(0), aPlane = planes.row(1), bPlane = planes.row(2), equalised = planes.row(3)
                         for y in 0..<output.height {
                             let s = sp.baseAddress! + y * w * ch, o = d + y * w * ch
-                            // The row in passes, each a simple loop: lightness (and a, b) of every
-                            // pixel, then the equalised lightness, then back to RGB.
-                            if ch >= 3 {
-                                for x in 0..<w {
-                                    (lightness[x], aPlane[x], bPlane[x]) = Lab.fromRGB(s[x &* ch], s[x &* ch &+ 1], s[x &* ch &+ 2], tables: labTables)
-                                }
-                            } else {
-                                for x in 0..<w { lightness[x] = s[x &* ch] }
-                            }
                             let tyf = Float(output.y + y) * invH - 0.5
                             let ty1 = Int(tyf.rounded(.down))
                             let ya = tyf - Float(ty1), ya1 = 1 - ya
                             let p1 = lut.baseAddress! + max(ty1, 0) * grid * ClaheSettings.bins
                             let p2 = lut.baseAddress! + min(ty1 + 1, grid - 1) * grid * ClaheSettings.bins
-                            for x in 0..<w {
-                                let v = Int(lightness[x])
-                                let res = (Float(p1[c1[x] &+ v]) * xa1[x] + Float(p1[c2[x] &+ v]) * xa[x]) * ya1
-                                    + (Float(p2[c1[x] &+ v]) * xa1[x] + Float(p2[c2[x] &+ v]) * xa[x]) * ya
-                                equalised[x] = Lab.byte(res)
-                            }
-                            switch ch {
-                            case 1:
-                                o.update(from: equalised, count: w)
-                            case 2:
-                                for x in 0..<w { o[2 &* x] = equalised[x]; o[2 &* x &+ 1] = s[2 &* x &+ 1] }
-                            default:
-                                for x in 0..<w {
-                                    let (r, g, bl) = Lab.toRGB(equalised[x], aPlane[x], bPlane[x], tables: labTables)
-                                    o[x &* ch] = r; o[x &* ch &+ 1] = g; o[x &* ch &+ 2] = bl
-                                    if ch == 4 { o[x &* 4 &+ 3] = s[x &* 4 &+ 3] }
+                            // The row in runs, each in passes: lightness (and a, b) of every
+                            // pixel, then the equalised lightness, then back to RGB.
+                            for from in stride(from: 0, to: w, by: LabRun.length) {
+                                let n = min(LabRun.length, w - from)
+                                let l = lightness + from, e = equalised + from
+                                if ch >= 3 {
+                                    Lab.fromRGB(s + from * ch, channels: ch, count: n, l: l, a: aPlane + from, b: bPlane + from,
+                                                run: run, tables: labTables)
+                                } else {
+                                    for x in 0..<n { l[x] = s[(from &+ x) &* ch] }
+                                }
+                                // The four cell tables' values first, then their weighted sum.
+                                let q0 = run.float(0), q1 = run.float(1), q2 = run.float(2), q3 = run.float(3)
+                                for x in 0..<n {
+                                    let v = Int(l[x]), cx = from &+ x
+                                    q0[x] = Float(p1[c1[cx] &+ v]); q1[x] = Float(p1[c2[cx] &+ v])
+                                    q2[x] = Float(p2[c1[cx] &+ v]); q3[x] = Float(p2[c2[cx] &+ v])
+                                }
+                                for x in 0..<n {
+                                    let wa1 = xa1[from &+ x], wa = xa[from &+ x]
+                                    let res = (q0[x] * wa1 + q1[x] * wa) * ya1 + (q2[x] * wa1 + q3[x] * wa) * ya
+                                    e[x] = Lab.byte(res)
+                                }
+                                let op = o + from * ch
+                                switch ch {
+                                case 1:
+                                    op.update(from: e, count: n)
+                                case 2:
+                                    for x in 0..<n { op[2 &* x] = e[x]; op[2 &* x &+ 1] = s[2 &* (from &+ x) &+ 1] }
+                                default:
+                                    Lab.toRGB(l: e, a: aPlane + from, b: bPlane + from, count: n, into: op, channels: ch,
+                                              run: run, tables: labTables)
+                                    if ch == 4 { for x in 0..<n { op[x &* 4 &+ 3] = s[(from &+ x) &* 4 &+ 3] } }
                                 }
                             }
                         }

@@ -9,7 +9,7 @@ enum Lab {
 
     /// Linear light at which the sRGB encoding crosses `k + 0.5` (k = 0..<255):
     /// counting the thresholds below a value rounds its encoding exactly.
-    /// (A 256th threshold at infinity keeps ``encode(_:_:_:)`` branch-free.)
+    /// (A 256th threshold at infinity keeps ``encodeByte(bits:bucket:_:_:)`` branch-free.)
     static let encodeThresholds: [Float] = (0..<255).map { k in
         let v = (Double(k) + 0.5) / 255
         return Float(v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4))
@@ -60,44 +60,14 @@ enum Lab {
     static func descale(_ v: Int32, _ n: Int) -> Int32 { (v &+ (1 << (n - 1))) &>> n }
 
     @inline(__always)
-    static func saturate(_ v: Int32) -> UInt8 { v < 0 ? 0 : (v > 255 ? 255 : UInt8(v)) }
+    static func saturate(_ v: Int32) -> UInt8 { UInt8(truncatingIfNeeded: Swift.min(Swift.max(v, 0), 255)) }
 
-    /// 8-bit L, a, b of an sRGB pixel.
+    /// 8-bit L of f(Y) in 15-bit fixed point.
     @inline(__always)
-    static func fromRGB(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> (UInt8, UInt8, UInt8) {
-        let c = t.coefficients, g = t.gamma, cb = t.cbrt
-        let r = g[Int(r8)], gg = g[Int(g8)], b = g[Int(b8)]
-        let fx = cb[Int(descale(r &* c[0] &+ gg &* c[1] &+ b &* c[2], labShift))]
-        let fy = cb[Int(descale(r &* c[3] &+ gg &* c[4] &+ b &* c[5], labShift))]
-        let fz = cb[Int(descale(r &* c[6] &+ gg &* c[7] &+ b &* c[8], labShift))]
-        let lScale: Int32 = (116 * 255 + 50) / 100
-        let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
-        let l = descale(lScale &* fy &+ lShift, labShift2)
-        let a = descale(500 &* (fx &- fy) &+ 128 &* (1 << 15), labShift2)
-        let bb = descale(200 &* (fy &- fz) &+ 128 &* (1 << 15), labShift2)
-        return (saturate(l), saturate(a), saturate(bb))
-    }
-
-    /// 8-bit L only: all that the histograms need.
-    @inline(__always)
-    static func lightness(_ r8: UInt8, _ g8: UInt8, _ b8: UInt8, tables t: LabTables) -> UInt8 {
-        let c = t.coefficients, g = t.gamma
-        let fy = t.cbrt[Int(descale(g[Int(r8)] &* c[3] &+ g[Int(g8)] &* c[4] &+ g[Int(b8)] &* c[5], labShift))]
+    static func lightness(fy: Int32) -> UInt8 {
         let lScale: Int32 = (116 * 255 + 50) / 100
         let lShift: Int32 = -((16 * 255 * (1 << 15) + 50) / 100)
         return saturate(descale(lScale &* fy &+ lShift, labShift2))
-    }
-
-    /// The sRGB pixel of 8-bit L, a, b.
-    @inline(__always)
-    static func toRGB(_ l8: UInt8, _ a8: UInt8, _ b8: UInt8, tables: LabTables) -> (UInt8, UInt8, UInt8) {
-        let t = tables.thresholds, start = tables.encodeStart
-        let y = tables.y[Int(l8)]
-        let x = tables.x[Int(l8) &<< 8 | Int(a8)], z = tables.z[Int(l8) &<< 8 | Int(b8)]
-        let r = 3.240479 * x - 1.53715 * y - 0.498535 * z
-        let g = -0.969256 * x + 1.875991 * y + 0.041556 * z
-        let bl = 0.055648 * x - 0.204043 * y + 1.057311 * z
-        return (encode(r, t, start), encode(g, t, start), encode(bl, t, start))
     }
 
     /// `f(Y)` and Y of 8-bit L, as OpenCV's Lab to RGB (linear toe below L = 8).
@@ -134,11 +104,13 @@ enum Lab {
         return start
     }()
 
-    /// Linear light to the nearest sRGB byte: the byte at the bucket's edge,
-    /// plus one if the bucket's threshold (never more than one: the steepest
-    /// slope of the encoding is 0.4 bytes per bucket) lies at or below `v`.
+    /// Linear light to the nearest sRGB byte, in two steps (see ``toRGB``):
+    /// the value clamped to 0...1 and its bucket of ``encodeStart``, then the
+    /// byte at the bucket's edge, plus one if the bucket's threshold (never
+    /// more than one: the steepest slope of the encoding is 0.4 bytes per
+    /// bucket) lies at or below the value.
     @inline(__always)
-    static func encode(_ v: Float, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
+    static func encodeBucket(_ v: Float) -> (bits: UInt32, bucket: Int32) {
         // max(v, 0) and then min(·, 1) on the bit patterns, which order as the
         // values do when non-negative: `max` and `min` on Float became two
         // unpredictable branches each.
@@ -148,7 +120,12 @@ enum Lab {
         // The bucket, floor(c · 8191), an exact integer below 2^13 read from the mantissa of it plus 2^23
         // (a checked conversion would branch).
         let bucket = (unit * Float(encodeBuckets - 1)).rounded(.down) + 0x1p23
-        let e = start[Int(bucket.bitPattern & UInt32(encodeBuckets * 2 - 1))]
+        return (c, Int32(bitPattern: bucket.bitPattern & UInt32(encodeBuckets * 2 - 1)))
+    }
+
+    @inline(__always)
+    static func encodeByte(bits c: UInt32, bucket: Int32, _ t: UnsafePointer<Float>, _ start: UnsafePointer<UInt8>) -> UInt8 {
+        let e = start[Int(bucket)]
         // `t[e] <= c` without a branch (which way it goes is not predictable): both are
         // non-negative, so their bit patterns order as they do; c's is at least t[e]'s
         // exactly when t[e]'s - c's - 1 wraps below zero. (Every threshold is above 0,
@@ -160,17 +137,36 @@ enum Lab {
     /// The value clahe equalises for every pixel: gray, or 8-bit Lab lightness.
     static func lightnessPlane(_ image: Image) -> [UInt8] {
         let n = image.width * image.height, ch = image.channels
+        let run = LabRun()
         return image.pixels.withUnsafeBufferPointer { sp in
             LabTables.with { t in
                 [UInt8](unsafeUninitializedCapacity: n) { out, count in
-                    for i in 0..<n {
-                        let p = i * ch
-                        out[i] = ch < 3 ? sp[p] : lightness(sp[p], sp[p + 1], sp[p + 2], tables: t)
+                    for from in stride(from: 0, to: n, by: LabRun.length) {
+                        let s = sp.baseAddress! + from * ch, l = out.baseAddress! + from, m = min(LabRun.length, n - from)
+                        if ch < 3 {
+                            for i in 0..<m { l[i] = s[i &* ch] }
+                        } else {
+                            lightness(s, channels: ch, count: m, l: l, run: run, tables: t)
+                        }
                     }
                     count = n
                 }
             }
         }
+    }
+
+    /// 8-bit L only (all that the histograms need) of the `n` (at most
+    /// ``LabRun/length``) pixels at `s`, `ch` samples each.
+    @inline(__always)
+    static func lightness(_ s: UnsafePointer<UInt8>, channels ch: Int, count n: Int, l: UnsafeMutablePointer<UInt8>,
+                          run: LabRun, tables t: LabTables) {
+        let g = t.gamma, cb = t.cbrt, y = run.int(0)
+        let (k3, k4, k5) = (t.coefficients[3], t.coefficients[4], t.coefficients[5])
+        for i in 0..<n {
+            y[i] = g[Int(s[i &* ch])] &* k3 &+ g[Int(s[i &* ch &+ 1])] &* k4 &+ g[Int(s[i &* ch &+ 2])] &* k5
+        }
+        for i in 0..<n { y[i] = cb[Int(descale(y[i], labShift))] }
+        for i in 0..<n { l[i] = lightness(fy: y[i]) }
     }
 }
 
@@ -205,6 +201,85 @@ struct LabTables {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Scratch for converting a run of up to `length` pixels between RGB and Lab
+/// in passes, each a simple loop: the table lookups in loops of their own, and
+/// the arithmetic between them in loops the compiler vectorises. Pixel by
+/// pixel, the lookups and the arithmetic were one long dependent chain.
+final class LabRun {
+    static let length = 256
+    let ints: UnsafeMutablePointer<Int32>
+    let floats: UnsafeMutablePointer<Float>
+
+    init() {
+        ints = .allocate(capacity: 3 * Self.length)
+        floats = .allocate(capacity: 4 * Self.length)
+    }
+
+    deinit { ints.deallocate(); floats.deallocate() }
+
+    @inline(__always) func int(_ i: Int) -> UnsafeMutablePointer<Int32> { ints + i * Self.length }
+    @inline(__always) func float(_ i: Int) -> UnsafeMutablePointer<Float> { floats + i * Self.length }
+}
+
+extension Lab {
+    /// 8-bit L, a and b (as OpenCV's 8-bit RGB to Lab) of the `n` (at most
+    /// ``LabRun/length``) pixels at `s`, `ch` samples each.
+    @inline(__always)
+    static func fromRGB(_ s: UnsafePointer<UInt8>, channels ch: Int, count n: Int,
+                        l: UnsafeMutablePointer<UInt8>, a: UnsafeMutablePointer<UInt8>, b: UnsafeMutablePointer<UInt8>,
+                        run: LabRun, tables t: LabTables) {
+        let g = t.gamma, cb = t.cbrt, k = t.coefficients
+        let x = run.int(0), y = run.int(1), z = run.int(2)
+        for i in 0..<n {
+            x[i] = g[Int(s[i &* ch])]; y[i] = g[Int(s[i &* ch &+ 1])]; z[i] = g[Int(s[i &* ch &+ 2])]
+        }
+        let (k0, k1, k2, k3, k4, k5, k6, k7, k8) = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8])
+        for i in 0..<n {
+            let r = x[i], gg = y[i], bb = z[i]
+            x[i] = descale(r &* k0 &+ gg &* k1 &+ bb &* k2, labShift)
+            y[i] = descale(r &* k3 &+ gg &* k4 &+ bb &* k5, labShift)
+            z[i] = descale(r &* k6 &+ gg &* k7 &+ bb &* k8, labShift)
+        }
+        for i in 0..<n { x[i] = cb[Int(x[i])]; y[i] = cb[Int(y[i])]; z[i] = cb[Int(z[i])] }
+        for i in 0..<n {
+            let fx = x[i], fy = y[i], fz = z[i]
+            l[i] = lightness(fy: fy)
+            a[i] = saturate(descale(500 &* (fx &- fy) &+ 128 &* (1 << 15), labShift2))
+            b[i] = saturate(descale(200 &* (fy &- fz) &+ 128 &* (1 << 15), labShift2))
+        }
+    }
+
+    /// The sRGB pixels of the `n` (at most ``LabRun/length``) 8-bit L, a, b
+    /// triples, written `ch` samples apart from `o` (alpha left alone).
+    @inline(__always)
+    static func toRGB(l: UnsafePointer<UInt8>, a: UnsafePointer<UInt8>, b: UnsafePointer<UInt8>, count n: Int,
+                      into o: UnsafeMutablePointer<UInt8>, channels ch: Int, run: LabRun, tables t: LabTables) {
+        let fx = run.float(0), fy = run.float(1), fz = run.float(2)
+        for i in 0..<n {
+            let li = Int(l[i])
+            fy[i] = t.y[li]; fx[i] = t.x[li &<< 8 | Int(a[i])]; fz[i] = t.z[li &<< 8 | Int(b[i])]
+        }
+        // In place: each value's clamped bit pattern over its XYZ, and its bucket.
+        let br = run.int(0), bg = run.int(1), bb = run.int(2)
+        for i in 0..<n {
+            let x = fx[i], y = fy[i], z = fz[i]
+            let r = encodeBucket(3.240479 * x - 1.53715 * y - 0.498535 * z)
+            let g = encodeBucket(-0.969256 * x + 1.875991 * y + 0.041556 * z)
+            let bl = encodeBucket(0.055648 * x - 0.204043 * y + 1.057311 * z)
+            fx[i] = Float(bitPattern: r.bits); br[i] = r.bucket
+            fy[i] = Float(bitPattern: g.bits); bg[i] = g.bucket
+            fz[i] = Float(bitPattern: bl.bits); bb[i] = bl.bucket
+        }
+        let th = t.thresholds, start = t.encodeStart
+        for i in 0..<n {
+            let p = o + i &* ch
+            p[0] = encodeByte(bits: fx[i].bitPattern, bucket: br[i], th, start)
+            p[1] = encodeByte(bits: fy[i].bitPattern, bucket: bg[i], th, start)
+            p[2] = encodeByte(bits: fz[i].bitPattern, bucket: bb[i], th, start)
         }
     }
 }

@@ -70,6 +70,29 @@ struct LaneTests {
         }
     }
 
+    /// clahe converts to Lab and back in runs of passes. On nearly every 24-bit
+    /// colour (each once, scrambled so that every cell's histogram is broad; a
+    /// width that leaves a short run at each row's end), RGB and RGBA, its bytes
+    /// are those it gave converting pixel by pixel: the digests were taken from
+    /// that code.
+    @Test(arguments: [(3, "clahe:2:8", 0x88C9_0F26_1340_691A as UInt64), (4, "clahe:0:3", 0xCF45_FA7A_9A78_8C7C)])
+    func claheInRunsGivesThePixelByPixelBytesOnEveryColour(_ channels: Int, _ spec: String, _ digest: UInt64) throws {
+        let w = 4099, h = 4093
+        let image = Image(width: w, height: h, channels: channels) { p in
+            for i in 0..<(w * h) {
+                // An odd multiplier permutes the residues modulo 2^24.
+                let c = UInt32(truncatingIfNeeded: i &* 0x9E37_79B1) & 0xFF_FFFF
+                let q = p + i * channels
+                q[0] = UInt8(c >> 16); q[1] = UInt8(truncatingIfNeeded: c >> 8); q[2] = UInt8(truncatingIfNeeded: c)
+                if channels == 4 { q[3] = UInt8(truncatingIfNeeded: i) }
+            }
+        }
+        let out = Runner.reference(image, plan: try Plan(try Pipeline(parsing: spec), input: image.shape))
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
+        for byte in out.pixels { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        #expect(hash == digest, "\(spec) on \(channels) channels: digest \(String(hash, radix: 16))")
+    }
+
     @Test func unsharpMaskingMatchesTheScalarStepsForEveryPair() {
         // Every (original, blurred) pair, in an order that puts each in every lane.
         var original: [UInt8] = [], blurred: [UInt8] = []
