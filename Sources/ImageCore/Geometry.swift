@@ -180,8 +180,14 @@ public struct Resize: TileOperation {
         // region's last column (weight 2048), where there is no second tap to read.
         let offsets = (0..<o.width).map { (xt.index[$0] - source.x) * ch }, weights = xt.weight
         let paired = (0..<o.width).first { xt.index[$0] - source.x + 1 >= src.width } ?? o.width
-        // Horizontal results for the two source rows of an output row, cached by source row.
-        var rowA = [Int32](repeating: 0, count: rowLen), rowB = rowA
+        // RGB and RGBA pixels below `lanes` go four samples at a time: both taps' four
+        // bytes (an RGB pixel's fourth is its neighbour's first) widened, weighted and
+        // added in one vector, and stored whole (an RGB pixel's fourth sample is
+        // overwritten by the next pixel). The second tap's four bytes must lie in the row.
+        let lanes = ch < 3 ? 0 : (0..<paired).first { offsets[$0] + ch + 4 > src.rowBytes } ?? paired
+        // Horizontal results for the two source rows of an output row, cached by
+        // source row (one sample spare for the last four-sample store).
+        var rowA = [Int32](repeating: 0, count: rowLen + 1), rowB = rowA
         var rowAIndex = -1, rowBIndex = -1
         let image = src.pixels.withUnsafeBufferPointer { sp in
             Image(width: o.width, height: o.height, channels: ch) { d in
@@ -191,7 +197,13 @@ public struct Resize: TileOperation {
                         weights.withUnsafeBufferPointer { w in
                             row.withUnsafeMutableBufferPointer { r in
                                 @inline(__always) func taps(_ ch: Int) {
-                                    for k in 0..<paired {
+                                    for k in 0..<lanes {
+                                        let p = UnsafeRawPointer(line + off[k]), w0 = w[k], w1 = 2048 &- w[k]
+                                        let v = widen(p.loadUnaligned(as: SIMD4<UInt8>.self)) &* w0
+                                            &+ widen(p.loadUnaligned(fromByteOffset: ch, as: SIMD4<UInt8>.self)) &* w1
+                                        UnsafeMutableRawPointer(r.baseAddress! + k &* ch).storeBytes(of: v, as: SIMD4<Int32>.self)
+                                    }
+                                    for k in lanes..<paired {
                                         let p = line + off[k], w0 = w[k], w1 = 2048 &- w[k], q = k &* ch
                                         for c in 0..<ch { r[q &+ c] = Int32(p[c]) &* w0 &+ Int32(p[c &+ ch]) &* w1 }
                                     }
@@ -274,6 +286,10 @@ extension Resize {
         }
     }
 }
+
+/// Four bytes as four 32-bit lanes, element by element (one zero-extending load).
+@inline(__always)
+func widen(_ v: SIMD4<UInt8>) -> SIMD4<Int32> { SIMD4(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3])) }
 
 /// Output samples of a halved row from the means of sample pairs (a byte
 /// each): sample `c` of pixel `k` is the mean at `2k·ch + c`. Each 16 bytes

@@ -222,7 +222,8 @@ struct LaneTests {
 
     @Test(arguments: [1, 2, 3, 4])
     func bilinearResizeGivesTheFixedPointDefinition(_ channels: Int) throws {
-        // The taps of cv2.resize(INTER_LINEAR) on 8-bit images: 11-bit weights per axis.
+        // The taps of cv2.resize(INTER_LINEAR) on 8-bit images: 11-bit weights per axis. Rows
+        // long enough for the four-sample path of RGB(A), and its last pixels done one by one.
         func taps(_ d: Int, inSize: Int, outSize: Int) -> (Int, Int32) {
             var f = (Double(d) + 0.5) * Double(inSize) / Double(outSize) - 0.5
             var s = Int(f.rounded(.down))
@@ -231,7 +232,8 @@ struct LaneTests {
             if s >= inSize - 1 { s = inSize - 1; f = 0 }
             return (s, Int32((1 - f) * 2048 + 0.5))
         }
-        for (w, h, spec) in [(7, 5, "resize:1.5"), (33, 9, "resize:0.37"), (40, 12, "resize:2.3"), (17, 17, "resize:9x31")] {
+        for (w, h, spec) in [(7, 5, "resize:1.5"), (33, 9, "resize:0.37"), (40, 12, "resize:2.3"), (17, 17, "resize:9x31"),
+                              (301, 6, "resize:1.5")] {
             let image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 5 + h))
             let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
             let out = plan.output
