@@ -39,25 +39,48 @@ func benchImage(width: Int = width, height: Int = height) -> Image {
     }
 }
 
-/// OpenCV's time for each spec on the same image, from the helper script.
-func opencvTimes(_ specs: [String], imagePath: String) -> [String: Double] {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("opencv_bench.py").path
+/// OpenCV's time for a spec on the same image, asked of the helper script
+/// spec by spec, so that each is measured right beside our own run of it.
+final class OpenCVTimer {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, imagePath] + specs
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return [:] }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return [:] }
-    var times: [String: Double] = [:]
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-        let parts = line.split(separator: " ")
-        if parts.count == 2, let t = Double(parts[1]) { times[String(parts[0])] = t }
+    let input = Pipe(), output = Pipe()
+    var pending = Data()
+
+    /// nil when python3 with cv2 is not there.
+    init?(imagePath: String, runs: Int) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("opencv_bench.py").path
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, imagePath, String(runs)]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil, line() == "ready" else { return nil }
     }
-    return times
+
+    func line() -> String? {
+        while true {
+            if let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: pending[..<end], as: UTF8.self)
+                pending.removeSubrange(...end)
+                return text
+            }
+            let more = output.fileHandleForReading.availableData
+            if more.isEmpty { return nil }
+            pending.append(more)
+        }
+    }
+
+    func seconds(_ spec: String) -> Double? {
+        input.fileHandleForWriting.write(Data((spec + "\n").utf8))
+        guard let answer = line() else { return nil }
+        let parts = answer.split(separator: " ")
+        return parts.count == 2 ? Double(parts[1]) : nil
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
 }
 
 let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
@@ -116,28 +139,31 @@ let specs = arguments.count > 1 ? Array(arguments.dropFirst()) : [
     "rotate:90", "flip:h",
 ]
 
-print("imgproc bench: \(width)x\(height) RGB (\(width * height / 1_000_000) MP), one core, best of 3")
+let runs = 5
+print("imgproc bench: \(width)x\(height) RGB (\(width * height / 1_000_000) MP), one core, best of \(runs), each spec timed right after OpenCV's")
 let image = benchImage()
 let skipPeers = ProcessInfo.processInfo.environment["IMGPROC_BENCH_NO_PEERS"] != nil
 let path = FileManager.default.temporaryDirectory.appendingPathComponent("imgproc-bench-\(getpid()).png").path
-var cv: [String: Double] = [:]
+var opencv: OpenCVTimer?
 if !skipPeers {
     try Data(Codec.encode(image, as: .png)).write(to: URL(fileURLWithPath: path))
-    cv = opencvTimes(specs, imagePath: path)
+    opencv = OpenCVTimer(imagePath: path, runs: runs)
     try? FileManager.default.removeItem(atPath: path)
 }
-if cv.isEmpty { print("(OpenCV figures left out: python3 with cv2 not found; run make deps)") }
+if opencv == nil { print("(OpenCV figures left out: python3 with cv2 not found; run make deps)") }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 print(pad("operation", 16) + pad("imgproc s", 11) + pad("MP/s", 9) + pad("OpenCV s", 10) + "imgproc/OpenCV speed")
 for spec in specs {
     let plan = try Plan(try Pipeline(parsing: spec), input: image.shape)
-    let t = best(of: 3) { _ = Runner.reference(image, plan: plan) }
+    let c = opencv?.seconds(spec)
+    let t = best(of: runs) { _ = Runner.reference(image, plan: plan) }
     let mp = Double(width * height) / 1e6 / t
     var line = pad(spec, 16) + pad(String(format: "%.3f", t), 11) + pad(String(format: "%.0f", mp), 9)
-    if let c = cv[spec] { line += pad(String(format: "%.3f", c), 10) + String(format: "%.2fx", c / t) }
+    if let c { line += pad(String(format: "%.3f", c), 10) + String(format: "%.2fx", c / t) }
     print(line)
 }
+opencv = nil
 
 if arguments.count == 1 { try ProcessBench.run(image: image) }
 

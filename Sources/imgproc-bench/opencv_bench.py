@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Times OpenCV (one thread) on the benchmark image for each imgproc spec.
+"""Times OpenCV (one thread) on the benchmark image, one spec at a time.
 
-usage: opencv_bench.py IMAGE.png SPEC...   prints "SPEC SECONDS" per line
+usage: opencv_bench.py IMAGE.png RUNS
+Reads an imgproc spec per line on stdin and answers "SPEC SECONDS" (the best
+of RUNS) or "SPEC -" when OpenCV has no such operation, so that the caller
+can time its own run of each spec right beside OpenCV's.
 """
 import os
 import sys
@@ -13,13 +16,17 @@ from opencv_reference import load, reference  # noqa: E402
 
 cv2.setNumThreads(1)
 img = load(sys.argv[1])
-for spec in sys.argv[2:]:
+runs = int(sys.argv[2])
+print("ready", flush=True)
+for line in sys.stdin:
+    spec = line.strip()
     try:
         reference(img, spec)
     except SystemExit:
+        print(spec, "-", flush=True)
         continue
     best = min(
         (lambda t0: (reference(img, spec), time.perf_counter() - t0)[1])(time.perf_counter())
-        for _ in range(3)
+        for _ in range(runs)
     )
     print(spec, f"{best:.4f}", flush=True)

@@ -271,4 +271,65 @@ struct LaneTests {
             }
         }
     }
+
+    @Test(arguments: [1, 2, 3, 4])
+    func cannyClassesAreTheDefinitionsPixelByPixel(_ channels: Int) {
+        // Sobel with replicated borders, per pixel the first colour channel of largest
+        // |dx| + |dy|, suppression along the gradient (magnitude 0 outside the image) and
+        // the two thresholds, as cv2.Canny. Widths around the vector steps and their tails,
+        // few levels so that channels tie, and tiles whose edges cut through the image.
+        for (w, h) in [(1, 1), (2, 3), (5, 4), (17, 6), (40, 9), (133, 7)] {
+            var image = testImage(width: w, height: h, channels: channels, seed: UInt64(w * 11 + h))
+            if w == 40 { image.pixels = image.pixels.map { $0 & 0xE0 } }
+            let colours = channels >= 3 ? 3 : 1
+            func v(_ x: Int, _ y: Int, _ c: Int) -> Int32 { Int32(image[min(max(x, 0), w - 1), min(max(y, 0), h - 1), c]) }
+            func gradient(_ x: Int, _ y: Int) -> (m: Int32, dx: Int32, dy: Int32) {
+                guard x >= 0 && x < w && y >= 0 && y < h else { return (0, 0, 0) }
+                var best: (m: Int32, dx: Int32, dy: Int32) = (-1, 0, 0)
+                for c in 0..<colours {
+                    let dx = (v(x + 1, y - 1, c) - v(x - 1, y - 1, c)) + 2 * (v(x + 1, y, c) - v(x - 1, y, c)) + (v(x + 1, y + 1, c) - v(x - 1, y + 1, c))
+                    let dy = (v(x - 1, y + 1, c) + 2 * v(x, y + 1, c) + v(x + 1, y + 1, c)) - (v(x - 1, y - 1, c) + 2 * v(x, y - 1, c) + v(x + 1, y - 1, c))
+                    if abs(dx) + abs(dy) > best.m { best = (abs(dx) + abs(dy), dx, dy) }
+                }
+                return best
+            }
+            for (low, high) in [(40, 120), (150, 400)] {
+                let want = Image(width: w, height: h, channels: 1) { p in
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            let (m, dx, dy) = gradient(x, y)
+                            var cls = EdgeClass.none
+                            if m > Int32(low) {
+                                let ax = abs(dx), ay = abs(dy) << 15, tg22x = ax * 13573, tg67x = tg22x + (ax << 16)
+                                let isMax: Bool
+                                if ay < tg22x {
+                                    isMax = m > gradient(x - 1, y).m && m >= gradient(x + 1, y).m
+                                } else if ay > tg67x {
+                                    isMax = m > gradient(x, y - 1).m && m >= gradient(x, y + 1).m
+                                } else {
+                                    let s = (dx ^ dy) < 0 ? -1 : 1
+                                    isMax = m > gradient(x - s, y - 1).m && m > gradient(x + s, y + 1).m
+                                }
+                                if isMax { cls = m > Int32(high) ? .strong : .weak }
+                            }
+                            p[y * w + x] = cls.rawValue
+                        }
+                    }
+                }
+                let classify = CannyClassify(low: Double(low), high: Double(high))
+                for tile in [max(w, h), 4] {
+                    var got = Image(width: w, height: h, channels: 1)
+                    for ty in stride(from: 0, to: h, by: tile) {
+                        for tx in stride(from: 0, to: w, by: tile) {
+                            let o = Rect(x: tx, y: ty, width: min(tile, w - tx), height: min(tile, h - ty))
+                            let need = classify.inputRect(for: o, input: image.shape)
+                            let part = classify.apply(Region(image: image.cropped(to: need), x: need.x, y: need.y), output: o, input: image.shape)
+                            got.paste(part.image, atX: tx, y: ty)
+                        }
+                    }
+                    #expect(got == want, "\(w)x\(h)x\(channels) \(low):\(high) in tiles of \(tile)")
+                }
+            }
+        }
+    }
 }
