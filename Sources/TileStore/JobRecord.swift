@@ -32,6 +32,7 @@ public struct JobRecord: Sendable {
     public var rowsHeld: Int? { int("rows_held") }
     /// Of a tiled job from its original: the most rows of it any rank's decoders went through (decoded or skipped).
     public var rowsRead: Int? { int("rows_read") }
+    public var mpiBytes: Int? { int("mpi_bytes") }
     public var stage: Int { int("stage") ?? 0 }
     /// How each stage is cut: `tile_size` holds `256` (squares) or `strips:64`.
     public var tiling: Tiling? { fields["tile_size"].flatMap(Tiling.init) }

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import ImageCodecs
 import ImageCore
@@ -10,8 +11,11 @@ import TileStore
 /// need. Per stage, every rank takes tiles (``TileWork``) and processes them
 /// from its own rows; rank 0 checks with every rank that each tile was done,
 /// dealing lost ones again; clahe's histograms are summed with
-/// MPI_Allreduce. Between stages rank 0 gathers the tiles (MPI_Gatherv),
-/// runs the global step and broadcasts the next stage's input. The last
+/// MPI_Allreduce. After clahe's histograms each rank makes the next stage's
+/// input again from the stage's own input, where its tiles need it
+/// (``RemadeInput``); after canny's hysteresis (and with durable tiles)
+/// rank 0 gathers the tiles (MPI_Gatherv), runs the global step and
+/// broadcasts the next stage's input. The last
 /// stage is gathered once: as JPEG or PNG bands each rank encodes (``BandEncoding``),
 /// or as tiles stitched and encoded at rank 0.
 struct TiledJob {
@@ -62,6 +66,7 @@ struct TiledJob {
         defer { rank.heartbeat.setJob("") }
 
         var clock = Date()
+        let sentBefore = Cluster.bytesSent
         var input: StageInput?
         var failure: String?
         var tables: ClaheTables?
@@ -98,6 +103,7 @@ struct TiledJob {
                                  timings: &t) else { return }
             t.encode += kept.encodeSeconds
             var held = kept.takeRegions()
+            let stageTables = tables
             if let settings = stage.histograms {
                 var local = [UInt32](repeating: 0, count: settings.histogramCount)
                 for region in held.values {
@@ -108,13 +114,32 @@ struct TiledJob {
                 tables = ClaheTables(settings: settings, histograms: sums, imageShape: stage.output)
                 if rank.isRoot && rank.config.durableTiles { try retrying { try store.setStats(header.id, sums) } }
             }
+            let stageInput = input
             input = nil
 
             if last {
-                try finish(stage, kept: kept, held: &held, output: output, timings: &t, root: root)
+                try finish(stage, kept: kept, held: &held, output: output, timings: &t, root: root, sentBefore: sentBefore)
                 return
             }
             clock = Date()
+            if stage.finish == nil && !rank.config.durableTiles, let stageInput {
+                // Nothing to gather: each rank makes the tiles of the next stage
+                // from this stage's input again (durable tiles keep the stitched
+                // input in Redis instead, for a restart to resume from).
+                held = [:]
+                if rank.isRoot {
+                    let nextStage = plan.stages[s + 1]
+                    try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(header.tiling),
+                                                     world: rank.world) }
+                    _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
+                                                      reason: "next stage", counted: false) }
+                }
+                // No rank claims a tile of the next stage before rank 0 has dealt them.
+                _ = try cluster.broadcast([])
+                input = RemadeInput(stageInput, stage: stage, tables: stageTables)
+                t.gather += Date().timeIntervalSince(clock)
+                continue
+            }
             let image = try gatherImage(&held, shape: stage.output)
             var next: [UInt8] = []
             let nextStage = plan.stages[s + 1]
@@ -156,7 +181,7 @@ struct TiledJob {
             } else if let lane {
                 outcome.lane = try lane.drain()
             }
-            if let rows = input as? RowCache {
+            if let rows = input?.decoder {
                 t.rowsHeld = max(t.rowsHeld, rows.peakRowsHeld)
                 t.rowsRead = max(t.rowsRead, rows.rowsRead)
             }
@@ -167,9 +192,9 @@ struct TiledJob {
                                                       "input_ms": "\(Int(outcome.inputSeconds * 1000))",
                                                       "process_ms": "\(Int(outcome.processSeconds * 1000))",
                                                       "redis_ms": "\(Int(outcome.redisSeconds * 1000))",
-                                                      "decoders": "\((input as? RowCache)?.decodersOpened ?? 0)",
-                                                      "rows": "\((input as? RowCache)?.rowsDecoded ?? 0)",
-                                                      "skipped": "\((input as? RowCache)?.rowsSkipped ?? 0)"])
+                                                      "decoders": "\(input?.decoder?.decodersOpened ?? 0)",
+                                                      "rows": "\(input?.decoder?.rowsDecoded ?? 0)",
+                                                      "skipped": "\(input?.decoder?.rowsSkipped ?? 0)"])
             var status = ByteWriter()
             status.text(outcome.failure ?? "")
             status.int(outcome.processed.count)
@@ -245,7 +270,7 @@ struct TiledJob {
 
     /// The last stage: the encoded result at rank 0, stored with the job's timings.
     private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], output: OutputEncoding, timings t: inout Timings,
-                        root: Root?) throws {
+                        root: Root?, sentBefore: Int) throws {
         var result: [UInt8]?
         var encodeFailure: String?
         if kept.encoding != nil {
@@ -285,8 +310,10 @@ struct TiledJob {
                 t.encode += Date().timeIntervalSince(encodeClock)
             }
         }
-        let most = try cluster.allreduceMax(t.all + [Double(t.rowsHeld), Double(t.rowsRead)])
-        let slowest = most.dropLast(2)
+        // The most bytes a rank sent over MPI meanwhile (small jobs run beside count too).
+        let sent = Double(Cluster.bytesSent - sentBefore)
+        let most = try cluster.allreduceMax(t.all + [Double(t.rowsHeld), Double(t.rowsRead), sent])
+        let slowest = most.dropLast(3)
         guard let root else { return }
         if let encoded = result {
             // The source's metadata: from the original this job was started with, or from Redis when resumed.
@@ -301,8 +328,11 @@ struct TiledJob {
                                           world: rank.world) }
             return
         }
-        var fields = ["output_bytes": String(result.count), "world": String(rank.world), "rows_held": String(Int(most[most.count - 2])),
-                      "rows_read": String(Int(most.last!))]
+        let (held, read, sentMost) = (Int(most[most.count - 3]), Int(most[most.count - 2]), Int(most[most.count - 1]))
+        var fields: [String: String] = ["output_bytes": String(result.count), "world": String(rank.world)]
+        fields["rows_held"] = String(held)
+        fields["rows_read"] = String(read)
+        fields["mpi_bytes"] = String(sentMost)
         for (name, seconds) in zip(Timings.names, slowest) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
         fields["t_total_ms"] = String(Int(Date().timeIntervalSince(root.started) * 1000))
         try retrying { try store.finish(id: header.id, result: result, world: rank.world, fields: fields) }
