@@ -22,7 +22,23 @@ final class KeptTiles {
     private(set) var bands: [EncodedBand] = []
     private(set) var encodeSeconds = 0.0
 
-    init(encoding: Encoding? = nil) { self.encoding = encoding }
+    /// Set for a stage whose output only feeds clahe's histograms (the next
+    /// stage makes it again, ``RemadeInput``): each tile is added to these
+    /// sums once and not kept.
+    private let summing: (settings: ClaheSettings, shape: Shape)?
+    private(set) var sums: [UInt32]?
+    private var summed = Set<Int>()
+
+    init(encoding: Encoding? = nil) {
+        self.encoding = encoding
+        summing = nil
+    }
+
+    init(summing settings: ClaheSettings, of shape: Shape) {
+        encoding = nil
+        summing = (settings, shape)
+        sums = [UInt32](repeating: 0, count: settings.histogramCount)
+    }
 
     /// How a stage's last output can go out as bands: JPEG or PNG, no global
     /// step after it, full-width strips starting on the encoding's band rows.
@@ -33,6 +49,12 @@ final class KeptTiles {
     }
 
     func keep(_ index: Int, _ region: Region) throws(CodecError) {
+        if let summing {
+            guard summed.insert(index).inserted else { return }
+            let part = summing.settings.histograms(of: region, imageShape: summing.shape)
+            for i in part.indices { sums![i] &+= part[i] }
+            return
+        }
         guard let encoding else {
             regions[index] = region
             return

@@ -98,14 +98,20 @@ struct TiledJob {
         for s in startStage..<plan.stages.count {
             let stage = plan.stages[s]
             let last = s == plan.stages.count - 1
-            let kept = KeptTiles(encoding: last ? KeptTiles.encoding(stage, tiling: header.tiling, output: output) : nil)
+            // A stage the next one makes again keeps only its histograms' sums.
+            let remade = !last && stage.finish == nil && !rank.config.durableTiles && input != nil
+            let kept = if remade, let settings = stage.histograms {
+                KeptTiles(summing: settings, of: stage.output)
+            } else {
+                KeptTiles(encoding: last ? KeptTiles.encoding(stage, tiling: header.tiling, output: output) : nil)
+            }
             guard try processAll(stage, index: s, input: input, tables: tables, failure: failure, kept: kept, deadline: deadline,
                                  timings: &t) else { return }
             t.encode += kept.encodeSeconds
             var held = kept.takeRegions()
             let stageTables = tables
             if let settings = stage.histograms {
-                var local = [UInt32](repeating: 0, count: settings.histogramCount)
+                var local = kept.sums ?? [UInt32](repeating: 0, count: settings.histogramCount)
                 for region in held.values {
                     let part = settings.histograms(of: region, imageShape: stage.output)
                     for i in part.indices { local[i] &+= part[i] }
@@ -122,7 +128,7 @@ struct TiledJob {
                 return
             }
             clock = Date()
-            if stage.finish == nil && !rank.config.durableTiles, let stageInput {
+            if remade, let stageInput {
                 // Nothing to gather: each rank makes the tiles of the next stage
                 // from this stage's input again (durable tiles keep the stitched
                 // input in Redis instead, for a restart to resume from).

@@ -229,20 +229,22 @@ enum SystemBench {
 
     /// Peak memory of the server and of each rank over a 96 MP JPEG, blur:3,
     /// with fresh processes (peak resident memory is kept for a process's life),
-    /// on 1, 2 and 3 ranks: how a rank's memory changes with its share of the image.
+    /// on 1, 2 and 3 ranks: how a rank's memory changes with its share of the
+    /// image; then a two-stage clahe pipeline on 2 ranks.
     static func memory(redis: RedisURL, amqp: String) throws {
         let huge = try Codec.encode(benchImage(width: 12000, height: 8000), as: .jpeg, quality: 90)
         let raw = Double(12000 * 8000 * 3) / 1e6
         let file = Double(huge.count) / 1e6
-        for ranks in [1, 2, 3] {
+        // clahe's second stage is made again on each rank from its own rows.
+        for (ops, ranks) in [("blur:3", 1), ("blur:3", 2), ("blur:3", 3), ("clahe:2:8,blur:1", 2)] {
             let system = try System(redis: redis, db: 4, amqp: amqp, ranks: ranks)
             defer { system.stop() }
             let connection = try HTTPConnection(port: system.port)
             let start = Date()
-            let ok = try system.job(connection, huge, ops: "blur:3") != nil
+            let ok = try system.job(connection, huge, ops: ops) != nil
             let seconds = Date().timeIntervalSince(start)
-            print(String(format: "\nmemory: 96 MP JPEG (12000x8000, %.1f MB file, %.0f MB raw), blur:3 on %d rank%@: %@ in %.2f s",
-                         file, raw, ranks, ranks == 1 ? "" : "s", ok ? "done" : "FAILED", seconds))
+            print(String(format: "\nmemory: 96 MP JPEG (12000x8000, %.1f MB file, %.0f MB raw), %@ on %d rank%@: %@ in %.2f s",
+                         file, raw, ops, ranks, ranks == 1 ? "" : "s", ok ? "done" : "FAILED", seconds))
             let server = Double(peakRSS(system.server.pid)) / 1e6
             print(String(format: "server peak RSS %.0f MB (limit 2 x file + 150 = %.0f MB)", server, 2 * file + 150))
             for (rank, pid) in try system.rankPIDs().sorted(by: { $0.key < $1.key }) {
