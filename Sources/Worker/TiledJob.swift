@@ -98,8 +98,9 @@ struct TiledJob {
         for s in startStage..<plan.stages.count {
             let stage = plan.stages[s]
             let last = s == plan.stages.count - 1
-            // A stage the next one makes again keeps only its histograms' sums.
-            let remade = !last && stage.finish == nil && !rank.config.durableTiles && input != nil
+            // A stage the next one makes again keeps only its histograms' sums. (The
+            // same on every rank: the collectives after it depend on it.)
+            let remade = !last && stage.finish == nil && !rank.config.durableTiles
             let kept = if remade, let settings = stage.histograms {
                 KeptTiles(summing: settings, of: stage.output)
             } else {
@@ -128,7 +129,7 @@ struct TiledJob {
                 return
             }
             clock = Date()
-            if remade, let stageInput {
+            if remade {
                 // Nothing to gather: each rank makes the tiles of the next stage
                 // from this stage's input again (durable tiles keep the stitched
                 // input in Redis instead, for a restart to resume from).
@@ -142,7 +143,7 @@ struct TiledJob {
                 }
                 // No rank claims a tile of the next stage before rank 0 has dealt them.
                 _ = try cluster.broadcast([])
-                input = RemadeInput(stageInput, stage: stage, tables: stageTables)
+                input = stageInput.map { RemadeInput($0, stage: stage, tables: stageTables) }
                 t.gather += Date().timeIntervalSince(clock)
                 continue
             }
