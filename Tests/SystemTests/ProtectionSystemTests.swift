@@ -101,8 +101,15 @@ struct ProtectionSystemTests {
         #expect(try system.waitFor(webp)["status"] as? String == "done")
         #expect(FileManager.default.fileExists(atPath: system.dir.path("uploaded/\(id).png")))
         // The sweeper deletes a done job only once its result is stored on disk, then both files go.
-        try waitUntil(seconds: 60) { try system.get("/api/jobs/\(id)").status == 410 }
-        try waitUntil(seconds: 60) { try system.get("/api/jobs/\(webp)").status == 410 }
+        for job in [id, webp] {
+            do {
+                try waitUntil(seconds: 60) { try system.get("/api/jobs/\(job)").status == 410 }
+            } catch {
+                // Once seen in a loaded CI run: say what the job and the server were doing.
+                throw TestServerError("job \(job) never answered 410: \(try system.json("/api/jobs/\(job)")); server log: "
+                                      + "\(system.server.output.suffix(3000)); workers log: \(system.workers.output.suffix(1500))")
+            }
+        }
         #expect(!FileManager.default.fileExists(atPath: system.dir.path("processed/\(webp).webp")))
         let gone = try system.json("/api/jobs/\(id)")
         #expect(gone["error"] as? String == "expired")
