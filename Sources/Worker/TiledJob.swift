@@ -134,13 +134,7 @@ struct TiledJob {
                 // from this stage's input again (durable tiles keep the stitched
                 // input in Redis instead, for a restart to resume from).
                 held = [:]
-                if rank.isRoot {
-                    let nextStage = plan.stages[s + 1]
-                    try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(header.tiling),
-                                                     world: rank.world) }
-                    _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
-                                                      reason: "next stage", counted: false) }
-                }
+                if rank.isRoot { try dealStage(s + 1, of: plan, input: nil) }
                 // No rank claims a tile of the next stage before rank 0 has dealt them.
                 _ = try cluster.broadcast([])
                 input = stageInput.map { RemadeInput($0, stage: stage, tables: stageTables) }
@@ -152,11 +146,7 @@ struct TiledJob {
             let nextStage = plan.stages[s + 1]
             if let image {
                 let stitched = stage.finishing(image)
-                try retrying { try store.advance(id: header.id, stage: s + 1, tiles: nextStage.tiles(header.tiling),
-                                                 world: rank.world) }
-                if rank.config.durableTiles { try retrying { try store.setStageInput(header.id, stitched.pixels) } }
-                _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
-                                                  reason: "next stage", counted: false) }
+                try dealStage(s + 1, of: plan, input: rank.config.durableTiles ? stitched.pixels : nil)
                 next = stitched.pixels
             }
             let pixels = try cluster.broadcast(next)
@@ -164,6 +154,16 @@ struct TiledJob {
             input = WholeInput(Image(width: shape.width, height: shape.height, channels: shape.channels, pixels: pixels))
             t.gather += Date().timeIntervalSince(clock)
         }
+    }
+
+    /// Rank 0 moves the job to stage `next` in Redis (with its stitched input,
+    /// kept for a restart, when given) and deals the stage's tiles.
+    private func dealStage(_ next: Int, of plan: Plan, input: [UInt8]?) throws {
+        try retrying { try store.advance(id: header.id, stage: next, tiles: plan.stages[next].tiles(header.tiling),
+                                         world: rank.world) }
+        if let input { try retrying { try store.setStageInput(header.id, input) } }
+        _ = try retrying { try store.deal(id: header.id, world: rank.world, maxAttempts: rank.config.maxAttempts,
+                                          reason: "next stage", counted: false) }
     }
 
     /// Rounds of work until rank 0 has word of every tile of the stage (tiles
