@@ -95,7 +95,9 @@ struct DistributedExactnessTests {
         #expect(try store.streamLength(JobKeys.queue) == 0, "queue entries are removed")
 
         // After clahe's histograms, each rank makes the next stage's tiles from its own rows:
-        // no rank sends the image (1.2 MB raw; the PNG file is small), only its encoded band.
+        // no rank sends the image (1.2 MB raw; the PNG file is small), only its encoded band
+        // and the job's small collectives: 16-230 KB here, up to 460 KB once in a loaded CI run;
+        // gathered and broadcast, 1.3 MB on 2 ranks and 2.7 MB on 3.
         // Alone in its world, so that no small job sends beside it.
         let gradient = Image(width: 400, height: 3000, channels: 1) { p in
             for i in 0..<(400 * 3000) { p[i] = UInt8(truncatingIfNeeded: (i % 400) / 4 + (i / 400) / 20) }
@@ -105,7 +107,7 @@ struct DistributedExactnessTests {
         let claheJob = try #require(try store.job(smooth))
         let sent = try #require(claheJob.mpiBytes)
         print("clahe job of 1.2 MB raw on \(ranks) ranks: the most a rank sent over MPI was \(sent) bytes")
-        #expect(claheJob.status == .done && sent > 0 && sent < 400_000, "a rank sent \(sent) bytes over MPI")
+        #expect(claheJob.status == .done && sent > 0 && sent < 1_000_000, "a rank sent \(sent) bytes over MPI")
         #expect(try store.result(smooth) == (try reference("i.png", ops: "clahe:2:4,blur:1", format: .png, dir: dir)))
     }
 }
