@@ -5,7 +5,7 @@
 --
 -- KEYS[1] imgproc:{ID}:job
 -- KEYS[2..] working keys to delete: imgproc:{ID}:tiles, :out, :owner, :stats,
---           :source and every rank queue imgproc:{ID}:q:RANK
+--           :written, :placed, :source and every rank queue imgproc:{ID}:q:RANK
 -- ARGV[1] now, milliseconds
 -- ARGV[2] reason
 -- Reply:  "failed", or the status the job already had ("done"/"failed")

@@ -16,42 +16,65 @@ public enum JPEGBands {
     ///   - bands: each band's first row and its encoding, top to bottom, covering the image.
     ///   - height: the image's height.
     public static func join(_ bands: [(y: Int, bytes: [UInt8])], height: Int) throws(CodecError) -> [UInt8] {
-        guard let first = bands.first, first.y == 0 else { throw CodecError(.encodeFailed, "JPEG bands must start at row 0") }
-        if bands.count == 1 { return first.bytes }
-        let head = try Layout(first.bytes)
-        var out = Array(first.bytes[0..<head.dataStart])
-        out[head.heightOffset] = UInt8(height >> 8)
-        out[head.heightOffset + 1] = UInt8(height & 0xFF)
-        out.reserveCapacity(bands.reduce(0) { $0 + $1.bytes.count })
-        out += first.bytes[head.dataStart..<head.dataEnd]
-        var previous = 0
-        for band in bands.dropFirst() {
-            guard band.y > previous, band.y % head.mcuRows == 0, band.y < height else {
-                throw CodecError(.encodeFailed, "JPEG band at row \(band.y) is not on an MCU row after the last band")
-            }
-            previous = band.y
-            let layout = try Layout(band.bytes)
-            let rowsBefore = band.y / head.mcuRows
-            out += [0xFF, 0xD0 + UInt8((rowsBefore - 1) % 8)]
-            var i = layout.dataStart
-            let end = layout.dataEnd
-            band.bytes.withUnsafeBufferPointer { b in
-                var runStart = i
-                while i < end - 1 {
-                    if b[i] == 0xFF, (0xD0...0xD7).contains(b[i + 1]) {
-                        out += b[runStart..<(i + 1)]
-                        out.append(0xD0 + UInt8((Int(b[i + 1] - 0xD0) + rowsBefore) % 8))
-                        i += 2
-                        runStart = i
-                    } else {
-                        i += 1
-                    }
-                }
-                out += b[runStart..<end]
-            }
-        }
-        out += [0xFF, 0xD9]
+        try checkOrder(bands.map(\.y), height: height)
+        if bands.count == 1 { return bands[0].bytes }
+        var out = try head(of: bands[0].bytes, height: height)
+        out.reserveCapacity(bands.reduce(2) { $0 + $1.bytes.count })
+        for band in bands { out += try body(of: band.bytes, y: band.y) }
+        return out + tail
+    }
+
+    /// The joined image is ``head(of:height:)`` of the first band, then each
+    /// band's ``body(of:y:)`` in order, then this.
+    public static let tail: [UInt8] = [0xFF, 0xD9]
+
+    /// The first band's headers, with the whole image's height.
+    public static func head(of first: [UInt8], height: Int) throws(CodecError) -> [UInt8] {
+        let layout = try Layout(first)
+        var out = Array(first[0..<layout.dataStart])
+        out[layout.heightOffset] = UInt8(height >> 8)
+        out[layout.heightOffset + 1] = UInt8(height & 0xFF)
         return out
+    }
+
+    /// A band's entropy-coded data as it stands in the joined image: after
+    /// the restart marker that ends the band above, its own markers
+    /// renumbered. It depends on the band's rows alone, not on the others.
+    public static func body(of band: [UInt8], y: Int) throws(CodecError) -> [UInt8] {
+        let layout = try Layout(band)
+        guard y > 0 else { return Array(band[layout.dataStart..<layout.dataEnd]) }
+        guard y % layout.mcuRows == 0 else {
+            throw CodecError(.encodeFailed, "JPEG band at row \(y) is not on an MCU row")
+        }
+        let rowsBefore = y / layout.mcuRows
+        var out: [UInt8] = [0xFF, 0xD0 + UInt8((rowsBefore - 1) % 8)]
+        out.reserveCapacity(layout.dataEnd - layout.dataStart + 2)
+        var i = layout.dataStart
+        let end = layout.dataEnd
+        band.withUnsafeBufferPointer { b in
+            var runStart = i
+            while i < end - 1 {
+                if b[i] == 0xFF, (0xD0...0xD7).contains(b[i + 1]) {
+                    out += b[runStart..<(i + 1)]
+                    out.append(0xD0 + UInt8((Int(b[i + 1] - 0xD0) + rowsBefore) % 8))
+                    i += 2
+                    runStart = i
+                } else {
+                    i += 1
+                }
+            }
+            out += b[runStart..<end]
+        }
+        return out
+    }
+
+    /// Throws unless bands starting at rows `ys` can be joined in this order:
+    /// the first at row 0, each below the last, all inside the image.
+    public static func checkOrder(_ ys: [Int], height: Int) throws(CodecError) {
+        guard ys.first == 0 else { throw CodecError(.encodeFailed, "JPEG bands must start at row 0") }
+        for (above, y) in zip(ys, ys.dropFirst()) where !(y > above && y < height) {
+            throw CodecError(.encodeFailed, "JPEG band at row \(y) does not come after the band at row \(above) inside \(height) rows")
+        }
     }
 
     /// Where a baseline JPEG's height field and entropy-coded data are.

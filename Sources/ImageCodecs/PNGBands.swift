@@ -9,8 +9,12 @@ import ImageCore
 /// count set by the image's shape alone. Each segment's rows are filtered
 /// (its first row with None or Sub only, which do not read the row above)
 /// and deflated (libdeflate) as an independent part of the one zlib stream:
-/// a fresh dictionary, ended byte-aligned as a sync flush ends, as pigz does. The parts' Adler-32 sums
-/// are combined. Whoever compresses a segment, its bytes are the same.
+/// a fresh dictionary, ended byte-aligned as a sync flush ends, as pigz does.
+/// Each part is an IDAT chunk of its own, so a band's bytes do not depend on
+/// where in the file they land: ranks can store their bands apart and the
+/// result is their concatenation between a ``head(width:height:channels:)``
+/// and a ``tail(adler:)``. The parts' Adler-32 sums are combined. Whoever
+/// compresses a segment, its bytes are the same.
 public enum PNGBands {
     /// libdeflate's level 1: on photos, smaller than zlib's level 6 (Pillow's default) at three times zlib level 1's speed.
     public static let defaultLevel = 1
@@ -29,7 +33,8 @@ public enum PNGBands {
         public var y: Int
         /// Its rows.
         public var rows: Int
-        /// Raw DEFLATE, ending byte-aligned (or with the final block, for the image's last band).
+        /// Its segments' IDAT chunks: raw DEFLATE, each part ending byte-aligned (or with the
+        /// final block, for the image's last segment); the first band's starts with the zlib header.
         public var data: [UInt8]
         /// Adler-32 of the filtered bytes, and how many there are.
         public var adler: UInt32
@@ -64,7 +69,7 @@ public enum PNGBands {
             let job: @Sendable (Int) -> Void = { k in
                 let rows = (k * step)..<min(height, (k + 1) * step)
                 parts.set(k, segment(base, width: width, channels: channels, rows: rows, level: level,
-                                     last: endsImage && k == segments - 1))
+                                     first: y == 0 && k == 0, last: endsImage && k == segments - 1))
             }
             if threads > 1 && segments > 1 {
                 DispatchQueue.concurrentPerform(iterations: segments, execute: job)
@@ -84,10 +89,40 @@ public enum PNGBands {
     }
 
     /// The PNG of an image from its bands, top to bottom, covering it.
-    public static func join(_ bands: [Band], width: Int, height: Int, channels: Int, level: Int = defaultLevel) throws(CodecError) -> [UInt8] {
+    public static func join(_ bands: [Band], width: Int, height: Int, channels: Int) throws(CodecError) -> [UInt8] {
+        var png = try head(width: width, height: height, channels: channels)
+        png.reserveCapacity(bands.reduce(64) { $0 + $1.data.count })
+        for band in bands { png += band.data }
+        return png + (try tail(of: bands.map { Summary($0) }, height: height))
+    }
+
+    /// What the tail needs of a band: where it lies and its Adler-32.
+    public struct Summary: Sendable, Equatable {
+        public var y: Int, rows: Int, adler: UInt32, filteredCount: Int
+        public init(y: Int, rows: Int, adler: UInt32, filteredCount: Int) {
+            self.y = y
+            self.rows = rows
+            self.adler = adler
+            self.filteredCount = filteredCount
+        }
+        public init(_ band: Band) { self.init(y: band.y, rows: band.rows, adler: band.adler, filteredCount: band.filteredCount) }
+    }
+
+    /// What comes before the bands: the signature, IHDR and sRGB.
+    public static func head(width: Int, height: Int, channels: Int) throws(CodecError) -> [UInt8] {
         guard (1...4).contains(channels), width > 0, height > 0, width < 1 << 31, height < 1 << 31 else {
             throw CodecError(.encodeFailed, "cannot write a \(width)x\(height) PNG of \(channels) channels")
         }
+        let colourType: UInt8 = [0, 4, 2, 6][channels - 1]
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, colourType, 0, 0, 0], into: &png)
+        chunk("sRGB", [0], into: &png)   // perceptual, as libpng's simplified writer says of 8-bit data
+        return png
+    }
+
+    /// What comes after the bands, given all of them top to bottom: the zlib
+    /// stream's Adler-32 (an IDAT chunk of its own) and IEND.
+    public static func tail(of bands: [Summary], height: Int) throws(CodecError) -> [UInt8] {
         var next = 0
         var adler: UInt32 = 1
         for band in bands {
@@ -96,33 +131,8 @@ public enum PNGBands {
             adler = cpng_adler32_combine(adler, band.adler, band.filteredCount)
         }
         guard next == height else { throw CodecError(.encodeFailed, "PNG bands end at row \(next) of \(height)") }
-        // The zlib stream: header, the bands' data, Adler-32; cut into IDAT chunks as it is copied.
-        let pieces = [[0x78, headerFlags(level)]] + bands.map(\.data) + [be32(adler)]
-        let total = pieces.reduce(0) { $0 + $1.count }
-
-        let colourType: UInt8 = [0, 4, 2, 6][channels - 1]
-        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        png.reserveCapacity(total + total / chunkSize * 12 + 64)
-        chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, colourType, 0, 0, 0], into: &png)
-        chunk("sRGB", [0], into: &png)   // perceptual, as libpng's simplified writer says of 8-bit data
-        var piece = 0, offset = 0, left = total
-        repeat {
-            let length = min(left, chunkSize)
-            let start = png.count
-            png += be32(UInt32(length))
-            png += Array("IDAT".utf8)
-            var needed = length
-            while needed > 0 {
-                let take = min(needed, pieces[piece].count - offset)
-                png += pieces[piece][offset..<(offset + take)]
-                offset += take
-                needed -= take
-                if offset == pieces[piece].count { piece += 1; offset = 0 }
-            }
-            left -= length
-            let crc = png.withUnsafeBufferPointer { cpng_crc32($0.baseAddress! + start + 4, $0.count - start - 4) }
-            png += be32(crc)
-        } while left > 0
+        var png: [UInt8] = []
+        chunk("IDAT", be32(adler), into: &png)
         chunk("IEND", [], into: &png)
         return png
     }
@@ -140,9 +150,6 @@ public enum PNGBands {
         }
         return PNGCodec.inflate(stream[...], limit: limit)
     }
-
-    /// IDAT chunks of 1 MiB: few headers, and a reader's buffer stays small.
-    static let chunkSize = 1 << 20
 
     /// FLG of the zlib header: the level class (FLEVEL) and the check bits
     /// that make CMF·256 + FLG a multiple of 31.
@@ -167,9 +174,10 @@ public enum PNGBands {
 
     private struct Part { var data: [UInt8]; var adler: UInt32; var count: Int }
 
-    /// One segment's rows filtered and deflated, or nil when that fails.
+    /// One segment's rows filtered and deflated into an IDAT chunk (after the
+    /// zlib header for the image's first), or nil when that fails.
     private static func segment(_ pixels: UnsafePointer<UInt8>, width: Int, channels: Int, rows: Range<Int>, level: Int,
-                                last: Bool) -> Part? {
+                                first: Bool, last: Bool) -> Part? {
         let rowBytes = width * channels
         let filteredCount = rows.count * (rowBytes + 1)
         let filtered = UnsafeMutablePointer<UInt8>.allocate(capacity: filteredCount)
@@ -179,12 +187,19 @@ public enum PNGBands {
             PNGFilter.filter(pixels + row * rowBytes, above: k == 0 ? nil : pixels + (row - 1) * rowBytes, count: rowBytes,
                              bpp: channels, into: filtered + k * (rowBytes + 1), scratch: scratch)
         }
-        let capacity = cpng_deflate_part_bound(filteredCount)
+        let header: [UInt8] = first ? [0x78, headerFlags(level)] : []
+        let bound = cpng_deflate_part_bound(filteredCount)
         var failed = false
-        let data = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            let written = cpng_deflate_part(filtered, filteredCount, Int32(level), last ? 1 : 0, buffer.baseAddress, capacity)
-            failed = written < 0
-            count = max(0, written)
+        // length, "IDAT", the zlib header, the part, CRC
+        let data = [UInt8](unsafeUninitializedCapacity: 12 + header.count + bound) { buffer, count in
+            let out = buffer.baseAddress!
+            for (i, b) in header.enumerated() { out[8 + i] = b }
+            let written = cpng_deflate_part(filtered, filteredCount, Int32(level), last ? 1 : 0, out + 8 + header.count, bound)
+            guard written >= 0 else { failed = true; count = 0; return }
+            let length = header.count + written
+            for (i, b) in (be32(UInt32(length)) + Array("IDAT".utf8)).enumerated() { out[i] = b }
+            for (i, b) in be32(cpng_crc32(out + 4, 4 + length)).enumerated() { out[8 + length + i] = b }
+            count = 12 + length
         }
         guard !failed else { return nil }
         return Part(data: data, adler: cpng_adler32(filtered, filteredCount), count: filteredCount)

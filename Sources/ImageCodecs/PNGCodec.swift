@@ -70,6 +70,6 @@ enum PNGCodec {
     /// PNG of `image` (``PNGBands``), its segments compressed by `threads` threads.
     static func encode(_ image: Image, level: Int = PNGBands.defaultLevel, threads: Int = 1) throws(CodecError) -> [UInt8] {
         let band = try PNGBands.compress(image, y: 0, imageHeight: image.height, level: level, threads: threads)
-        return try PNGBands.join([band], width: image.width, height: image.height, channels: image.channels, level: level)
+        return try PNGBands.join([band], width: image.width, height: image.height, channels: image.channels)
     }
 }

@@ -96,7 +96,7 @@ public enum StreamedRun {
         }
         let (jpegs, pngs) = try bands.finished()
         if format == .png {
-            return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels, level: pngLevel)
+            return try PNGBands.join(pngs, width: output.width, height: output.height, channels: output.channels)
         }
         return try JPEGBands.join(jpegs, height: output.height)
     }

@@ -37,6 +37,11 @@ public struct JobKeys: Sendable {
     public var source: String { prefix + "source" }
     /// String: statistics reduced over a stage (clahe's cell histograms), for the next stage.
     public var stats: String { prefix + "stats" }
+    /// String: the encoded result as the ranks write it, each band where it
+    /// belongs; `finish.lua` adds the head and tail and renames it ``result``.
+    public var written: String { prefix + "written" }
+    /// Hash: a band's first row → its length, set once the band is in ``written``.
+    public var placed: String { prefix + "placed" }
     /// String: the encoded result, until the server has stored it.
     public var result: String { prefix + "result" }
     /// String: left for a while after retention deleted the job (answers "expired").
@@ -45,7 +50,9 @@ public struct JobKeys: Sendable {
     public func queue(_ rank: Int) -> String { prefix + "q:\(rank)" }
     public func queues(_ count: Int) -> [RedisArgument] { (0..<count).map { .text(queue($0)) } }
     /// Keys deleted when a job ends (its queues added by the caller).
-    var working: [RedisArgument] { [.text(tiles), .text(out), .text(owner), .text(stats), .text(source), .text(input)] }
+    var working: [RedisArgument] {
+        [.text(tiles), .text(out), .text(owner), .text(stats), .text(written), .text(placed), .text(source), .text(input)]
+    }
 }
 
 /// The keys of a round of whole jobs dealt by one world's rank 0 (named by

@@ -54,6 +54,11 @@ extension TileStore {
         try once(["HSET", .text(key), .text(field), .text(value)])
     }
 
+    /// Deletes one field of a hash, e.g. a record Redis lost.
+    package func deleteField(_ key: String, _ field: String) throws(RedisError) {
+        try once(["HDEL", .text(key), .text(field)])
+    }
+
     /// Keeps only the newest `count` entries of a stream: tiles lost.
     package func trimStream(_ key: String, to count: Int) throws(RedisError) {
         try once(["XTRIM", .text(key), "MAXLEN", .text(String(count))])

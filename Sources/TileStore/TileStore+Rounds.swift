@@ -36,11 +36,9 @@ extension TileStore {
     ///   - fields: job fields to set with it (timings, sizes).
     public func finishWhole(id: String, rank: Int, result: [UInt8], world: Int, fields: [String: String]) throws(RedisError) {
         let keys = JobKeys(id)
-        var args: [RedisArgument] = [Self.now, .bytes(result)]
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
         let replies = try runner.runAll([
             ("complete", [.text(keys.job), .text(keys.done), .text(keys.out)], [.int(rank), 0, ""]),
-            ("finish", [.text(keys.job), .text(keys.result)] + keys.working + keys.queues(world), args),
+            ("finish", Self.finishKeys(id, world: world), Self.finishArguments(result, fields: fields)),
         ])
         for case let .error(message) in replies { throw RedisError(.script, message) }
     }

@@ -162,11 +162,62 @@ extension TileStore {
     ///   - world: ranks in the world (whose queues are deleted).
     ///   - fields: job fields to set with it (timings, sizes).
     public func finish(id: String, result: [UInt8], world: Int, fields: [String: String] = [:]) throws(RedisError) {
+        _ = try runner.run("finish", keys: Self.finishKeys(id, world: world), args: Self.finishArguments(result, fields: fields))
+    }
+
+    /// Makes the string the ranks write a job's result into (``placeBand(_:y:at:_:)``)
+    /// `length` bytes long at once: bands written into a string that grows would copy it again and again.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - length: where the last band ends.
+    public func reserveWritten(_ id: String, length: Int) throws(RedisError) {
+        precondition(length > 0, "a result has bytes")
+        try connection.command(["SETRANGE", .text(JobKeys(id).written), .int(length - 1), .bytes([0])])
+    }
+
+    /// Writes a band of a job's result where it belongs, then records it
+    /// placed: Redis loses recent writes in order (a crash, an older
+    /// replica), so a band recorded placed is there.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - y: the band's first row.
+    ///   - offset: where it starts in the result.
+    ///   - bytes: the band as it stands in the result.
+    public func placeBand(_ id: String, y: Int, at offset: Int, _ bytes: [UInt8]) throws(RedisError) {
         let keys = JobKeys(id)
-        var args: [RedisArgument] = [Self.now, .bytes(result)]
+        _ = try checked(connection.pipeline([
+            ["SETRANGE", .text(keys.written), .int(offset), .bytes(bytes)],
+            ["HSET", .text(keys.placed), .int(y), .int(bytes.count)],
+        ]))
+    }
+
+    /// Marks the job done with the result its ranks wrote in place
+    /// (``placeBand(_:y:at:_:)``) between `head` and `tail`. Throws (a
+    /// script error, and nothing changes) when a band is not placed.
+    /// - Parameters:
+    ///   - id: the job.
+    ///   - head: what comes before the bands.
+    ///   - bandRows: the bands' first rows, in order.
+    ///   - tail: what comes after them (not empty).
+    ///   - world: ranks in the world (whose queues are deleted).
+    ///   - fields: job fields to set with it (timings, sizes).
+    public func finish(id: String, head: [UInt8], bandRows: [Int], tail: [UInt8], world: Int,
+                       fields: [String: String] = [:]) throws(RedisError) {
+        precondition(!bandRows.isEmpty && !tail.isEmpty, "a result written in place needs bands and a tail")
+        let rows = bandRows.map(String.init).joined(separator: ",")
+        _ = try runner.run("finish", keys: Self.finishKeys(id, world: world), args: Self.finishArguments(head, rows, tail, fields: fields))
+    }
+
+    static func finishKeys(_ id: String, world: Int) -> [RedisArgument] {
+        let keys = JobKeys(id)
+        return [.text(keys.job), .text(keys.result), .text(keys.written), .text(keys.placed)] + keys.working + keys.queues(world)
+    }
+
+    static func finishArguments(_ result: [UInt8], _ rows: String = "", _ tail: [UInt8] = [],
+                                fields: [String: String]) -> [RedisArgument] {
+        var args: [RedisArgument] = [Self.now, .bytes(result), .text(rows), .bytes(tail)]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [.text(k), .text(v)] }
-        _ = try runner.run("finish", keys: [.text(keys.job), .text(keys.result)] + keys.working + keys.queues(world),
-                           args: args)
+        return args
     }
 
     /// Marks the job failed (`fail.lua`); its working keys are deleted.

@@ -3,9 +3,9 @@ import ImageCodecs
 import ImageCore
 
 /// A stage's output encoded as JPEG or PNG in horizontal bands, one per
-/// rank, and joined at rank 0 (``JPEGBands``, ``PNGBands``): the ranks encode
-/// in parallel and what is gathered is compressed bytes, byte for byte the
-/// whole image's encoding.
+/// rank, each written into the result by its rank (``StoredBands``,
+/// ``JPEGBands``, ``PNGBands``): the ranks encode in parallel, byte for byte
+/// the whole image's encoding.
 ///
 /// Each rank's band is a run of full rows starting at a multiple of 16
 /// (JPEG) or of the PNG segment rows; the pieces of tiles that lie in another
@@ -27,16 +27,12 @@ struct BandEncoding {
     }
 
     struct Outcome {
-        /// The encoded image, at rank 0.
-        var bytes: [UInt8]?
-        /// Why a band could not be encoded (at rank 0).
-        var failure: String?
         var exchangeSeconds = 0.0
         var encodeSeconds = 0.0
     }
 
-    /// Encodes the image whose tiles the ranks hold in `held` (emptied).
-    func run(_ held: inout [Int: Region], shape: Shape) throws -> Outcome {
+    /// Encodes this rank's band of the image whose tiles the ranks hold in `held` (emptied), into `stored`.
+    func run(_ held: inout [Int: Region], shape: Shape, into stored: StoredBands) throws -> Outcome {
         var outcome = Outcome()
         var clock = Date()
         let bands = Self.bands(height: shape.height, world: cluster.size, step: EncodedBand.step(output.format, shape: shape))
@@ -65,37 +61,12 @@ struct BandEncoding {
         outcome.exchangeSeconds += Date().timeIntervalSince(clock)
 
         clock = Date()
-        // Each rank sends why its band failed (empty when it did not) and the band.
-        var w = ByteWriter(capacity: band.pixels.count / 2 + 64)
         if !mine.isEmpty {
-            do {
-                let encoded = try EncodedBand(band, y: mine.lowerBound, of: shape, as: output)
-                w.text("")
-                encoded.write(to: &w)
-            } catch {
-                w.text("\(error)")
+            do { stored.add(try EncodedBand(band, y: mine.lowerBound, of: shape, as: output)) } catch {
+                stored.fail("\(error)")
             }
         }
         band = Image(width: 0, height: 0, channels: shape.channels)
-        outcome.encodeSeconds += Date().timeIntervalSince(clock)
-
-        clock = Date()
-        let parts = try cluster.gatherv(w.bytes)
-        outcome.exchangeSeconds += Date().timeIntervalSince(clock)
-        guard cluster.rank == 0 else { return outcome }
-
-        clock = Date()
-        var pieces: [EncodedBand] = []
-        for part in parts where !part.isEmpty {
-            var reader = ByteReader(part)
-            let why = try reader.text()
-            if why.isEmpty { pieces.append(try EncodedBand(from: &reader)) } else { outcome.failure = why }
-        }
-        if outcome.failure == nil {
-            do { outcome.bytes = try EncodedBand.join(pieces, shape: shape, pngLevel: output.pngLevel) } catch {
-                outcome.failure = "\(error)"
-            }
-        }
         outcome.encodeSeconds += Date().timeIntervalSince(clock)
         return outcome
     }

@@ -64,12 +64,10 @@ final class KeptTiles {
         encodeSeconds += Date().timeIntervalSince(start)
     }
 
-    /// The encoded bands, packed to be sent (the rank no longer holds them).
-    func packBands() -> [UInt8] {
-        var w = ByteWriter(capacity: bands.reduce(0) { $0 + $1.byteCount + 64 })
-        for band in bands { band.write(to: &w) }
-        bands = []
-        return w.bytes
+    /// The encoded bands, handed over (the rank no longer holds them).
+    func takeBands() -> [EncodedBand] {
+        defer { bands = [] }
+        return bands
     }
 
     /// The kept regions, handed over (the rank no longer holds them).

@@ -275,43 +275,48 @@ struct TiledJob {
         return image
     }
 
-    /// The last stage: the encoded result at rank 0, stored with the job's timings.
+    /// The last stage: the result stored in Redis (joined there from the bands the ranks
+    /// stored, or encoded whole at rank 0), with the job's timings.
     private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], output: OutputEncoding, timings t: inout Timings,
                         root: Root?, sentBefore: Int) throws {
         var result: [UInt8]?
+        var frame: EncodedBand.Frame?
         var encodeFailure: String?
-        if kept.encoding != nil {
-            // Every strip is encoded already: gather the bands and join them.
-            let clock = Date()
-            var parts = try cluster.gatherv(kept.packBands())
-            t.gather += Date().timeIntervalSince(clock)
-            if rank.isRoot {
-                let joinClock = Date()
-                // Each part is let go once read: the gathered bands are not held twice.
-                var bands: [EncodedBand] = []
-                for k in parts.indices {
-                    var r = ByteReader(parts[k])
-                    parts[k] = []
-                    while !r.isAtEnd { bands.append(try EncodedBand(from: &r)) }
-                }
-                do { result = try EncodedBand.join(consume bands, shape: stage.output, pngLevel: output.pngLevel) } catch {
-                    encodeFailure = "\(error)"
-                }
-                t.encode += Date().timeIntervalSince(joinClock)
+        // The source's metadata, kept in the result's headers: from the original this job
+        // was started with, or from Redis when resumed.
+        let metadata = try root.map { root in
+            try root.input.metadata ?? Metadata.read(retrying { try store.source(header.id) } ?? [])
+        }
+        if kept.encoding != nil || (EncodedBand.joins(output.format) && stage.finish == nil) {
+            // Each rank writes its bands into the result in Redis; rank 0 gathers what places them.
+            let stored = StoredBands(shape: stage.output) { [store, header] length in
+                try retrying { try store.reserveWritten(header.id, length: length) }
+            } put: { [store, header] y, offset, bytes in
+                try retrying { try store.placeBand(header.id, y: y, at: offset, bytes) }
             }
-        } else if EncodedBand.joins(output.format) && stage.finish == nil {
-            let bands = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output)
-            result = bands.bytes
-            encodeFailure = bands.failure
-            t.gather += bands.exchangeSeconds
-            t.encode += bands.encodeSeconds
+            if kept.encoding != nil {
+                for band in kept.takeBands() { stored.add(band) }
+            } else {
+                let seconds = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output, into: stored)
+                t.gather += seconds.exchangeSeconds
+                t.encode += seconds.encodeSeconds
+            }
+            let clock = Date()
+            let joining = try stored.place(cluster) { [header] head in try header.keeping(metadata ?? Metadata(), in: head) }
+            t.gather += Date().timeIntervalSince(clock) - stored.storeSeconds
+            t.redis += stored.storeSeconds
+            switch joining {
+            case let .frame(joined)?: frame = joined
+            case let .failed(why)?: encodeFailure = why
+            case nil: break
+            }
         } else {
             let clock = Date()
             let image = try gatherImage(&held, shape: stage.output)
             t.gather += Date().timeIntervalSince(clock)
             if let image {
                 let encodeClock = Date()
-                do { result = try output.encode(stage.finishing(image)) } catch {
+                do { result = try header.keeping(metadata ?? Metadata(), in: try output.encode(stage.finishing(image))) } catch {
                     encodeFailure = "\(error)"
                 }
                 t.encode += Date().timeIntervalSince(encodeClock)
@@ -322,27 +327,24 @@ struct TiledJob {
         let most = try cluster.allreduceMax(t.all + [Double(t.rowsHeld), Double(t.rowsRead), sent])
         let slowest = most.dropLast(3)
         guard let root else { return }
-        if let encoded = result {
-            // The source's metadata: from the original this job was started with, or from Redis when resumed.
-            let read = try root.input.metadata ?? Metadata.read(retrying { try store.source(header.id) } ?? [])
-            do { result = try header.keeping(read, in: encoded) } catch {
-                result = nil
-                encodeFailure = "\(error)"
-            }
-        }
-        guard let result else {
+        guard let size = result?.count ?? frame?.count else {
             try retrying { try store.fail(id: header.id, reason: "encoding the result failed: \(encodeFailure ?? "")",
                                           world: rank.world) }
             return
         }
         let (held, read, sentMost) = (Int(most[most.count - 3]), Int(most[most.count - 2]), Int(most[most.count - 1]))
-        var fields: [String: String] = ["output_bytes": String(result.count), "world": String(rank.world)]
+        var fields: [String: String] = ["output_bytes": String(size), "world": String(rank.world)]
         fields["rows_held"] = String(held)
         fields["rows_read"] = String(read)
         fields["mpi_bytes"] = String(sentMost)
         for (name, seconds) in zip(Timings.names, slowest) { fields["t_\(name)_ms"] = String(Int(seconds * 1000)) }
         fields["t_total_ms"] = String(Int(Date().timeIntervalSince(root.started) * 1000))
-        try retrying { try store.finish(id: header.id, result: result, world: rank.world, fields: fields) }
+        if let frame {
+            try retrying { try store.finish(id: header.id, head: frame.head, bandRows: frame.rows, tail: frame.tail,
+                                            world: rank.world, fields: fields) }
+        } else if let result {
+            try retrying { try store.finish(id: header.id, result: result, world: rank.world, fields: fields) }
+        }
         rank.logger.info("job done", metadata: ["job": "\(header.id)", "ms": "\(fields["t_total_ms"]!)"])
     }
 }

@@ -69,6 +69,39 @@ struct LifecycleTests {
         #expect(try store.result(id) == [137, 80, 78, 71, 0, 0], "finishing twice changes nothing")
     }
 
+    /// Ranks write their bands into the result in any order; finish adds the
+    /// head and tail. A band Redis lost (recorded placed only after it is
+    /// written) stops the finish, which changes nothing.
+    @Test func aResultWrittenInPlaceIsJoinedAndALostBandStopsIt() throws {
+        let store = try makeStore()
+        let id = try submitFake(store, tiles: 4)
+        _ = try store.deal(id: id, world: 2, maxAttempts: 3, reason: "start")
+        let head: [UInt8] = [0xFF, 0xD8, 1, 2], tail: [UInt8] = [0xFF, 0xD9]
+        let bands: [(y: Int, bytes: [UInt8])] = [(0, Array(repeating: 7, count: 300_000)), (16, [0, 0, 3]),
+                                                 (32, (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })]
+        var offsets: [Int] = [], end = head.count
+        for band in bands {
+            offsets.append(end)
+            end += band.bytes.count
+        }
+        try store.reserveWritten(id, length: end)
+        for k in [2, 0, 1] { try store.placeBand(id, y: bands[k].y, at: offsets[k], bands[k].bytes) }
+
+        // Redis lost the middle band's record: not finished, nothing deleted.
+        try store.deleteField(JobKeys(id).placed, "16")
+        let lost = #expect(throws: RedisError.self) {
+            try store.finish(id: id, head: head, bandRows: bands.map(\.y), tail: tail, world: 2)
+        }
+        #expect(lost?.message.contains("NOBAND") == true, "\(String(describing: lost))")
+        #expect(try store.job(id)?.status == .running && store.result(id) == nil && store.exists(JobKeys(id).written))
+
+        try store.placeBand(id, y: 16, at: offsets[1], bands[1].bytes)
+        try store.finish(id: id, head: head, bandRows: bands.map(\.y), tail: tail, world: 2, fields: ["output_bytes": "1"])
+        #expect(try store.result(id) == head + bands.flatMap(\.bytes) + tail)
+        #expect(try store.job(id)?.status == .done)
+        #expect(try !store.exists(JobKeys(id).written) && !store.exists(JobKeys(id).placed))
+    }
+
     @Test func largeOriginalsReadBackWhole() throws {
         let store = try makeStore()
         // Pieces of 1 MiB, and a last one that is short; every byte value, NULs included.

@@ -138,6 +138,33 @@ struct RedisTrafficTests {
         #expect(traffic[true]! > 5 * fileSize, "stored tile outputs are pixels")
     }
 
+    /// The ranks write the bands they encoded into the result in Redis
+    /// themselves: a PNG result several times its JPEG original's size does
+    /// not cross MPI to rank 0 (before, the ranks sent rank 0 their share of
+    /// it), and is byte for byte `imgproc process`'s.
+    @Test(arguments: [("strips:64", "png"), ("128", "png"), ("strips:64", "jpeg")])
+    func theResultDoesNotCrossMPI(tile: String, format: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try RedisTestServer()
+        let store = try TileStore(url: RedisURL(server.url))
+        let image = testImage(width: 1200, height: 900, channels: 3, seed: 31)
+        let id = try enqueue(image, as: .jpeg, name: "m.jpg", ops: "invert", tile: tile, redis: server.url,
+                             extra: ["--format", format], dir: dir)
+        let fileSize = try FileManager.default.attributesOfItem(atPath: dir.path("m.jpg"))[.size] as! Int
+        _ = try runWorld(ranks: 2, redis: server.url, dir: dir)
+        let job = try #require(try store.job(id))
+        let sent = try #require(job.mpiBytes), result = try #require(try store.result(id))
+        print("\(format) result of \(result.count) bytes from a \(fileSize)-byte JPEG, tiles \(tile): the most a rank sent over MPI was \(sent) bytes")
+        #expect(job.status == .done)
+        #expect(result == (try reference("m.jpg", ops: "invert", format: format == "png" ? .png : .jpeg, dir: dir)))
+        // The original is broadcast; besides it, tiles cut by square tiles go to the rank whose band
+        // they lie in, a fraction of the pixels. Sending its half of the result, a rank would send more.
+        #expect(sent < fileSize + result.count / 4, "a rank sent \(sent) bytes over MPI")
+        if format == "png" { #expect(result.count > 5 * fileSize, "the result is larger than the original") }
+        #expect(try store.keys(ofJob: id).allSatisfy { !$0.hasSuffix(":written") && !$0.hasSuffix(":placed") })
+    }
+
     func netBytes(_ store: TileStore) throws -> Int {
         try store.networkBytes()
     }

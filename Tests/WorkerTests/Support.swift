@@ -24,10 +24,11 @@ func isolatedRedis(_ db: Int) throws -> (url: String, store: TileStore) {
 /// Writes `image` to `dir` as `name` and enqueues it with `imgproc enqueue`.
 /// - Parameter tile: `N` or `strips:N`; nil lets imgproc choose (small images run whole).
 func enqueue(_ image: Image, as format: ImageFormat, name: String, ops: String, tile: String?,
-             redis: String, dir: TemporaryDirectory) throws -> String {
+             redis: String, extra: [String] = [], dir: TemporaryDirectory) throws -> String {
     let path = dir.path(name)
     try Data(Codec.encode(image, as: format)).write(to: URL(fileURLWithPath: path))
-    let r = try run(builtProduct("imgproc"), ["enqueue", path, "--ops", ops, "--redis", redis] + (tile.map { ["--tile", $0] } ?? []))
+    let r = try run(builtProduct("imgproc"), ["enqueue", path, "--ops", ops, "--redis", redis] + (tile.map { ["--tile", $0] } ?? [])
+                    + extra)
     guard r.status == 0 else { throw TestServerError("enqueue failed: \(r.stderr)") }
     return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
