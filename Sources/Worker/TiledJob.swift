@@ -287,7 +287,7 @@ struct TiledJob {
         let metadata = try root.map { root in
             try root.input.metadata ?? Metadata.read(retrying { try store.source(header.id) } ?? [])
         }
-        if kept.encoding != nil || (EncodedBand.joins(output.format) && stage.finish == nil) {
+        if EncodedBand.joins(output.format) {
             // Each rank writes its bands into the result in Redis; rank 0 gathers what places them.
             let stored = StoredBands(shape: stage.output) { [store, header] length in
                 try retrying { try store.reserveWritten(header.id, length: length) }
@@ -297,6 +297,16 @@ struct TiledJob {
             if kept.encoding != nil {
                 for band in kept.takeBands() { stored.add(band) }
             } else {
+                if stage.finish != nil {
+                    // A global step (canny's hysteresis) needs the whole image: rank 0 gathers
+                    // and finishes it, then every rank encodes a band of it, as of any stage.
+                    let clock = Date()
+                    let image = try gatherImage(&held, shape: stage.output)
+                    let finishing = Date()
+                    t.gather += finishing.timeIntervalSince(clock)
+                    held = image.map { [0: Region(image: stage.finishing($0), x: 0, y: 0)] } ?? [:]
+                    t.process += Date().timeIntervalSince(finishing)
+                }
                 let seconds = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output, into: stored)
                 t.gather += seconds.exchangeSeconds
                 t.encode += seconds.encodeSeconds
