@@ -308,7 +308,7 @@ struct SubmissionLimitTests {
     }
 
     @Test func aJobCostingTooMuchIsRefusedNamingTheOperation() async throws {
-        let (app, dir, store) = try makeApp(db: 32) { $0.limits.maxCost = 3 }
+        let (app, dir, store) = try makeApp(db: 32) { $0.limits.maxCost = 1 }
         defer { dir.remove() }
         try store.flushDatabase()
         let flat = try Codec.encode(Image(width: 2000, height: 2000, channels: 1, value: 50), as: .png)
