@@ -13,7 +13,7 @@ import ImageCore
 /// Each part is an IDAT chunk of its own, so a band's bytes do not depend on
 /// where in the file they land: ranks can store their bands apart and the
 /// result is their concatenation between a ``head(width:height:channels:)``
-/// and a ``tail(adler:)``. The parts' Adler-32 sums are combined. Whoever
+/// and a ``tail(of:height:)``. The parts' Adler-32 sums are combined. Whoever
 /// compresses a segment, its bytes are the same.
 public enum PNGBands {
     /// libdeflate's level 1: on photos, smaller than zlib's level 6 (Pillow's default) at three times zlib level 1's speed.

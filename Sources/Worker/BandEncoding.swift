@@ -3,7 +3,7 @@ import ImageCodecs
 import ImageCore
 
 /// A stage's output encoded as JPEG or PNG in horizontal bands, one per
-/// rank, each written into the result by its rank (``StoredBands``,
+/// rank, each written into the result by its rank (``PlacedBands``,
 /// ``JPEGBands``, ``PNGBands``): the ranks encode in parallel, byte for byte
 /// the whole image's encoding.
 ///
@@ -31,8 +31,8 @@ struct BandEncoding {
         var encodeSeconds = 0.0
     }
 
-    /// Encodes this rank's band of the image whose tiles the ranks hold in `held` (emptied), into `stored`.
-    func run(_ held: inout [Int: Region], shape: Shape, into stored: StoredBands) throws -> Outcome {
+    /// Encodes this rank's band of the image whose tiles the ranks hold in `held` (emptied), into `placed`.
+    func run(_ held: inout [Int: Region], shape: Shape, into placed: PlacedBands) throws -> Outcome {
         var outcome = Outcome()
         var clock = Date()
         let bands = Self.bands(height: shape.height, world: cluster.size, step: EncodedBand.step(output.format, shape: shape))
@@ -62,8 +62,8 @@ struct BandEncoding {
 
         clock = Date()
         if !mine.isEmpty {
-            do { stored.add(try EncodedBand(band, y: mine.lowerBound, of: shape, as: output)) } catch {
-                stored.fail("\(error)")
+            do { placed.add(try EncodedBand(band, y: mine.lowerBound, of: shape, as: output)) } catch {
+                placed.fail("\(error)")
             }
         }
         band = Image(width: 0, height: 0, channels: shape.channels)

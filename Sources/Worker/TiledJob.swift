@@ -275,8 +275,8 @@ struct TiledJob {
         return image
     }
 
-    /// The last stage: the result stored in Redis (joined there from the bands the ranks
-    /// stored, or encoded whole at rank 0), with the job's timings.
+    /// The last stage: the result stored in Redis (JPEG and PNG written there in place
+    /// by the ranks that encoded its bands, others encoded whole at rank 0), with the job's timings.
     private func finish(_ stage: Stage, kept: KeptTiles, held: inout [Int: Region], output: OutputEncoding, timings t: inout Timings,
                         root: Root?, sentBefore: Int) throws {
         var result: [UInt8]?
@@ -289,13 +289,13 @@ struct TiledJob {
         }
         if EncodedBand.joins(output.format) {
             // Each rank writes its bands into the result in Redis; rank 0 gathers what places them.
-            let stored = StoredBands(shape: stage.output) { [store, header] length in
+            let placed = PlacedBands(shape: stage.output) { [store, header] length in
                 try retrying { try store.reserveWritten(header.id, length: length) }
             } put: { [store, header] y, offset, bytes in
                 try retrying { try store.placeBand(header.id, y: y, at: offset, bytes) }
             }
             if kept.encoding != nil {
-                for band in kept.takeBands() { stored.add(band) }
+                for band in kept.takeBands() { placed.add(band) }
             } else {
                 if stage.finish != nil {
                     // A global step (canny's hysteresis) needs the whole image: rank 0 gathers
@@ -307,14 +307,14 @@ struct TiledJob {
                     held = image.map { [0: Region(image: stage.finishing($0), x: 0, y: 0)] } ?? [:]
                     t.process += Date().timeIntervalSince(finishing)
                 }
-                let seconds = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output, into: stored)
+                let seconds = try BandEncoding(cluster: cluster, output: output).run(&held, shape: stage.output, into: placed)
                 t.gather += seconds.exchangeSeconds
                 t.encode += seconds.encodeSeconds
             }
             let clock = Date()
-            let joining = try stored.place(cluster) { [header] head in try header.keeping(metadata ?? Metadata(), in: head) }
-            t.gather += Date().timeIntervalSince(clock) - stored.storeSeconds
-            t.redis += stored.storeSeconds
+            let joining = try placed.place(cluster) { [header] head in try header.keeping(metadata ?? Metadata(), in: head) }
+            t.gather += Date().timeIntervalSince(clock) - placed.storeSeconds
+            t.redis += placed.storeSeconds
             switch joining {
             case let .frame(joined)?: frame = joined
             case let .failed(why)?: encodeFailure = why

@@ -7,7 +7,7 @@ import ImageCore
 /// bands' summaries, frames the result (head, bands in order, tail) and
 /// tells each band's place; `finish.lua` adds the head and tail. No rank
 /// holds the encoded result whole, and it does not cross MPI.
-final class StoredBands {
+final class PlacedBands {
     let shape: Shape
     private let put: (_ y: Int, _ offset: Int, _ bytes: [UInt8]) throws -> Void
     private let reserve: (_ length: Int) throws -> Void
