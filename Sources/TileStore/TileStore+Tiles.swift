@@ -166,13 +166,18 @@ extension TileStore {
     }
 
     /// Makes the string the ranks write a job's result into (``placeBand(_:y:at:_:)``)
-    /// `length` bytes long at once: bands written into a string that grows would copy it again and again.
+    /// afresh, `length` bytes long at once: bands written into a string that grows would
+    /// copy it again and again. What an earlier attempt wrote and placed is deleted.
     /// - Parameters:
     ///   - id: the job.
     ///   - length: where the last band ends.
     public func reserveWritten(_ id: String, length: Int) throws(RedisError) {
         precondition(length > 0, "a result has bytes")
-        try connection.command(["SETRANGE", .text(JobKeys(id).written), .int(length - 1), .bytes([0])])
+        let keys = JobKeys(id)
+        _ = try checked(connection.pipeline([
+            ["DEL", .text(keys.written), .text(keys.placed)],
+            ["SETRANGE", .text(keys.written), .int(length - 1), .bytes([0])],
+        ]))
     }
 
     /// Writes a band of a job's result where it belongs, then records it

@@ -70,8 +70,9 @@ struct LifecycleTests {
     }
 
     /// Ranks write their bands into the result in any order; finish adds the
-    /// head and tail. A band Redis lost (recorded placed only after it is
-    /// written) stops the finish, which changes nothing.
+    /// head and tail. A band not placed in this attempt (an earlier one's is
+    /// deleted), or one Redis lost (recorded placed only after it is written),
+    /// stops the finish, which changes nothing.
     @Test func aResultWrittenInPlaceIsJoinedAndALostBandStopsIt() throws {
         let store = try makeStore()
         let id = try submitFake(store, tiles: 4)
@@ -84,16 +85,23 @@ struct LifecycleTests {
             offsets.append(end)
             end += band.bytes.count
         }
+        // An earlier attempt placed the middle band (other bytes): a new attempt starts afresh.
+        try store.placeBand(id, y: 16, at: offsets[1], [9, 9, 9])
         try store.reserveWritten(id, length: end)
-        for k in [2, 0, 1] { try store.placeBand(id, y: bands[k].y, at: offsets[k], bands[k].bytes) }
-
-        // Redis lost the middle band's record: not finished, nothing deleted.
-        try store.deleteField(JobKeys(id).placed, "16")
-        let lost = #expect(throws: RedisError.self) {
-            try store.finish(id: id, head: head, bandRows: bands.map(\.y), tail: tail, world: 2)
+        for k in [2, 0] { try store.placeBand(id, y: bands[k].y, at: offsets[k], bands[k].bytes) }
+        func finishFails() throws {
+            let error = #expect(throws: RedisError.self) {
+                try store.finish(id: id, head: head, bandRows: bands.map(\.y), tail: tail, world: 2)
+            }
+            #expect(error?.message.contains("NOBAND") == true, "\(String(describing: error))")
+            #expect(try store.job(id)?.status == .running && store.result(id) == nil && store.exists(JobKeys(id).written))
         }
-        #expect(lost?.message.contains("NOBAND") == true, "\(String(describing: lost))")
-        #expect(try store.job(id)?.status == .running && store.result(id) == nil && store.exists(JobKeys(id).written))
+        try finishFails()
+
+        // Placed, then its record lost: not finished either.
+        try store.placeBand(id, y: 16, at: offsets[1], bands[1].bytes)
+        try store.deleteField(JobKeys(id).placed, "16")
+        try finishFails()
 
         try store.placeBand(id, y: 16, at: offsets[1], bands[1].bytes)
         try store.finish(id: id, head: head, bandRows: bands.map(\.y), tail: tail, world: 2, fields: ["output_bytes": "1"])
