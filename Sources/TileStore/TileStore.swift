@@ -236,9 +236,10 @@ public final class TileStore {
         return bytes.count == length ? bytes : nil
     }
 
-    /// The encoded result, once the job is done.
+    /// The encoded result, once the job is done (read straight from the socket:
+    /// a PNG result is tens of megabytes).
     public func result(_ id: String) throws(RedisError) -> [UInt8]? {
-        try connection.command(["GET", .text(JobKeys(id).result)]).bytes
+        try connection.bulk(["GET", .text(JobKeys(id).result)])
     }
 
     /// Statistics stored for the next stage (see ``JobKeys/stats``).
