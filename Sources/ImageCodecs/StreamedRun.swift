@@ -134,10 +134,7 @@ public enum StreamedRun {
     private static func claheTables(_ input: RowCache, before stage: Stage) throws(CodecError) -> ClaheTables {
         let settings = stage.histograms!
         var sums = [UInt32](repeating: 0, count: settings.histogramCount)
-        try pass(input, stage) { region in
-            let part = settings.histograms(of: region, imageShape: stage.output)
-            for i in sums.indices { sums[i] &+= part[i] }
-        }
+        try pass(input, stage) { region in settings.add(region, imageShape: stage.output, to: &sums) }
         return ClaheTables(settings: settings, histograms: sums, imageShape: stage.output)
     }
 

@@ -40,6 +40,12 @@ public struct ClaheSettings: Sendable, Hashable, CustomStringConvertible {
         return (pw / grid, ph / grid, pw, ph)
     }
 
+    /// Adds ``histograms(of:imageShape:)`` of `tile` to `sums`.
+    public func add(_ tile: Region, imageShape shape: Shape, to sums: inout [UInt32]) {
+        let part = histograms(of: tile, imageShape: shape)
+        for i in part.indices { sums[i] &+= part[i] }
+    }
+
     /// This tile's contribution to the cell histograms of the whole image:
     /// its own pixels, plus the padding pixels that mirror them.
     /// - Parameters:

@@ -44,10 +44,7 @@ public enum Runner {
                                     x: need.x, y: need.y)
                 let tile = stage.process(source, output: rect, tables: tables)
                 if result == nil { result = tile.image } else { result!.paste(tile.image, atX: rect.x, y: rect.y) }
-                if let settings = stage.histograms {
-                    let part = settings.histograms(of: tile, imageShape: out)
-                    for i in part.indices { histograms![i] &+= part[i] }
-                }
+                if let settings = stage.histograms { settings.add(tile, imageShape: out, to: &histograms!) }
             }
             current = stage.finishing(result!)
             tables = stage.histograms.map { ClaheTables(settings: $0, histograms: histograms!, imageShape: out) }

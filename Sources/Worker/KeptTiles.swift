@@ -51,8 +51,7 @@ final class KeptTiles {
     func keep(_ index: Int, _ region: Region) throws(CodecError) {
         if let summing {
             guard summed.insert(index).inserted else { return }
-            let part = summing.settings.histograms(of: region, imageShape: summing.shape)
-            for i in part.indices { sums![i] &+= part[i] }
+            summing.settings.add(region, imageShape: summing.shape, to: &sums!)
             return
         }
         guard let encoding else {

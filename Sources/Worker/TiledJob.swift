@@ -15,9 +15,9 @@ import TileStore
 /// input again from the stage's own input, where its tiles need it
 /// (``RemadeInput``); after canny's hysteresis (and with durable tiles)
 /// rank 0 gathers the tiles (MPI_Gatherv), runs the global step and
-/// broadcasts the next stage's input. The last
-/// stage is gathered once: as JPEG or PNG bands each rank encodes (``BandEncoding``),
-/// or as tiles stitched and encoded at rank 0.
+/// broadcasts the next stage's input. The last stage's JPEG or PNG bands
+/// are encoded by the ranks and written into the result in Redis where they
+/// belong (``PlacedBands``); a WebP or AVIF result is stitched and encoded at rank 0.
 struct TiledJob {
     let rank: RankContext
     let header: JobHeader
@@ -113,10 +113,7 @@ struct TiledJob {
             let stageTables = tables
             if let settings = stage.histograms {
                 var local = kept.sums ?? [UInt32](repeating: 0, count: settings.histogramCount)
-                for region in held.values {
-                    let part = settings.histograms(of: region, imageShape: stage.output)
-                    for i in part.indices { local[i] &+= part[i] }
-                }
+                for region in held.values { settings.add(region, imageShape: stage.output, to: &local) }
                 let sums = try cluster.allreduceSum(local)
                 tables = ClaheTables(settings: settings, histograms: sums, imageShape: stage.output)
                 if rank.isRoot && rank.config.durableTiles { try retrying { try store.setStats(header.id, sums) } }
